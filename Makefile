@@ -1,0 +1,37 @@
+# Thin wrapper over CMake presets. `make test` and `make demo` are the only commands a fresh
+# Debian 12 machine needs: both install the dependencies first.
+PRESET ?= release
+BUILD  := build/$(PRESET)
+GQA    := $(BUILD)/gqa
+JOBS   ?= 2
+
+.PHONY: all deps configure build test demo bench format clean
+
+all: build
+
+deps:
+	scripts/install-deps.sh
+
+configure:
+	cmake --preset $(PRESET)
+
+build: configure
+	cmake --build --preset $(PRESET) -j$(JOBS)
+
+test: deps
+	$(MAKE) build
+	ctest --preset $(PRESET) -j$(JOBS)
+
+demo: deps
+	$(MAKE) build
+	$(GQA) kv llama-2-7b --sweep --memory 80GiB
+
+bench: deps
+	$(MAKE) build
+	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; "$$b" || exit 1; done
+
+format:
+	clang-format -i $$(git ls-files '*.cpp' '*.h')
+
+clean:
+	rm -rf build

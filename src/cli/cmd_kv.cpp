@@ -1,0 +1,135 @@
+// gqa kv: the KV-cache planner.
+#include <cstdint>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "cli/kv_render.h"
+#include "cli/model_source.h"
+#include "config/presets.h"
+#include "core/byte_size.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "plan/kv_report.h"
+#include "plan/kv_report_json.h"
+
+namespace gqa::cli {
+namespace {
+
+struct KvOptions {
+  ModelSource source;
+  int64_t kv_heads = 0;
+  std::string kv_dtype = "f16";
+  int64_t ctx = 4096;
+  int64_t users = 0;
+  int64_t block_size = 16;
+  std::string memory;
+  std::string weights_dtype;
+  std::string weights;
+  bool sweep = false;
+  bool per_layer = false;
+  bool json = false;
+  bool list_presets = false;
+  CLI::Option* kv_heads_opt = nullptr;
+  CLI::Option* users_opt = nullptr;
+};
+
+constexpr const char* kFooter = R"(
+KV bytes per token = 2 (K and V) x L layers x h_kv KV heads x d_h head_dim x bytes per value.
+int8 adds one f32 scale per token per KV head; q8_0 and q4_0 store blocks of 32 values with an
+f16 scale (8.5 and 4.5 bits/value). Sliding-window layers keep min(ctx, window) tokens.
+Sessions that fit (--memory): the weights are subtracted, the rest is cut into blocks of
+--block-size tokens of every layer's K and V, and a session of --ctx tokens takes
+ceil(ctx / block_size) of them.
+
+Examples:
+  gqa kv llama-2-7b --kv-heads 8
+  gqa kv llama-3.1-8b --kv-dtype fp8 --ctx 32768 --memory 80GiB --weights-dtype bf16
+  gqa kv --config path/to/config.json --sweep --users 10 --json
+  gqa kv --layers 32 --heads 32 --head-dim 128 --kv-heads 4)";
+
+plan::KvRequest build_request(const KvOptions& o) {
+  plan::KvRequest r;
+  r.model = resolve_model(o.source);
+  if (o.kv_heads_opt->count()) r.kv_heads = o.kv_heads;
+  r.kv_dtype = parse_kv_dtype(o.kv_dtype);
+  r.ctx = o.ctx;
+  r.block_size = o.block_size;
+  if (o.users_opt->count()) r.users = o.users;
+  if (!o.memory.empty()) r.memory_bytes = parse_byte_size(o.memory);
+  if (!o.weights.empty()) {
+    if (o.memory.empty()) fail(ErrorKind::kInvalidArgument, "--weights needs --memory");
+    r.weights_bytes = parse_byte_size(o.weights);
+  }
+  const std::string wd = !o.weights_dtype.empty()        ? o.weights_dtype
+                         : !r.model.torch_dtype.empty() ? r.model.torch_dtype
+                                                        : "bf16";
+  r.weights_dtype = parse_dtype(wd);
+  r.sweep = o.sweep;
+  r.per_layer = o.per_layer;
+  return r;
+}
+
+int run_kv(const KvOptions& o) {
+  if (o.list_presets) {
+    if (o.json) {
+      nlohmann::json arr = nlohmann::json::array();
+      for (const auto& p : presets())
+        arr.push_back({{"preset", p.key},
+                       {"model", p.display},
+                       {"source", p.hf_repo},
+                       {"layers", p.config.layers},
+                       {"heads", p.config.heads},
+                       {"kv_heads", p.config.kv_heads},
+                       {"head_dim", p.config.head_dim},
+                       {"kv_bytes_per_token_f16", p.config.kv_bytes_per_token(KvDtype::kF16)}});
+      std::cout << arr.dump(2) << "\n";
+    } else {
+      std::cout << render_preset_list();
+    }
+    return 0;
+  }
+  const plan::KvReport report = plan::make_report(build_request(o));
+  if (o.json)
+    std::cout << plan::to_json(report).dump(2) << "\n";
+  else
+    std::cout << render_kv_report(report);
+  return 0;
+}
+
+}  // namespace
+
+Command add_kv_command(CLI::App& root) {
+  auto o = std::make_shared<KvOptions>();
+  CLI::App* cmd = root.add_subcommand(
+      "kv", "Plan the KV cache: bytes per token, at a context, for N users, sessions that fit");
+  cmd->footer(kFooter);
+  add_model_source(*cmd, o->source);
+  o->kv_heads_opt =
+      cmd->add_option("--kv-heads", o->kv_heads,
+                      "What-if grouping: KV heads G, a divisor of the query heads (MHA = H, MQA = 1)");
+  cmd->add_option("--kv-dtype", o->kv_dtype,
+                  "KV cache dtype: f32, f16, bf16, fp8 (e4m3), fp8-e5m2, int8, q8_0, q4_0")
+      ->capture_default_str();
+  cmd->add_option("--ctx", o->ctx, "Context length in tokens")->capture_default_str();
+  o->users_opt = cmd->add_option("--users", o->users, "Concurrent sessions of --ctx tokens");
+  cmd->add_option("--block-size", o->block_size, "Tokens per KV block (paged rounding)")
+      ->capture_default_str();
+  cmd->add_option("--memory", o->memory, "Memory for weights and KV, e.g. 80GiB or 24GB");
+  cmd->add_option("--weights-dtype", o->weights_dtype,
+                  "Weight dtype for --memory: f32, f16, bf16, fp8, int8 (default: the config's "
+                  "torch_dtype, else bf16)");
+  cmd->add_option("--weights", o->weights,
+                  "Weight bytes for --memory instead of counting parameters, e.g. 4.5GiB");
+  cmd->add_flag("--sweep", o->sweep, "Every divisor G of the query heads, from MHA to MQA");
+  cmd->add_flag("--per-layer", o->per_layer, "Footprint of each layer (sliding windows)");
+  cmd->add_flag("--json", o->json, "One JSON object for scripts (fields in the README)");
+  cmd->add_flag("--list-presets", o->list_presets, "List the built-in model presets");
+  return {cmd, [o] { return run_kv(*o); }};
+}
+
+}  // namespace gqa::cli

@@ -1,0 +1,16 @@
+#pragma once
+// A subcommand: its CLI11 app (options bound to state the run function owns) and what runs it.
+#include <functional>
+
+#include <CLI/CLI.hpp>
+
+namespace gqa::cli {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;  // returns the exit code; throws gqa::Error for bad input
+};
+
+Command add_kv_command(CLI::App& root);
+
+}  // namespace gqa::cli

@@ -1,0 +1,46 @@
+// gqa: one executable, one subcommand per capability. The only place that turns errors into
+// exit codes: 0 success, 2 bad input (usage, files, values), 1 an internal failure.
+#include <cstdio>
+#include <exception>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "core/error.h"
+
+#ifndef GQA_VERSION
+#define GQA_VERSION "0.0.0"
+#endif
+
+int main(int argc, char** argv) {
+  CLI::App app{"gqa: grouped-query attention and the KV cache, from planning to serving"};
+  app.set_version_flag("--version", std::string("gqa ") + GQA_VERSION);
+  app.require_subcommand(1);
+  app.footer("Run 'gqa COMMAND --help' for a command's options.");
+
+  std::vector<gqa::cli::Command> commands{gqa::cli::add_kv_command(app)};
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    fmt::print(stderr, "gqa: error: {} (see --help)\n", e.what());
+    return 2;
+  }
+  for (const auto& c : commands) {
+    if (!c.app->parsed()) continue;
+    try {
+      return c.run();
+    } catch (const gqa::Error& e) {
+      fmt::print(stderr, "gqa {}: error: {}\n", c.app->get_name(), e.what());
+      return 2;
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "gqa {}: internal error: {}\n", c.app->get_name(), e.what());
+      return 1;
+    }
+  }
+  return 2;
+}

@@ -1,0 +1,138 @@
+#include "config/model_config.h"
+
+#include <algorithm>
+#include <string>
+
+#include "core/checked_math.h"
+#include "core/error.h"
+
+namespace gqa {
+namespace {
+
+// Bounds well beyond any published model; anything past them is a typo, not a model.
+constexpr int64_t kMaxLayers = 4096;
+constexpr int64_t kMaxHeads = 16384;
+constexpr int64_t kMaxHeadDim = 16384;
+constexpr int64_t kMaxHidden = 1 << 20;
+constexpr int64_t kMaxVocab = 1LL << 26;
+
+void check_range(const std::string& field, int64_t v, int64_t max) {
+  if (v <= 0)
+    fail(ErrorKind::kInvalidArgument, field + " must be positive, got " + std::to_string(v));
+  if (v > max)
+    fail(ErrorKind::kInvalidArgument, field + " = " + std::to_string(v) +
+                                          " is beyond any real model (at most " +
+                                          std::to_string(max) + ")");
+}
+
+}  // namespace
+
+std::string_view architecture_name(Architecture a) {
+  switch (a) {
+    case Architecture::kLlama: return "LlamaForCausalLM";
+    case Architecture::kMistral: return "MistralForCausalLM";
+    case Architecture::kQwen2: return "Qwen2ForCausalLM";
+    case Architecture::kQwen3: return "Qwen3ForCausalLM";
+    case Architecture::kPhi3: return "Phi3ForCausalLM";
+    case Architecture::kSmolLM3: return "SmolLM3ForCausalLM";
+    case Architecture::kGemma3: return "Gemma3ForCausalLM";
+  }
+  return "?";
+}
+
+std::vector<int64_t> valid_kv_head_counts(int64_t heads) {
+  std::vector<int64_t> v;
+  for (int64_t g = heads; g >= 1; --g)
+    if (heads % g == 0) v.push_back(g);
+  return v;
+}
+
+std::string join_counts(const std::vector<int64_t>& v) {
+  std::vector<int64_t> asc(v.rbegin(), v.rend());
+  std::string s;
+  for (size_t i = 0; i < asc.size(); ++i) s += (i ? ", " : "") + std::to_string(asc[i]);
+  return s;
+}
+
+void ModelConfig::validate() const {
+  check_range("num_hidden_layers", layers, kMaxLayers);
+  check_range("num_attention_heads", heads, kMaxHeads);
+  check_range("num_key_value_heads", kv_heads, kMaxHeads);
+  check_range("head_dim", head_dim, kMaxHeadDim);
+  check_range("hidden_size", hidden, kMaxHidden);
+  if (intermediate != 0) check_range("intermediate_size", intermediate, kMaxHidden * 16);
+  if (vocab != 0) check_range("vocab_size", vocab, kMaxVocab);
+  if (kv_heads > heads)
+    fail(ErrorKind::kInvalidArgument, "num_key_value_heads = " + std::to_string(kv_heads) +
+                                          " exceeds num_attention_heads = " +
+                                          std::to_string(heads));
+  if (heads % kv_heads != 0)
+    fail(ErrorKind::kInvalidArgument,
+         "num_attention_heads = " + std::to_string(heads) +
+             " is not divisible by num_key_value_heads = " + std::to_string(kv_heads) +
+             " (valid KV head counts: " + join_counts(valid_kv_head_counts(heads)) + ")");
+  if (!(rope_theta > 0)) fail(ErrorKind::kInvalidArgument, "rope_theta must be positive");
+  if (!(norm_eps > 0)) fail(ErrorKind::kInvalidArgument, "rms_norm_eps must be positive");
+  if (!(partial_rotary_factor > 0 && partial_rotary_factor <= 1))
+    fail(ErrorKind::kInvalidArgument, "partial_rotary_factor must be in (0, 1]");
+  if (max_positions < 0) fail(ErrorKind::kInvalidArgument, "max_position_embeddings is negative");
+  if (static_cast<int64_t>(layer_types.size()) != layers)
+    fail(ErrorKind::kInvalidArgument, "layer_types has " + std::to_string(layer_types.size()) +
+                                          " entries for " + std::to_string(layers) + " layers");
+  const bool any_sliding = std::find(layer_types.begin(), layer_types.end(),
+                                     LayerAttention::kSliding) != layer_types.end();
+  if (any_sliding && !sliding_window)
+    fail(ErrorKind::kInvalidArgument, "sliding-attention layers but no sliding_window");
+  if (sliding_window && *sliding_window <= 0)
+    fail(ErrorKind::kInvalidArgument, "sliding_window must be positive");
+}
+
+int64_t ModelConfig::layer_tokens_held(int64_t layer, int64_t ctx) const {
+  if (layer_types.at(static_cast<size_t>(layer)) == LayerAttention::kSliding)
+    return std::min(ctx, *sliding_window);
+  return ctx;
+}
+
+int64_t ModelConfig::kv_layer_bytes_per_token(KvDtype dtype) const {
+  return checked_mul(2 * kv_heads, kv_vector_bytes(dtype, head_dim), "KV bytes per token");
+}
+
+int64_t ModelConfig::kv_bytes_per_token(KvDtype dtype) const {
+  return checked_mul(layers, kv_layer_bytes_per_token(dtype), "KV bytes per token");
+}
+
+int64_t ModelConfig::parameter_count() const {
+  if (intermediate == 0 || vocab == 0)
+    fail(ErrorKind::kInvalidArgument,
+         "counting parameters needs intermediate_size and vocab_size, which " +
+             (name.empty() ? std::string("this model") : name) + " does not give");
+  const int64_t q = hidden * q_dim();
+  const int64_t kv = 2 * hidden * kv_dim();
+  const int64_t o = q_dim() * hidden;
+  int64_t attn = q + kv + o;
+  if (attention_bias) attn += q_dim() + 2 * kv_dim() + hidden;
+  if (qkv_bias) attn += q_dim() + 2 * kv_dim();
+  if (qk_norm) attn += 2 * head_dim;
+  const int64_t mlp = 3 * hidden * intermediate;  // gate, up, down (SwiGLU / GeGLU)
+  // Gemma 3 has four norms per layer (pre/post attention and feed-forward), the rest two.
+  const int64_t norms = (arch == Architecture::kGemma3 ? 4 : 2) * hidden;
+  const int64_t per_layer = attn + mlp + norms;
+  int64_t total = checked_mul(layers, per_layer, "parameter count");
+  const int64_t embed = checked_mul(vocab, hidden, "parameter count");
+  total = checked_add(total, embed, "parameter count");
+  if (!tie_embeddings) total = checked_add(total, embed, "parameter count");
+  return checked_add(total, hidden, "parameter count");  // final norm
+}
+
+ModelConfig ModelConfig::regrouped(int64_t new_kv_heads) const {
+  if (new_kv_heads <= 0 || new_kv_heads > heads || heads % new_kv_heads != 0)
+    fail(ErrorKind::kInvalidArgument,
+         "--kv-heads " + std::to_string(new_kv_heads) + " does not divide the " +
+             std::to_string(heads) + " query heads of " + (name.empty() ? "the model" : name) +
+             "; valid KV head counts: " + join_counts(valid_kv_head_counts(heads)));
+  ModelConfig c = *this;
+  c.kv_heads = new_kv_heads;
+  return c;
+}
+
+}  // namespace gqa

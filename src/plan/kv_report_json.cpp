@@ -1,0 +1,85 @@
+#include "plan/kv_report_json.h"
+
+#include <string>
+
+#include "core/dtype.h"
+
+namespace gqa::plan {
+namespace {
+
+using nlohmann::json;
+
+json row_json(const KvReport& rep, const KvRow& row) {
+  const KvRequest& r = rep.request;
+  json j;
+  j["kv_heads"] = row.kv_heads;
+  j["n_rep"] = row.n_rep;
+  j["grouping"] = grouping_name(row.kv_heads, rep.model.heads);
+  j["kv_bytes_per_token"] = row.footprint.bytes_per_token;
+  j["kv_bytes_at_ctx"] = row.footprint.bytes_at_ctx;
+  j["kv_bytes_at_ctx_paged"] = row.footprint.bytes_at_ctx_paged;
+  j["mha_kv_bytes_per_token"] = rep.mha.footprint.bytes_per_token;
+  j["mha_kv_bytes_at_ctx"] = rep.mha.footprint.bytes_at_ctx;
+  j["compression"] = row.compression;
+  j["compression_vs_mha_f16"] = row.compression_vs_mha_f16;
+  j["tp_even_split"] = row.tp_even;
+  if (row.bytes_total) {
+    j["users"] = *r.users;
+    j["kv_bytes_total"] = *row.bytes_total;
+  }
+  if (row.capacity) {
+    const Capacity& c = *row.capacity;
+    j["memory_bytes"] = c.memory_bytes;
+    j["weights_dtype"] = std::string(dtype_name(r.weights_dtype));
+    j["parameters"] = c.parameters;
+    j["weights_bytes"] = c.weights_bytes;
+    j["weights_fit"] = c.weights_fit;
+    j["kv_bytes_available"] = c.available_bytes;
+    j["block_bytes"] = c.block_bytes;
+    j["blocks"] = c.blocks;
+    j["blocks_per_session"] = c.blocks_per_session;
+    j["layer_blocks"] = c.layer_blocks;
+    j["layer_blocks_per_session"] = c.layer_blocks_per_session;
+    j["sessions_fit"] = c.sessions;
+  }
+  return j;
+}
+
+}  // namespace
+
+json to_json(const KvReport& rep) {
+  const KvRequest& r = rep.request;
+  const ModelConfig& m = rep.model;
+  json j;
+  j["model"] = m.name;
+  j["architecture"] = std::string(architecture_name(m.arch));
+  j["layers"] = m.layers;
+  j["heads"] = m.heads;
+  j["model_kv_heads"] = r.model.kv_heads;
+  j["head_dim"] = m.head_dim;
+  j["kv_dtype"] = std::string(kv_dtype_name(r.kv_dtype));
+  j["kv_bits_per_value"] = kv_bits_per_value(r.kv_dtype, m.head_dim);
+  j["ctx"] = r.ctx;
+  j["block_size"] = r.block_size;
+  if (m.sliding_window) j["sliding_window"] = *m.sliding_window;
+  j.update(row_json(rep, rep.current));
+  if (r.sweep) {
+    json rows = json::array();
+    for (const auto& row : rep.sweep) rows.push_back(row_json(rep, row));
+    j["rows"] = rows;
+  }
+  if (r.per_layer) {
+    json layers = json::array();
+    for (const auto& f : rep.layers)
+      layers.push_back({{"layer", f.layer},
+                        {"attention", f.attention == LayerAttention::kSliding ? "sliding" : "full"},
+                        {"tokens_held", f.tokens_held},
+                        {"blocks", f.blocks},
+                        {"kv_bytes_per_token", f.bytes_per_token},
+                        {"kv_bytes_at_ctx", f.bytes_at_ctx}});
+    j["per_layer"] = layers;
+  }
+  return j;
+}
+
+}  // namespace gqa::plan
