@@ -50,7 +50,8 @@ Examples:
   gqa kv llama-2-7b --kv-heads 8
   gqa kv llama-3.1-8b --kv-dtype fp8 --ctx 32768 --memory 80GiB --weights-dtype bf16
   gqa kv --config path/to/config.json --sweep --users 10 --json
-  gqa kv --layers 32 --heads 32 --head-dim 128 --kv-heads 4)";
+  gqa kv --layers 32 --heads 32 --head-dim 128 --kv-heads 4
+)";
 
 plan::KvRequest build_request(const KvOptions& o) {
   plan::KvRequest r;
@@ -65,7 +66,7 @@ plan::KvRequest build_request(const KvOptions& o) {
     if (o.memory.empty()) fail(ErrorKind::kInvalidArgument, "--weights needs --memory");
     r.weights_bytes = parse_byte_size(o.weights);
   }
-  const std::string wd = !o.weights_dtype.empty()        ? o.weights_dtype
+  const std::string wd = !o.weights_dtype.empty()       ? o.weights_dtype
                          : !r.model.torch_dtype.empty() ? r.model.torch_dtype
                                                         : "bf16";
   r.weights_dtype = parse_dtype(wd);
@@ -109,9 +110,9 @@ Command add_kv_command(CLI::App& root) {
       "kv", "Plan the KV cache: bytes per token, at a context, for N users, sessions that fit");
   cmd->footer(kFooter);
   add_model_source(*cmd, o->source);
-  o->kv_heads_opt =
-      cmd->add_option("--kv-heads", o->kv_heads,
-                      "What-if grouping: KV heads G, a divisor of the query heads (MHA = H, MQA = 1)");
+  o->kv_heads_opt = cmd->add_option(
+      "--kv-heads", o->kv_heads,
+      "What-if grouping: KV heads G, a divisor of the query heads (MHA = H, MQA = 1)");
   cmd->add_option("--kv-dtype", o->kv_dtype,
                   "KV cache dtype: f32, f16, bf16, fp8 (e4m3), fp8-e5m2, int8, q8_0, q4_0")
       ->capture_default_str();

@@ -30,10 +30,16 @@ std::string format_decimal(double v) {
   return s;
 }
 
-std::string format_bytes(int64_t bytes) { return with_unit(bytes, 10.0); }
-std::string format_bytes_small(int64_t bytes) { return with_unit(bytes, 0.1); }
+std::string format_bytes(int64_t bytes) {
+  return with_unit(bytes, 10.0);
+}
+std::string format_bytes_small(int64_t bytes) {
+  return with_unit(bytes, 0.1);
+}
 
-std::string format_ratio(double r) { return fmt::format("{:.2f}x", r); }
+std::string format_ratio(double r) {
+  return fmt::format("{:.2f}x", r);
+}
 
 std::string format_grouped(int64_t n) {
   std::string digits = std::to_string(n < 0 ? -n : n);

@@ -16,8 +16,8 @@ std::string format_bytes(int64_t bytes);
 // (0.50 MiB, 0.125 MiB, 6.75 KiB).
 std::string format_bytes_small(int64_t bytes);
 
-std::string format_ratio(double r);         // "4.00x"
-std::string format_grouped(int64_t n);      // "6,738,415,616"
-std::string format_params(int64_t n);       // "6.74 B", "135 M"
+std::string format_ratio(double r);     // "4.00x"
+std::string format_grouped(int64_t n);  // "6,738,415,616"
+std::string format_params(int64_t n);   // "6.74 B", "135 M"
 
 }  // namespace gqa::cli

@@ -20,12 +20,13 @@ using plan::KvRow;
 std::string header(const KvReport& rep) {
   const ModelConfig& m = rep.model;
   const plan::KvRequest& r = rep.request;
-  std::string s = fmt::format("{}: {} layers, {} query heads, head_dim {} ({} KV heads as published)\n",
-                              m.name, m.layers, m.heads, m.head_dim, r.model.kv_heads);
+  std::string s =
+      fmt::format("{}: {} layers, {} query heads, head_dim {} ({} KV heads as published)\n", m.name,
+                  m.layers, m.heads, m.head_dim, r.model.kv_heads);
   s += fmt::format("KV cache in {}, context {} tokens, paged in blocks of {} tokens\n",
                    kv_dtype_description(r.kv_dtype), r.ctx, r.block_size);
-  const auto sliding = std::count(m.layer_types.begin(), m.layer_types.end(),
-                                  LayerAttention::kSliding);
+  const auto sliding =
+      std::count(m.layer_types.begin(), m.layer_types.end(), LayerAttention::kSliding);
   if (sliding > 0)
     s += fmt::format("Sliding-window attention: {} of {} layers keep min(ctx, {}) tokens\n",
                      sliding, m.layers, *m.sliding_window);
@@ -74,8 +75,7 @@ std::string render_single(const KvReport& rep) {
   const KvRow& cur = rep.current;
   const plan::KvRequest& r = rep.request;
   TextTable t({Align::kLeft, Align::kRight, Align::kRight});
-  t.add_row({"", "MHA (baseline)",
-             plan::grouping_name(cur.kv_heads, H) + " (current)"});
+  t.add_row({"", "MHA (baseline)", plan::grouping_name(cur.kv_heads, H) + " (current)"});
   t.add_row({"KV heads", std::to_string(mha.kv_heads), std::to_string(cur.kv_heads)});
   t.add_row({"query heads per KV head", std::to_string(mha.n_rep), std::to_string(cur.n_rep)});
   t.add_row({"KV / token", format_bytes_small(mha.footprint.bytes_per_token),
@@ -105,10 +105,10 @@ std::string render_single(const KvReport& rep) {
 
 std::string render_sweep(const KvReport& rep) {
   const plan::KvRequest& r = rep.request;
-  std::vector<Align> align{Align::kRight, Align::kLeft, Align::kRight, Align::kRight,
-                           Align::kRight, Align::kRight};
-  std::vector<std::string> head{"KV heads", "grouping", "q/KV", "KV/token",
-                                fmt::format("KV at {}", r.ctx), "compression"};
+  std::vector<Align> align{Align::kRight, Align::kLeft,  Align::kRight,
+                           Align::kRight, Align::kRight, Align::kRight};
+  std::vector<std::string> head{
+      "KV heads", "grouping", "q/KV", "KV/token", fmt::format("KV at {}", r.ctx), "compression"};
   if (r.users) {
     align.push_back(Align::kRight);
     head.push_back(users_label(rep));
@@ -142,10 +142,9 @@ std::string render_layers(const KvReport& rep) {
   TextTable t({Align::kRight, Align::kLeft, Align::kRight, Align::kRight, Align::kRight});
   t.add_row({"layer", "attention", "tokens held", "blocks", "KV at ctx"});
   for (const auto& f : rep.layers)
-    t.add_row({std::to_string(f.layer),
-               f.attention == LayerAttention::kSliding ? "sliding" : "full",
-               std::to_string(f.tokens_held), std::to_string(f.blocks),
-               format_bytes(f.bytes_at_ctx)});
+    t.add_row(
+        {std::to_string(f.layer), f.attention == LayerAttention::kSliding ? "sliding" : "full",
+         std::to_string(f.tokens_held), std::to_string(f.blocks), format_bytes(f.bytes_at_ctx)});
   return "\nPer layer (" + plan::grouping_name(rep.current.kv_heads, rep.model.heads) + "):\n" +
          t.render();
 }

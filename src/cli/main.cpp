@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "cli/command.h"
 #include "core/error.h"
@@ -23,6 +23,18 @@ int main(int argc, char** argv) {
 
   std::vector<gqa::cli::Command> commands{gqa::cli::add_kv_command(app)};
 
+  if (argc > 1 && argv[1][0] != '-') {
+    std::string names;
+    bool known = false;
+    for (const auto& c : commands) {
+      names += (names.empty() ? "" : ", ") + c.app->get_name();
+      known = known || c.app->get_name() == argv[1];
+    }
+    if (!known) {
+      fmt::print(stderr, "gqa: error: unknown command '{}' (commands: {})\n", argv[1], names);
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

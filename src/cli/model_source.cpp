@@ -21,15 +21,16 @@ void add_model_source(CLI::App& cmd, ModelSource& src) {
   src.intermediate_opt =
       cmd.add_option("--intermediate", src.intermediate, "MLP size (for parameter counts)")
           ->group(group);
-  src.vocab_opt = cmd.add_option("--vocab", src.vocab, "Vocabulary (for parameter counts)")
-                      ->group(group);
+  src.vocab_opt =
+      cmd.add_option("--vocab", src.vocab, "Vocabulary (for parameter counts)")->group(group);
 }
 
 ModelConfig resolve_model(const ModelSource& src) {
   const bool by_hand = src.layers_opt->count() || src.heads_opt->count() ||
                        src.head_dim_opt->count() || src.hidden_opt->count() ||
                        src.intermediate_opt->count() || src.vocab_opt->count();
-  const int sources = (src.model.empty() ? 0 : 1) + (src.config.empty() ? 0 : 1) + (by_hand ? 1 : 0);
+  const int sources =
+      (src.model.empty() ? 0 : 1) + (src.config.empty() ? 0 : 1) + (by_hand ? 1 : 0);
   if (sources == 0)
     fail(ErrorKind::kInvalidArgument,
          "no model: give a preset name (see --list-presets), --config FILE, or "

@@ -103,11 +103,16 @@ struct Defaults {
 Defaults defaults_for(Architecture a) {
   Defaults d;
   switch (a) {
-    case Architecture::kLlama: break;
-    case Architecture::kMistral: d.max_positions = 4096 * 32; break;
+    case Architecture::kLlama:
+      break;
+    case Architecture::kMistral:
+      d.max_positions = 4096 * 32;
+      break;
     case Architecture::kQwen2:
     case Architecture::kQwen3:
-    case Architecture::kSmolLM3: d.max_positions = 32768; break;
+    case Architecture::kSmolLM3:
+      d.max_positions = 32768;
+      break;
     case Architecture::kPhi3:
       d.norm_eps = 1e-5;
       d.max_positions = 4096;
@@ -191,7 +196,8 @@ std::vector<LayerAttention> read_layer_types(const Fields& f, Architecture arch,
         if ((i + 1) % pattern != 0) types[static_cast<size_t>(i)] = LayerAttention::kSliding;
       break;
     }
-    case Architecture::kLlama: break;
+    case Architecture::kLlama:
+      break;
   }
   return types;
 }
@@ -249,20 +255,19 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
     c.head_dim = *d.head_dim;
   } else {
     if (c.heads <= 0 || c.hidden % c.heads != 0)
-      fail(ErrorKind::kParse, source + ": no head_dim and hidden_size " +
-                                  std::to_string(c.hidden) + " is not divisible by " +
-                                  std::to_string(c.heads) + " heads");
+      fail(ErrorKind::kParse, source + ": no head_dim and hidden_size " + std::to_string(c.hidden) +
+                                  " is not divisible by " + std::to_string(c.heads) + " heads");
     c.head_dim = c.hidden / c.heads;
   }
   c.rope_theta = f.opt_num("rope_theta").value_or(d.rope_theta);
-  c.rope_local_theta = f.opt_num("rope_local_base_freq")
-                           .value_or(c.arch == Architecture::kGemma3 ? 10000.0 : 0.0);
+  c.rope_local_theta =
+      f.opt_num("rope_local_base_freq").value_or(c.arch == Architecture::kGemma3 ? 10000.0 : 0.0);
   c.partial_rotary_factor = f.opt_num("partial_rotary_factor").value_or(1.0);
   c.rope_scaling = read_rope_scaling(f);
   c.norm_eps = f.opt_num("rms_norm_eps").value_or(d.norm_eps);
   c.max_positions = f.opt_int("max_position_embeddings").value_or(d.max_positions);
-  c.tie_embeddings =
-      f.opt_bool("tie_word_embeddings").value_or(tf.opt_bool("tie_word_embeddings").value_or(d.tie));
+  c.tie_embeddings = f.opt_bool("tie_word_embeddings")
+                         .value_or(tf.opt_bool("tie_word_embeddings").value_or(d.tie));
   c.attention_bias = f.opt_bool("attention_bias").value_or(false);
   c.qkv_bias = c.arch == Architecture::kQwen2;
   if (c.qkv_bias) c.attention_bias = false;
@@ -271,7 +276,8 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
   if (!c.sliding_window && c.arch == Architecture::kGemma3) c.sliding_window = 4096;
   if (c.layers > 0) c.layer_types = read_layer_types(f, c.arch, c.layers, c.sliding_window);
   c.torch_dtype =
-      tf.opt_str("torch_dtype").value_or(tf.opt_str("dtype").value_or(f.opt_str("torch_dtype").value_or("")));
+      tf.opt_str("torch_dtype")
+          .value_or(tf.opt_str("dtype").value_or(f.opt_str("torch_dtype").value_or("")));
   try {
     c.validate();
   } catch (const Error& e) {
@@ -291,10 +297,12 @@ ModelConfig load_hf_config(const std::filesystem::path& path) {
   ss << in.rdbuf();
   if (in.bad()) fail(ErrorKind::kIo, file.string() + ": read error");
   ModelConfig c = parse_hf_config(ss.str(), file.string());
-  fs::path named = fs::is_directory(path, ec) ? path.lexically_normal() : file.parent_path();
-  if (named.filename().empty()) named = named.parent_path();
-  c.name = named.filename().string();
-  if (c.name.empty() || c.name == ".") c.name = file.filename().string();
+  // "Qwen3-4B/config.json" and "Qwen3-4B/" are named Qwen3-4B; "qwen3-4b.json" qwen3-4b.
+  fs::path folder = file.parent_path().lexically_normal();
+  if (folder.filename().empty()) folder = folder.parent_path();
+  c.name = file.filename() == "config.json" && !folder.filename().empty()
+               ? folder.filename().string()
+               : file.stem().string();
   return c;
 }
 

@@ -29,13 +29,20 @@ void check_range(const std::string& field, int64_t v, int64_t max) {
 
 std::string_view architecture_name(Architecture a) {
   switch (a) {
-    case Architecture::kLlama: return "LlamaForCausalLM";
-    case Architecture::kMistral: return "MistralForCausalLM";
-    case Architecture::kQwen2: return "Qwen2ForCausalLM";
-    case Architecture::kQwen3: return "Qwen3ForCausalLM";
-    case Architecture::kPhi3: return "Phi3ForCausalLM";
-    case Architecture::kSmolLM3: return "SmolLM3ForCausalLM";
-    case Architecture::kGemma3: return "Gemma3ForCausalLM";
+    case Architecture::kLlama:
+      return "LlamaForCausalLM";
+    case Architecture::kMistral:
+      return "MistralForCausalLM";
+    case Architecture::kQwen2:
+      return "Qwen2ForCausalLM";
+    case Architecture::kQwen3:
+      return "Qwen3ForCausalLM";
+    case Architecture::kPhi3:
+      return "Phi3ForCausalLM";
+    case Architecture::kSmolLM3:
+      return "SmolLM3ForCausalLM";
+    case Architecture::kGemma3:
+      return "Gemma3ForCausalLM";
   }
   return "?";
 }
@@ -63,9 +70,9 @@ void ModelConfig::validate() const {
   if (intermediate != 0) check_range("intermediate_size", intermediate, kMaxHidden * 16);
   if (vocab != 0) check_range("vocab_size", vocab, kMaxVocab);
   if (kv_heads > heads)
-    fail(ErrorKind::kInvalidArgument, "num_key_value_heads = " + std::to_string(kv_heads) +
-                                          " exceeds num_attention_heads = " +
-                                          std::to_string(heads));
+    fail(ErrorKind::kInvalidArgument,
+         "num_key_value_heads = " + std::to_string(kv_heads) +
+             " exceeds num_attention_heads = " + std::to_string(heads));
   if (heads % kv_heads != 0)
     fail(ErrorKind::kInvalidArgument,
          "num_attention_heads = " + std::to_string(heads) +

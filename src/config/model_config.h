@@ -27,11 +27,11 @@ struct RopeScaling {
 struct ModelConfig {
   std::string name;  // display name: preset name or the folder the config came from
   Architecture arch = Architecture::kLlama;
-  int64_t layers = 0;      // num_hidden_layers, L
-  int64_t heads = 0;       // num_attention_heads, H (query heads)
-  int64_t kv_heads = 0;    // num_key_value_heads, h_kv
-  int64_t head_dim = 0;    // d_h
-  int64_t hidden = 0;      // hidden_size
+  int64_t layers = 0;    // num_hidden_layers, L
+  int64_t heads = 0;     // num_attention_heads, H (query heads)
+  int64_t kv_heads = 0;  // num_key_value_heads, h_kv
+  int64_t head_dim = 0;  // d_h
+  int64_t hidden = 0;    // hidden_size
   // intermediate_size and vocab_size; 0 means "not known", allowed only for a model described
   // by hand to the planner (every config.json gives them). parameter_count() needs both.
   int64_t intermediate = 0;
@@ -46,7 +46,7 @@ struct ModelConfig {
   bool attention_bias = false;  // bias on q, k, v and o projections (Llama attention_bias)
   bool qkv_bias = false;        // bias on q, k, v only (Qwen2)
   bool qk_norm = false;         // per-head RMSNorm on q and k (Qwen3, Gemma 3)
-  std::optional<int64_t> sliding_window;  // tokens a sliding layer attends to
+  std::optional<int64_t> sliding_window;    // tokens a sliding layer attends to
   std::vector<LayerAttention> layer_types;  // one per layer
   std::string torch_dtype;                  // as written in config.json; may be empty
 

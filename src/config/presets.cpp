@@ -30,12 +30,12 @@ constexpr Row kRows[] = {
      128, 5120, 13824, 32000, 1e4, 4096, false, 1e-5},
     {"llama-2-70b", "Llama-2-70B", "meta-llama/Llama-2-70b-hf", Architecture::kLlama, 80, 64, 8,
      128, 8192, 28672, 32000, 1e4, 4096, false, 1e-5},
-    {"llama-3.1-8b", "Llama-3.1-8B", "meta-llama/Llama-3.1-8B", Architecture::kLlama, 32, 32, 8, 128,
-     4096, 14336, 128256, 5e5, 131072, false, 1e-5, 8.0},
+    {"llama-3.1-8b", "Llama-3.1-8B", "meta-llama/Llama-3.1-8B", Architecture::kLlama, 32, 32, 8,
+     128, 4096, 14336, 128256, 5e5, 131072, false, 1e-5, 8.0},
     {"llama-3.2-1b", "Llama-3.2-1B", "meta-llama/Llama-3.2-1B", Architecture::kLlama, 16, 32, 8, 64,
      2048, 8192, 128256, 5e5, 131072, true, 1e-5, 32.0},
-    {"llama-3.2-3b", "Llama-3.2-3B", "meta-llama/Llama-3.2-3B", Architecture::kLlama, 28, 24, 8, 128,
-     3072, 8192, 128256, 5e5, 131072, true, 1e-5, 32.0},
+    {"llama-3.2-3b", "Llama-3.2-3B", "meta-llama/Llama-3.2-3B", Architecture::kLlama, 28, 24, 8,
+     128, 3072, 8192, 128256, 5e5, 131072, true, 1e-5, 32.0},
     {"mistral-7b-v0.1", "Mistral-7B-v0.1", "mistralai/Mistral-7B-v0.1", Architecture::kMistral, 32,
      32, 8, 128, 4096, 14336, 32000, 1e4, 32768, false, 1e-5},
     {"phi-4-mini", "Phi-4-mini-instruct", "microsoft/Phi-4-mini-instruct", Architecture::kPhi3, 32,
@@ -50,8 +50,8 @@ constexpr Row kRows[] = {
      64, 576, 1536, 49152, 1e5, 8192, true, 1e-5},
     {"smollm2-360m", "SmolLM2-360M", "HuggingFaceTB/SmolLM2-360M", Architecture::kLlama, 32, 15, 5,
      64, 960, 2560, 49152, 1e5, 8192, true, 1e-5},
-    {"gemma-3-4b", "Gemma-3-4B (text)", "google/gemma-3-4b-it", Architecture::kGemma3, 34, 8, 4, 256,
-     2560, 10240, 262208, 1e6, 131072, true, 1e-6},
+    {"gemma-3-4b", "Gemma-3-4B (text)", "google/gemma-3-4b-it", Architecture::kGemma3, 34, 8, 4,
+     256, 2560, 10240, 262208, 1e6, 131072, true, 1e-6},
     {"tinyllama-1.1b", "TinyLlama-1.1B", "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
      Architecture::kLlama, 22, 32, 4, 64, 2048, 5632, 32000, 1e4, 2048, false, 1e-5},
     {"stories15m", "stories15M (llama2.c)", "karpathy/tinyllamas stories15M.bin",
@@ -84,9 +84,15 @@ ModelConfig to_config(const Row& r) {
       c.sliding_window = 4096;  // every layer
       c.layer_types.assign(static_cast<size_t>(r.L), LayerAttention::kSliding);
       break;
-    case Architecture::kQwen2: c.qkv_bias = true; break;
-    case Architecture::kQwen3: c.qk_norm = true; break;
-    case Architecture::kPhi3: c.partial_rotary_factor = 0.75; break;
+    case Architecture::kQwen2:
+      c.qkv_bias = true;
+      break;
+    case Architecture::kQwen3:
+      c.qk_norm = true;
+      break;
+    case Architecture::kPhi3:
+      c.partial_rotary_factor = 0.75;
+      break;
     case Architecture::kGemma3:
       // 5 local : 1 global; local layers attend to 1024 tokens with rope theta 1e4.
       c.qk_norm = true;
@@ -101,7 +107,8 @@ ModelConfig to_config(const Row& r) {
         c.rope_scaling = RopeScaling{"llama3", r.llama3_rope_factor, 1.0, 4.0, 8192};
       if (std::string(r.key).starts_with("stories")) c.torch_dtype = "float32";
       break;
-    case Architecture::kSmolLM3: break;
+    case Architecture::kSmolLM3:
+      break;
   }
   c.validate();
   return c;
@@ -140,9 +147,8 @@ const Preset* find_preset(std::string_view name) {
 void fail_unknown_preset(std::string_view name) {
   std::string keys;
   for (const auto& p : presets()) keys += (keys.empty() ? "" : ", ") + p.key;
-  fail(ErrorKind::kInvalidArgument,
-       "unknown model '" + std::string(name) + "': not a preset (" + keys +
-           ") and not a config.json file or checkpoint folder");
+  fail(ErrorKind::kInvalidArgument, "unknown model '" + std::string(name) + "': not a preset (" +
+                                        keys + ") and not a config.json file or checkpoint folder");
 }
 
 }  // namespace gqa

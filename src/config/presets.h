@@ -10,10 +10,10 @@
 namespace gqa {
 
 struct Preset {
-  std::string key;           // short name: "llama-2-7b"
-  std::string display;       // "Llama-2-7B"
-  std::string hf_repo;       // where its config.json is published
-  ModelConfig config;        // validated; config.name == display
+  std::string key;      // short name: "llama-2-7b"
+  std::string display;  // "Llama-2-7B"
+  std::string hf_repo;  // where its config.json is published
+  ModelConfig config;   // validated; config.name == display
 };
 
 const std::vector<Preset>& presets();

@@ -22,12 +22,12 @@ constexpr std::array<Unit, 14> kUnits{{
     {"b", 1},
     {"k", kKi},
     {"kib", kKi},
-    {"m", kKi * kKi},
-    {"mib", kKi * kKi},
-    {"g", kKi * kKi * kKi},
-    {"gib", kKi * kKi * kKi},
-    {"t", kKi * kKi * kKi * kKi},
-    {"tib", kKi * kKi * kKi * kKi},
+    {"m", kKi* kKi},
+    {"mib", kKi* kKi},
+    {"g", kKi* kKi* kKi},
+    {"gib", kKi* kKi* kKi},
+    {"t", kKi* kKi* kKi* kKi},
+    {"tib", kKi* kKi* kKi* kKi},
     {"kb", 1e3},
     {"mb", 1e6},
     {"gb", 1e9},
@@ -39,8 +39,8 @@ constexpr std::array<Unit, 14> kUnits{{
 int64_t parse_byte_size(std::string_view s) {
   const std::string original(s);
   auto bad = [&](const std::string& why) -> int64_t {
-    fail(ErrorKind::kInvalidArgument, "bad memory size '" + original + "': " + why +
-                                          " (examples: 80GiB, 24GB, 512MiB)");
+    fail(ErrorKind::kInvalidArgument,
+         "bad memory size '" + original + "': " + why + " (examples: 80GiB, 24GB, 512MiB)");
   };
   size_t i = 0;
   while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.' ||

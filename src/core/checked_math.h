@@ -23,6 +23,8 @@ inline int64_t checked_add(int64_t a, int64_t b, const char* what) {
 }
 
 // ceil(a / b) for a >= 0, b > 0.
-inline int64_t ceil_div(int64_t a, int64_t b) { return a / b + (a % b != 0 ? 1 : 0); }
+inline int64_t ceil_div(int64_t a, int64_t b) {
+  return a / b + (a % b != 0 ? 1 : 0);
+}
 
 }  // namespace gqa

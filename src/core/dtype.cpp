@@ -43,9 +43,15 @@ std::string lower(std::string_view s) {
 
 }  // namespace
 
-int64_t dtype_size(DType t) { return info(t).size; }
-std::string_view dtype_name(DType t) { return info(t).name; }
-std::string_view safetensors_name(DType t) { return info(t).st_name; }
+int64_t dtype_size(DType t) {
+  return info(t).size;
+}
+std::string_view dtype_name(DType t) {
+  return info(t).name;
+}
+std::string_view safetensors_name(DType t) {
+  return info(t).st_name;
+}
 
 DType parse_dtype(std::string_view s) {
   const std::string l = lower(s);

@@ -8,8 +8,8 @@ namespace gqa {
 
 enum class DType { kF32, kF16, kBF16, kF8E4M3, kF8E5M2, kI8, kU8, kI32, kI64 };
 
-int64_t dtype_size(DType t);             // bytes per element
-std::string_view dtype_name(DType t);    // "f32", "bf16", "fp8-e4m3", ...
+int64_t dtype_size(DType t);                 // bytes per element
+std::string_view dtype_name(DType t);        // "f32", "bf16", "fp8-e4m3", ...
 std::string_view safetensors_name(DType t);  // "F32", "BF16", "F8_E4M3", ...
 
 // Accepts gqa names ("f32", "bf16", "fp8", "fp8-e5m2", "int8"), safetensors names ("BF16") and

@@ -12,8 +12,8 @@ namespace {
 struct KvDtypeInfo {
   KvDtype type;
   std::string_view name;
-  int64_t block_values;  // values sharing one scale (1 for plain formats)
-  int64_t block_bytes;   // bytes of one such block, scale included
+  int64_t block_values;        // values sharing one scale (1 for plain formats)
+  int64_t block_bytes;         // bytes of one such block, scale included
   int64_t vector_scale_bytes;  // extra bytes per head vector (int8's f32 scale)
   std::string_view what;
 };
@@ -37,7 +37,9 @@ const KvDtypeInfo& info(KvDtype t) {
 
 }  // namespace
 
-std::string_view kv_dtype_name(KvDtype t) { return info(t).name; }
+std::string_view kv_dtype_name(KvDtype t) {
+  return info(t).name;
+}
 
 KvDtype parse_kv_dtype(std::string_view s) {
   if (s == "fp8" || s == "fp8_e4m3" || s == "e4m3") return KvDtype::kF8E4M3;

@@ -7,8 +7,7 @@
 namespace gqa::plan {
 
 Capacity capacity(const ModelConfig& m, KvDtype dtype, int64_t ctx, int64_t block_size,
-                  int64_t memory_bytes, DType weights_dtype,
-                  std::optional<int64_t> weights_bytes) {
+                  int64_t memory_bytes, DType weights_dtype, std::optional<int64_t> weights_bytes) {
   if (memory_bytes <= 0) fail(ErrorKind::kInvalidArgument, "--memory must be positive");
   const KvFootprint kv = kv_footprint(m, dtype, ctx, block_size);
   Capacity c;

@@ -13,7 +13,8 @@ constexpr int64_t kMaxBlock = 1 << 20;
 }  // namespace
 
 void check_ctx_and_block(int64_t ctx, int64_t block_size) {
-  if (ctx <= 0) fail(ErrorKind::kInvalidArgument, "--ctx must be positive, got " + std::to_string(ctx));
+  if (ctx <= 0)
+    fail(ErrorKind::kInvalidArgument, "--ctx must be positive, got " + std::to_string(ctx));
   if (ctx > kMaxCtx)
     fail(ErrorKind::kInvalidArgument,
          "--ctx " + std::to_string(ctx) + " is absurd (at most " + std::to_string(kMaxCtx) + ")");

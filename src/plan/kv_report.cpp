@@ -21,9 +21,8 @@ KvRow make_row(const ModelConfig& grouped, const KvRequest& r, const KvFootprint
   row.compression_vs_mha_f16 = static_cast<double>(mha_f16_per_token) / per_token;
   if (r.users) row.bytes_total = checked_mul(*r.users, row.footprint.bytes_at_ctx, "KV total");
   if (r.memory_bytes)
-    row.capacity =
-        capacity(grouped, r.kv_dtype, r.ctx, r.block_size, *r.memory_bytes,
-                                r.weights_dtype, r.weights_bytes);
+    row.capacity = capacity(grouped, r.kv_dtype, r.ctx, r.block_size, *r.memory_bytes,
+                            r.weights_dtype, r.weights_bytes);
   for (int64_t tp = 1; tp <= 16; tp *= 2)
     if (grouped.kv_heads % tp == 0) row.tp_even.push_back(tp);
   return row;
@@ -41,9 +40,8 @@ KvReport make_report(const KvRequest& r) {
   r.model.validate();
   check_ctx_and_block(r.ctx, r.block_size);
   if (r.users && (*r.users <= 0 || *r.users > kMaxUsers))
-    fail(ErrorKind::kInvalidArgument,
-         "--users must be between 1 and " + std::to_string(kMaxUsers) + ", got " +
-             std::to_string(*r.users));
+    fail(ErrorKind::kInvalidArgument, "--users must be between 1 and " + std::to_string(kMaxUsers) +
+                                          ", got " + std::to_string(*r.users));
   if (r.memory_bytes && *r.memory_bytes <= 0)
     fail(ErrorKind::kInvalidArgument, "--memory must be positive");
 

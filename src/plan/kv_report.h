@@ -14,7 +14,7 @@
 namespace gqa::plan {
 
 struct KvRequest {
-  ModelConfig model;  // as loaded; kv_heads below regroups it
+  ModelConfig model;                // as loaded; kv_heads below regroups it
   std::optional<int64_t> kv_heads;  // what-if grouping; must divide model.heads
   KvDtype kv_dtype = KvDtype::kF16;
   int64_t ctx = 4096;
@@ -23,15 +23,15 @@ struct KvRequest {
   std::optional<int64_t> memory_bytes;
   DType weights_dtype = DType::kBF16;
   std::optional<int64_t> weights_bytes;  // overrides parameters * weights_dtype size
-  bool sweep = false;      // every divisor of the query heads, MHA to MQA
-  bool per_layer = false;  // a footprint per layer (sliding windows)
+  bool sweep = false;                    // every divisor of the query heads, MHA to MQA
+  bool per_layer = false;                // a footprint per layer (sliding windows)
 };
 
 struct KvRow {
   int64_t kv_heads = 0;
   int64_t n_rep = 0;  // query heads per KV head
   KvFootprint footprint;
-  double compression = 1.0;          // MHA bytes/token / these bytes/token, same KV dtype
+  double compression = 1.0;             // MHA bytes/token / these bytes/token, same KV dtype
   double compression_vs_mha_f16 = 1.0;  // MHA in f16 / these bytes/token, dtype included
   std::optional<int64_t> bytes_total;   // users * bytes_at_ctx
   std::optional<Capacity> capacity;
@@ -43,8 +43,8 @@ struct KvReport {
   ModelConfig model;  // regrouped to the current kv_heads
   KvRow mha;          // the baseline: kv_heads == heads
   KvRow current;
-  std::vector<KvRow> sweep;                  // with request.sweep, MHA first, MQA last
-  std::vector<LayerFootprint> layers;        // with request.per_layer, current grouping
+  std::vector<KvRow> sweep;            // with request.sweep, MHA first, MQA last
+  std::vector<LayerFootprint> layers;  // with request.per_layer, current grouping
 };
 
 // Validates the whole request first (grouping, ctx, block size, users), then computes.

@@ -1,0 +1,79 @@
+#include <gtest/gtest.h>
+
+#include <random>
+
+#include "core/byte_size.h"
+#include "core/checked_math.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/kv_dtype.h"
+
+namespace gqa {
+namespace {
+
+TEST(ByteSize, BinaryAndDecimalUnitsParse) {
+  EXPECT_EQ(parse_byte_size("80GiB"), int64_t{80} << 30);
+  EXPECT_EQ(parse_byte_size("80G"), int64_t{80} << 30);
+  EXPECT_EQ(parse_byte_size("24GB"), int64_t{24'000'000'000});
+  EXPECT_EQ(parse_byte_size("512 MiB"), int64_t{512} << 20);
+  EXPECT_EQ(parse_byte_size("1.5TiB"), int64_t{3} << 39);
+  EXPECT_EQ(parse_byte_size("4096"), 4096);
+  EXPECT_EQ(parse_byte_size("1kib"), 1024);
+}
+
+TEST(ByteSize, GarbageZeroNegativeAndHugeAreErrors) {
+  for (const char* bad : {"", "GiB", "abc", "80XB", "0", "-5GiB", "0.0001B", "2EiB", "1e30"}) {
+    EXPECT_THROW(parse_byte_size(bad), Error) << bad;
+  }
+}
+
+TEST(KvDtype, VectorBytesPerFormat) {
+  EXPECT_EQ(kv_vector_bytes(KvDtype::kF32, 128), 512);
+  EXPECT_EQ(kv_vector_bytes(KvDtype::kF16, 128), 256);
+  EXPECT_EQ(kv_vector_bytes(KvDtype::kBF16, 128), 256);
+  EXPECT_EQ(kv_vector_bytes(KvDtype::kF8E4M3, 128), 128);
+  EXPECT_EQ(kv_vector_bytes(KvDtype::kF8E5M2, 128), 128);
+  EXPECT_EQ(kv_vector_bytes(KvDtype::kInt8, 128), 128 + 4);  // one f32 scale per vector
+  EXPECT_EQ(kv_vector_bytes(KvDtype::kQ8_0, 128), 4 * 34);
+  EXPECT_EQ(kv_vector_bytes(KvDtype::kQ4_0, 128), 4 * 18);
+  EXPECT_EQ(kv_vector_bytes(KvDtype::kQ8_0, 48), 2 * 34);  // 48 rounds up to two blocks
+}
+
+TEST(KvDtype, BitsPerValueMatchLlamaCppFigures) {
+  EXPECT_DOUBLE_EQ(kv_bits_per_value(KvDtype::kQ8_0, 128), 8.5);
+  EXPECT_DOUBLE_EQ(kv_bits_per_value(KvDtype::kQ4_0, 128), 4.5);
+  EXPECT_DOUBLE_EQ(kv_bits_per_value(KvDtype::kF16, 64), 16.0);
+  EXPECT_DOUBLE_EQ(kv_bits_per_value(KvDtype::kInt8, 128), 8.25);
+}
+
+TEST(KvDtype, NamesRoundTripAndUnknownIsAnError) {
+  for (KvDtype t : all_kv_dtypes()) EXPECT_EQ(parse_kv_dtype(kv_dtype_name(t)), t);
+  EXPECT_EQ(parse_kv_dtype("fp8"), KvDtype::kF8E4M3);
+  EXPECT_THROW(parse_kv_dtype("q5_1"), Error);
+  EXPECT_THROW(parse_kv_dtype(""), Error);
+}
+
+TEST(DType, SizesAndSpellings) {
+  EXPECT_EQ(dtype_size(parse_dtype("bfloat16")), 2);
+  EXPECT_EQ(dtype_size(parse_dtype("F32")), 4);
+  EXPECT_EQ(parse_dtype("float16"), DType::kF16);
+  EXPECT_EQ(parse_dtype("fp8"), DType::kF8E4M3);
+  EXPECT_EQ(safetensors_name(DType::kF8E5M2), "F8_E5M2");
+  EXPECT_THROW(parse_dtype("complex64"), Error);
+}
+
+TEST(CheckedMath, OverflowThrowsAndCeilDivRoundsUp) {
+  EXPECT_THROW(checked_mul(int64_t{1} << 40, int64_t{1} << 40, "x"), Error);
+  EXPECT_THROW(checked_add(INT64_MAX, 1, "x"), Error);
+  std::mt19937_64 rng(7);
+  for (int i = 0; i < 1000; ++i) {
+    const int64_t a = static_cast<int64_t>(rng() % 100000);
+    const int64_t b = 1 + static_cast<int64_t>(rng() % 997);
+    const int64_t c = ceil_div(a, b);
+    EXPECT_GE(c * b, a);
+    EXPECT_LT((c - 1) * b, a);
+  }
+}
+
+}  // namespace
+}  // namespace gqa
