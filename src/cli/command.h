@@ -12,5 +12,9 @@ struct Command {
 };
 
 Command add_kv_command(CLI::App& root);
+Command add_inspect_command(CLI::App& root);
+Command add_init_command(CLI::App& root);
+Command add_convert_command(CLI::App& root);
+Command add_import_command(CLI::App& root);
 
 }  // namespace gqa::cli

@@ -28,7 +28,8 @@ void add_model_source(CLI::App& cmd, ModelSource& src) {
 ModelConfig resolve_model(const ModelSource& src) {
   const bool by_hand = src.layers_opt->count() || src.heads_opt->count() ||
                        src.head_dim_opt->count() || src.hidden_opt->count() ||
-                       src.intermediate_opt->count() || src.vocab_opt->count();
+                       src.intermediate_opt->count() || src.vocab_opt->count() ||
+                       src.max_positions_opt->count();
   const int sources =
       (src.model.empty() ? 0 : 1) + (src.config.empty() ? 0 : 1) + (by_hand ? 1 : 0);
   if (sources == 0)
@@ -59,6 +60,7 @@ ModelConfig resolve_model(const ModelSource& src) {
   c.hidden = src.hidden_opt->count() ? src.hidden : (sane ? src.heads * src.head_dim : 0);
   c.intermediate = src.intermediate;
   c.vocab = src.vocab;
+  c.max_positions = src.max_positions;
   if (c.layers > 0) c.layer_types.assign(static_cast<size_t>(c.layers), LayerAttention::kFull);
   c.validate();
   return c;

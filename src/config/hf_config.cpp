@@ -278,6 +278,20 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
   c.torch_dtype =
       tf.opt_str("torch_dtype")
           .value_or(tf.opt_str("dtype").value_or(f.opt_str("torch_dtype").value_or("")));
+  for (const Fields* src : {&f, &tf}) {
+    if (!c.bos_token_id) c.bos_token_id = src->opt_int("bos_token_id");
+    if (c.eos_token_ids.empty() && src->has("eos_token_id")) {
+      const json& e = src->at("eos_token_id");
+      if (e.is_array()) {
+        for (const auto& id : e) {
+          if (!id.is_number_integer()) src->type_error("eos_token_id", "an integer or a list of them", e);
+          c.eos_token_ids.push_back(id.get<int64_t>());
+        }
+      } else {
+        c.eos_token_ids.push_back(*src->opt_int("eos_token_id"));
+      }
+    }
+  }
   try {
     c.validate();
   } catch (const Error& e) {

@@ -49,6 +49,8 @@ struct ModelConfig {
   std::optional<int64_t> sliding_window;    // tokens a sliding layer attends to
   std::vector<LayerAttention> layer_types;  // one per layer
   std::string torch_dtype;                  // as written in config.json; may be empty
+  std::optional<int64_t> bos_token_id;
+  std::vector<int64_t> eos_token_ids;  // config.json allows one id or a list
 
   // Checks every field once: positive sizes, sane bounds, heads % kv_heads == 0, one layer type
   // per layer, a window for sliding layers. Throws Error naming the field.

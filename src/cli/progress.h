@@ -1,0 +1,26 @@
+#pragma once
+// Progress of a long byte-counted job on stderr: a bar redrawn in place on a terminal, a line
+// every few seconds otherwise (logs, CI). Silent for jobs that finish within a second.
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace gqa::cli {
+
+class Progress {
+ public:
+  Progress(std::string label, bool quiet = false);
+  void update(uint64_t done, uint64_t total);
+  // Ends the bar's line (if one was drawn).
+  void finish();
+  double seconds() const;
+
+ private:
+  std::string label_;
+  bool quiet_;
+  bool tty_;
+  bool drawn_ = false;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace gqa::cli
