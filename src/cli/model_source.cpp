@@ -23,6 +23,9 @@ void add_model_source(CLI::App& cmd, ModelSource& src) {
           ->group(group);
   src.vocab_opt =
       cmd.add_option("--vocab", src.vocab, "Vocabulary (for parameter counts)")->group(group);
+  src.max_positions_opt =
+      cmd.add_option("--max-positions", src.max_positions, "Longest context (default 4096)")
+          ->group(group);
 }
 
 ModelConfig resolve_model(const ModelSource& src) {
