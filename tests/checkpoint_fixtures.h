@@ -11,7 +11,8 @@
 
 namespace gqa::test {
 
-inline ModelConfig tiny_config(Architecture arch, int64_t heads, int64_t kv_heads, int64_t head_dim) {
+inline ModelConfig tiny_config(Architecture arch, int64_t heads, int64_t kv_heads,
+                               int64_t head_dim) {
   ModelConfig m;
   m.name = "tiny";
   m.arch = arch;

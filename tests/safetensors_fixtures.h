@@ -28,8 +28,8 @@ inline std::vector<std::byte> raw_safetensors(const std::string& header, size_t 
 }
 
 inline void write_bytes(const std::filesystem::path& p, const std::vector<std::byte>& b) {
-  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(b.data()),
-                                           static_cast<std::streamsize>(b.size()));
+  std::ofstream(p, std::ios::binary)
+      .write(reinterpret_cast<const char*>(b.data()), static_cast<std::streamsize>(b.size()));
 }
 
 struct RandomTensor {

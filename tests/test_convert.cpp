@@ -122,7 +122,8 @@ TEST(Convert, RopeCommutesWithTheMeanAtRandomPositions) {
         for (int i = 0; i < 16; ++i) rotated_pooled[i] += rj[i] / 4.0;
       }
       for (int i = 0; i < 16; ++i)
-        EXPECT_NEAR(pooled_rotated[i], rotated_pooled[i], 1e-5 * (1 + std::fabs(rotated_pooled[i])));
+        EXPECT_NEAR(pooled_rotated[i], rotated_pooled[i],
+                    1e-5 * (1 + std::fabs(rotated_pooled[i])));
     }
   }
 }
@@ -167,7 +168,8 @@ TEST(Convert, BfloatMeanIsTheF32MeanRoundedToNearestEven) {
   for (size_t t = 0; t < 2; ++t)
     for (size_t i = 0; i < hd; ++i)
       for (size_t c = 0; c < cols; ++c) {
-        const float mean = (s[((2 * t) * hd + i) * cols + c] + s[((2 * t + 1) * hd + i) * cols + c]) / 2.0f;
+        const float mean =
+            (s[((2 * t) * hd + i) * cols + c] + s[((2 * t + 1) * hd + i) * cols + c]) / 2.0f;
         ASSERT_EQ(bits[(t * hd + i) * cols + c], f32_to_bf16(mean));
       }
 }
@@ -186,7 +188,8 @@ TEST(Convert, FirstKeepsTheFirstHeadAndRandomMatchesTheSourceScale) {
   const auto f = read_f32(first, attn(0, "k_proj.weight"));
   const size_t head_block = 8 * 36;
   for (size_t t = 0; t < 2; ++t)
-    for (size_t k = 0; k < head_block; ++k) ASSERT_EQ(f[t * head_block + k], s[4 * t * head_block + k]);
+    for (size_t k = 0; k < head_block; ++k)
+      ASSERT_EQ(f[t * head_block + k], s[4 * t * head_block + k]);
   const auto a = read_f32(r1, attn(0, "k_proj.weight"));
   EXPECT_EQ(a, read_f32(r2, attn(0, "k_proj.weight")));  // same seed, same weights
   auto stddev = [](const std::vector<float>& v) {
@@ -221,13 +224,14 @@ TEST(Convert, GqaToFewerGroupsAndFusedQkvOfPhi3) {
   const size_t cols = 36, q = 4 * 6, kv_src = 4 * 6, kv_dst = 2 * 6;
   ASSERT_EQ(wd.size(), (q + 2 * kv_dst) * cols);
   for (size_t k = 0; k < q * cols; ++k) ASSERT_EQ(wd[k], ws[k]);  // q rows untouched
-  for (size_t part = 0; part < 2; ++part)                          // k then v
+  for (size_t part = 0; part < 2; ++part)                         // k then v
     for (size_t t = 0; t < 2; ++t)
       for (size_t i = 0; i < 6; ++i)
         for (size_t c = 0; c < cols; ++c) {
           const size_t src_base = q + part * kv_src, dst_base = q + part * kv_dst;
           const float mean = (ws[(src_base + (2 * t) * 6 + i) * cols + c] +
-                              ws[(src_base + (2 * t + 1) * 6 + i) * cols + c]) / 2.0f;
+                              ws[(src_base + (2 * t + 1) * 6 + i) * cols + c]) /
+                             2.0f;
           ASSERT_EQ(wd[(dst_base + t * 6 + i) * cols + c], mean);
         }
 }

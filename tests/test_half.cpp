@@ -68,8 +68,9 @@ TEST(Half, EveryF16PatternDecodesToItsIeeeValue) {
 TEST(Half, F32ToF16RoundsToNearestEvenOnRandomAndEdgeValues) {
   const auto table = finite_f16_table();
   std::mt19937 rng(16);
-  std::vector<float> values = {0.0f, -0.0f, 1.0f, 65504.0f, 65519.99f, 65520.0f, 1e-8f, 3e-8f,
-                               5.96e-8f, 2.98e-8f, 6.1e-5f, 6.103515625e-05f, -2.5f, 1e30f, -1e30f};
+  std::vector<float> values = {0.0f,  -0.0f, 1.0f,     65504.0f, 65519.99f, 65520.0f,
+                               1e-8f, 3e-8f, 5.96e-8f, 2.98e-8f, 6.1e-5f,   6.103515625e-05f,
+                               -2.5f, 1e30f, -1e30f};
   // Exact ties: midpoints between neighbouring f16 values.
   for (size_t i = 0; i + 1 < table.size(); i += 97)
     values.push_back(static_cast<float>((table[i].first + table[i + 1].first) / 2));

@@ -108,7 +108,8 @@ TEST(Safetensors, WriterRejectsOutOfOrderOverlongAndIncompleteTensors) {
   EXPECT_THROW(WeightsWriter(dir.path(), specs, {}, 0), Error);
 }
 
-const char* kGood = R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"BF16","shape":[4],"data_offsets":[24,32]}})";
+const char* kGood =
+    R"({"__metadata__":{"format":"pt"},"a":{"dtype":"F32","shape":[2,3],"data_offsets":[0,24]},"b":{"dtype":"BF16","shape":[4],"data_offsets":[24,32]}})";
 
 TEST(SafetensorsHeader, AValidHeaderParses) {
   const auto h = parse_safetensors_header(raw_safetensors(kGood, 32), "x");
@@ -131,21 +132,33 @@ TEST(SafetensorsHeader, MalformedFilesGiveErrorsThatSayWhat) {
       {raw_safetensors(kGood, 32, 5000), "runs past the end"},
       {raw_safetensors(R"({"a": )", 0), "malformed JSON"},
       {raw_safetensors(R"([1,2,3])", 0), "start with '{'"},
-      {raw_safetensors(R"({"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8), "unknown dtype"},
-      {raw_safetensors(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8), "holds 8 bytes"},
-      {raw_safetensors(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8), "non-negative"},
-      {raw_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8), "begin > end"},
-      {raw_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12), "overlaps"},
+      {raw_safetensors(R"({"a":{"dtype":"F64","shape":[1],"data_offsets":[0,8]}})", 8),
+       "unknown dtype"},
+      {raw_safetensors(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", 8),
+       "holds 8 bytes"},
+      {raw_safetensors(R"({"a":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", 8),
+       "non-negative"},
+      {raw_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", 8),
+       "begin > end"},
+      {raw_safetensors(
+           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+           12),
+       "overlaps"},
       {raw_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})", 12), "hole"},
       {raw_safetensors(R"({"a":{"dtype":"F32","shape":[2]}})", 8), "data_offsets"},
-      {raw_safetensors(R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8), "overflows"},
-      {raw_safetensors(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551615]}})", 8), "truncated"},
+      {raw_safetensors(
+           R"({"a":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}})", 8),
+       "overflows"},
+      {raw_safetensors(
+           R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,18446744073709551615]}})", 8),
+       "truncated"},
       {raw_safetensors(R"({"__metadata__":{"n":1}})", 0), "__metadata__"},
       {raw_safetensors(R"({"a":5})", 0), "not an object"},
   };
   for (const auto& c : cases) {
     const std::string msg = header_error(c.file);
-    EXPECT_NE(msg.find(c.says), std::string::npos) << "want '" << c.says << "', got '" << msg << "'";
+    EXPECT_NE(msg.find(c.says), std::string::npos)
+        << "want '" << c.says << "', got '" << msg << "'";
     EXPECT_NE(msg.find("x.safetensors"), std::string::npos) << msg;
   }
 }
@@ -163,8 +176,7 @@ TEST(Checkpoint, FolderErrorsNameWhatIsMissing) {
   EXPECT_NE(error_of().find("no config.json"), std::string::npos);
   write_config(dir.path());
   EXPECT_NE(error_of().find("no model.safetensors"), std::string::npos);
-  test::write_bytes(dir / "model.safetensors.index.json",
-                    {std::byte{'{'}, std::byte{'x'}});
+  test::write_bytes(dir / "model.safetensors.index.json", {std::byte{'{'}, std::byte{'x'}});
   EXPECT_NE(error_of().find("malformed JSON"), std::string::npos);
   const std::string idx = R"({"weight_map": {"a": "model-00001-of-00002.safetensors"}})";
   std::ofstream(dir / "model.safetensors.index.json") << idx;

@@ -26,7 +26,8 @@ std::vector<std::byte> seed_file() {
 }
 
 void mutate(std::vector<std::byte>& f, std::mt19937_64& rng) {
-  const char interesting[] = {'{', '}', '[', ']', '"', ':', ',', '-', '0', '9', 'e', '\\', ' ', '\0'};
+  const char interesting[] = {'{', '}', '[', ']', '"',  ':', ',',
+                              '-', '0', '9', 'e', '\\', ' ', '\0'};
   const int edits = 1 + static_cast<int>(rng() % 4);
   for (int e = 0; e < edits; ++e) {
     switch (rng() % 6) {
@@ -34,7 +35,8 @@ void mutate(std::vector<std::byte>& f, std::mt19937_64& rng) {
         f[rng() % f.size()] ^= static_cast<std::byte>(1u << (rng() % 8));
         break;
       case 1:  // a JSON-significant character in the header
-        f[8 + rng() % (f.size() - 8)] = static_cast<std::byte>(interesting[rng() % sizeof(interesting)]);
+        f[8 + rng() % (f.size() - 8)] =
+            static_cast<std::byte>(interesting[rng() % sizeof(interesting)]);
         break;
       case 2:  // truncate
         f.resize(rng() % f.size());

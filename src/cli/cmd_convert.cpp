@@ -34,7 +34,8 @@ int run_convert(const ConvertCli& o) {
   if (o.dtype != "keep") opt.dtype = parse_dtype(o.dtype);
   opt.seed = o.seed;
   opt.force = o.force;
-  if (!o.max_shard.empty()) opt.max_shard_bytes = static_cast<uint64_t>(parse_byte_size(o.max_shard));
+  if (!o.max_shard.empty())
+    opt.max_shard_bytes = static_cast<uint64_t>(parse_byte_size(o.max_shard));
   Progress progress("convert", o.json);
   const convert::ConvertResult r = convert::convert_checkpoint(
       o.src, o.dst, opt,

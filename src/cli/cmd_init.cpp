@@ -34,16 +34,17 @@ int run_init(const InitCli& o) {
   io.dtype = parse_dtype(o.dtype);
   io.seed = o.seed;
   io.force = o.force;
-  if (!o.max_shard.empty()) io.max_shard_bytes = static_cast<uint64_t>(parse_byte_size(o.max_shard));
+  if (!o.max_shard.empty())
+    io.max_shard_bytes = static_cast<uint64_t>(parse_byte_size(o.max_shard));
   Progress progress("init");
   const uint64_t bytes = convert::write_random_checkpoint(
       m, o.out, io, [&](uint64_t done, uint64_t total) { progress.update(done, total); });
   progress.finish();
-  fmt::print("{}: {} ({} layers, {} heads, {} KV heads, head_dim {}), {} parameters, {} in {}, "
-             "seed {}\n",
-             o.out, m.name, m.layers, m.heads, m.kv_heads, m.head_dim,
-             format_grouped(m.parameter_count()), format_bytes(static_cast<int64_t>(bytes)),
-             dtype_name(io.dtype), o.seed);
+  fmt::print(
+      "{}: {} ({} layers, {} heads, {} KV heads, head_dim {}), {} parameters, {} in {}, "
+      "seed {}\n",
+      o.out, m.name, m.layers, m.heads, m.kv_heads, m.head_dim, format_grouped(m.parameter_count()),
+      format_bytes(static_cast<int64_t>(bytes)), dtype_name(io.dtype), o.seed);
   return 0;
 }
 

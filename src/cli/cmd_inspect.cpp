@@ -55,7 +55,8 @@ int run_inspect(const InspectCli& o) {
   std::map<std::string, int64_t> bytes_by_dtype;
   for (const auto& e : ck.tensors()) {
     params += e.info->numel();
-    bytes_by_dtype[std::string(dtype_name(e.info->dtype))] += static_cast<int64_t>(e.info->nbytes());
+    bytes_by_dtype[std::string(dtype_name(e.info->dtype))] +=
+        static_cast<int64_t>(e.info->nbytes());
   }
   const KvDtype kv_dtype = kv_dtype_of_weights(m.torch_dtype);
 
@@ -73,8 +74,9 @@ int run_inspect(const InspectCli& o) {
                               {"bytes", e.info->nbytes()}});
     j["parameters"] = params;
     j["bytes"] = ck.total_bytes();
-    j["kv_bytes_per_token"] = {{"f16", m.kv_bytes_per_token(KvDtype::kF16)},
-                               {std::string(kv_dtype_name(kv_dtype)), m.kv_bytes_per_token(kv_dtype)}};
+    j["kv_bytes_per_token"] = {
+        {"f16", m.kv_bytes_per_token(KvDtype::kF16)},
+        {std::string(kv_dtype_name(kv_dtype)), m.kv_bytes_per_token(kv_dtype)}};
     j["missing"] = check.missing;
     j["extra"] = check.extra;
     j["other_components"] = check.other.size();
@@ -90,10 +92,11 @@ int run_inspect(const InspectCli& o) {
              architecture_name(m.arch));
   fmt::print("  {} layers, {} query heads, {} KV heads ({} per KV head), head_dim {}\n", m.layers,
              m.heads, m.kv_heads, m.n_rep(), m.head_dim);
-  fmt::print("  hidden {}, intermediate {}, vocab {}, rope_theta {}, max positions {}{}\n", m.hidden,
-             m.intermediate, m.vocab, m.rope_theta, m.max_positions,
+  fmt::print("  hidden {}, intermediate {}, vocab {}, rope_theta {}, max positions {}{}\n",
+             m.hidden, m.intermediate, m.vocab, m.rope_theta, m.max_positions,
              m.tie_embeddings ? ", tied embeddings" : "");
-  fmt::print("  KV cache: {}/token in f16", format_bytes_small(m.kv_bytes_per_token(KvDtype::kF16)));
+  fmt::print("  KV cache: {}/token in f16",
+             format_bytes_small(m.kv_bytes_per_token(KvDtype::kF16)));
   if (kv_dtype != KvDtype::kF16)
     fmt::print(", {}/token in {}", format_bytes_small(m.kv_bytes_per_token(kv_dtype)),
                kv_dtype_name(kv_dtype));
@@ -102,7 +105,8 @@ int run_inspect(const InspectCli& o) {
                TextTable::Align::kRight});
   t.add_row({"tensor", "dtype", "shape", "bytes"});
   for (const auto& e : ck.tensors())
-    t.add_row({e.info->name, std::string(dtype_name(e.info->dtype)), io::shape_string(e.info->shape),
+    t.add_row({e.info->name, std::string(dtype_name(e.info->dtype)),
+               io::shape_string(e.info->shape),
                format_bytes(static_cast<int64_t>(e.info->nbytes()))});
   std::cout << t.render();
   std::string dtypes;
@@ -135,8 +139,9 @@ Command add_inspect_command(CLI::App& root) {
       "inspect", "Show a checkpoint's config, tensors, parameters and KV cost; check its tensors");
   cmd->add_option("ckpt", o->ckpt, "Checkpoint folder")->required();
   cmd->add_flag("--json", o->json, "One JSON object for scripts");
-  cmd->footer("\nExit code 0 when every tensor the config implies is present with its shape, 2 "
-              "when some are missing or mis-shaped (or the checkpoint cannot be read).\n");
+  cmd->footer(
+      "\nExit code 0 when every tensor the config implies is present with its shape, 2 "
+      "when some are missing or mis-shaped (or the checkpoint cannot be read).\n");
   return {cmd, [o] { return run_inspect(*o); }};
 }
 

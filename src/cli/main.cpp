@@ -22,8 +22,8 @@ int main(int argc, char** argv) {
   app.footer("Run 'gqa COMMAND --help' for a command's options.");
 
   std::vector<gqa::cli::Command> commands{
-      gqa::cli::add_kv_command(app),      gqa::cli::add_inspect_command(app),
-      gqa::cli::add_init_command(app),    gqa::cli::add_convert_command(app),
+      gqa::cli::add_kv_command(app), gqa::cli::add_inspect_command(app),
+      gqa::cli::add_init_command(app), gqa::cli::add_convert_command(app),
       gqa::cli::add_import_command(app)};
 
   if (argc > 1 && argv[1][0] != '-') {

@@ -30,10 +30,9 @@ void Progress::update(uint64_t done, uint64_t total) {
   last_ = now;
   const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
   const double rate = static_cast<double>(done) / since_start;
-  const std::string text =
-      fmt::format("{} {:3.0f}%  {} / {}  {}/s", label_, 100 * frac,
-                  format_bytes(static_cast<int64_t>(done)), format_bytes(static_cast<int64_t>(total)),
-                  format_bytes(static_cast<int64_t>(rate)));
+  const std::string text = fmt::format(
+      "{} {:3.0f}%  {} / {}  {}/s", label_, 100 * frac, format_bytes(static_cast<int64_t>(done)),
+      format_bytes(static_cast<int64_t>(total)), format_bytes(static_cast<int64_t>(rate)));
   if (tty_) {
     const int width = 30;
     const int filled = static_cast<int>(frac * width);

@@ -284,7 +284,8 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
       const json& e = src->at("eos_token_id");
       if (e.is_array()) {
         for (const auto& id : e) {
-          if (!id.is_number_integer()) src->type_error("eos_token_id", "an integer or a list of them", e);
+          if (!id.is_number_integer())
+            src->type_error("eos_token_id", "an integer or a list of them", e);
           c.eos_token_ids.push_back(id.get<int64_t>());
         }
       } else {

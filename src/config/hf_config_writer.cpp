@@ -9,13 +9,20 @@ namespace {
 
 const char* model_type(Architecture a) {
   switch (a) {
-    case Architecture::kLlama: return "llama";
-    case Architecture::kMistral: return "mistral";
-    case Architecture::kQwen2: return "qwen2";
-    case Architecture::kQwen3: return "qwen3";
-    case Architecture::kPhi3: return "phi3";
-    case Architecture::kSmolLM3: return "smollm3";
-    case Architecture::kGemma3: return "gemma3_text";
+    case Architecture::kLlama:
+      return "llama";
+    case Architecture::kMistral:
+      return "mistral";
+    case Architecture::kQwen2:
+      return "qwen2";
+    case Architecture::kQwen3:
+      return "qwen3";
+    case Architecture::kPhi3:
+      return "phi3";
+    case Architecture::kSmolLM3:
+      return "smollm3";
+    case Architecture::kGemma3:
+      return "gemma3_text";
   }
   return "llama";
 }

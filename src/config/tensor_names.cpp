@@ -20,12 +20,15 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& m, const TensorP
   // Gemma stores norm weights as an offset from 1 ((1 + w) * x), so they start at zero.
   const InitKind norm_init = gemma ? InitKind::kZeros : InitKind::kOnes;
   std::vector<ExpectedTensor> out;
-  out.push_back({prefix.body + "embed_tokens.weight", {m.vocab, h}, TensorRole::kOther, -1,
+  out.push_back({prefix.body + "embed_tokens.weight",
+                 {m.vocab, h},
+                 TensorRole::kOther,
+                 -1,
                  InitKind::kNormal});
   for (int64_t l = 0; l < m.layers; ++l) {
     const std::string p = prefix.body + "layers." + std::to_string(l) + ".";
-    auto add = [&](const std::string& n, std::vector<int64_t> shape, TensorRole role = TensorRole::kOther,
-                   InitKind init = InitKind::kNormal) {
+    auto add = [&](const std::string& n, std::vector<int64_t> shape,
+                   TensorRole role = TensorRole::kOther, InitKind init = InitKind::kNormal) {
       out.push_back({p + n, std::move(shape), role, l, init});
     };
     add("input_layernorm.weight", {h}, TensorRole::kOther, norm_init);
@@ -62,8 +65,8 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& m, const TensorP
   }
   out.push_back({prefix.body + "norm.weight", {h}, TensorRole::kOther, -1, norm_init});
   if (!m.tie_embeddings)
-    out.push_back({prefix.head + "lm_head.weight", {m.vocab, h}, TensorRole::kOther, -1,
-                   InitKind::kNormal});
+    out.push_back(
+        {prefix.head + "lm_head.weight", {m.vocab, h}, TensorRole::kOther, -1, InitKind::kNormal});
   return out;
 }
 

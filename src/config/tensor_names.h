@@ -33,8 +33,8 @@ struct ExpectedTensor {
 // Where the language model's tensors live: "model." for causal LMs; multimodal Gemma 3 keeps
 // them under "language_model.model." or "model.language_model.".
 struct TensorPrefix {
-  std::string body = "model.";   // + "embed_tokens.weight", "layers.0....", "norm.weight"
-  std::string head = "";         // + "lm_head.weight"
+  std::string body = "model.";  // + "embed_tokens.weight", "layers.0....", "norm.weight"
+  std::string head = "";        // + "lm_head.weight"
 };
 
 // The prefix whose embed_tokens.weight is among `names`; the default when none is.

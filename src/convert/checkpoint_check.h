@@ -20,8 +20,8 @@ struct TensorCheck {
   std::vector<ExpectedTensor> expected;  // what the config implies
   std::vector<std::string> missing;
   std::vector<Misshaped> misshaped;
-  std::vector<std::string> extra;   // under the language model's names but not implied
-  std::vector<std::string> other;   // other components (e.g. Gemma 3's vision tower)
+  std::vector<std::string> extra;  // under the language model's names but not implied
+  std::vector<std::string> other;  // other components (e.g. Gemma 3's vision tower)
   bool ok() const { return missing.empty() && misshaped.empty(); }
   // One line naming the first problem ("tensor 'x' is missing"), empty when ok().
   std::string first_problem(const std::string& where) const;

@@ -48,9 +48,12 @@ bool is_inside(const fs::path& child, const fs::path& parent) {
 
 const char* torch_dtype_name(DType t) {
   switch (t) {
-    case DType::kF32: return "float32";
-    case DType::kF16: return "float16";
-    default: return "bfloat16";
+    case DType::kF32:
+      return "float32";
+    case DType::kF16:
+      return "float16";
+    default:
+      return "bfloat16";
   }
 }
 
@@ -65,17 +68,22 @@ std::vector<TensorJob> plan_jobs(const io::Checkpoint& ck, const ModelConfig& m,
   std::vector<TensorJob> jobs;
   for (const auto& e : ck.tensors()) {
     const auto it = expected.find(e.info->name);
-    TensorJob job{&e, it == expected.end() ? TensorRole::kOther : it->second->role,
-                  e.info->dtype, e.info->shape};
+    TensorJob job{&e, it == expected.end() ? TensorRole::kOther : it->second->role, e.info->dtype,
+                  e.info->shape};
     const bool is_float = is_float_weight_dtype(e.info->dtype);
     if (o.dtype && is_float) job.out_dtype = *o.dtype;
     switch (job.role) {
       case TensorRole::kKProj:
       case TensorRole::kVProj:
       case TensorRole::kKBias:
-      case TensorRole::kVBias: job.out_shape[0] = kv_out; break;
-      case TensorRole::kQkvFused: job.out_shape[0] = q_dim + 2 * kv_out; break;
-      case TensorRole::kOther: break;
+      case TensorRole::kVBias:
+        job.out_shape[0] = kv_out;
+        break;
+      case TensorRole::kQkvFused:
+        job.out_shape[0] = q_dim + 2 * kv_out;
+        break;
+      case TensorRole::kOther:
+        break;
     }
     if (job.role != TensorRole::kOther && !is_float)
       fail(ErrorKind::kUnsupported, ck.dir().string() + ": tensor '" + e.info->name + "' is " +
@@ -117,7 +125,9 @@ void run_job(const io::Checkpoint& ck, const TensorJob& job, const GroupPlan& pl
     case TensorRole::kKProj:
     case TensorRole::kVProj:
     case TensorRole::kKBias:
-    case TensorRole::kVBias: pool(0, kv_rows); break;
+    case TensorRole::kVBias:
+      pool(0, kv_rows);
+      break;
     case TensorRole::kQkvFused:
       copy_rows({v.data.data(), v.dtype, q_dim, cols}, job.out_dtype, sink);
       pool(q_dim, kv_rows);
@@ -141,7 +151,8 @@ std::string conversion_record(const fs::path& src, const ModelConfig& m, const G
   nlohmann::ordered_json groups = nlohmann::ordered_json::array();
   for (int64_t g = 0; g < plan.target_kv_heads; ++g) {
     nlohmann::ordered_json heads = nlohmann::ordered_json::array();
-    for (int64_t s = plan.first_source_head(g); s < plan.first_source_head(g) + plan.group_size(); ++s)
+    for (int64_t s = plan.first_source_head(g); s < plan.first_source_head(g) + plan.group_size();
+         ++s)
       heads.push_back(s);
     groups.push_back(heads);
   }
@@ -156,8 +167,9 @@ std::string conversion_record(const fs::path& src, const ModelConfig& m, const G
 ConvertResult convert_checkpoint(const fs::path& src, const fs::path& dst, const ConvertOptions& o,
                                  const std::function<void(const ConvertProgress&)>& progress) {
   if (is_inside(dst, src) || is_inside(src, dst))
-    fail(ErrorKind::kInvalidArgument, "destination " + dst.string() +
-                                          " must be outside the source checkpoint and not contain it");
+    fail(ErrorKind::kInvalidArgument,
+         "destination " + dst.string() +
+             " must be outside the source checkpoint and not contain it");
   if (o.dtype && !is_float_weight_dtype(*o.dtype))
     fail(ErrorKind::kInvalidArgument, "--dtype must be keep, f32, bf16 or f16");
   const io::Checkpoint ck(src);

@@ -15,14 +15,14 @@ namespace gqa::convert {
 struct ConvertOptions {
   int64_t kv_heads = 0;
   PoolMethod method = PoolMethod::kMean;
-  std::optional<DType> dtype;  // output dtype of floating-point tensors; empty: keep
-  uint64_t seed = 0;           // for kRandom
+  std::optional<DType> dtype;    // output dtype of floating-point tensors; empty: keep
+  uint64_t seed = 0;             // for kRandom
   uint64_t max_shard_bytes = 0;  // 0: one model.safetensors
   bool force = false;            // replace an existing destination
 };
 
 struct ConvertProgress {
-  uint64_t bytes_done = 0;   // source bytes processed
+  uint64_t bytes_done = 0;  // source bytes processed
   uint64_t bytes_total = 0;
   const std::string* tensor = nullptr;
 };

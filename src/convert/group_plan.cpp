@@ -14,9 +14,12 @@ PoolMethod parse_pool_method(const std::string& s) {
 
 const char* pool_method_name(PoolMethod m) {
   switch (m) {
-    case PoolMethod::kMean: return "mean";
-    case PoolMethod::kFirst: return "first";
-    case PoolMethod::kRandom: return "random";
+    case PoolMethod::kMean:
+      return "mean";
+    case PoolMethod::kFirst:
+      return "first";
+    case PoolMethod::kRandom:
+      return "random";
   }
   return "?";
 }
@@ -26,8 +29,8 @@ GroupPlan make_group_plan(int64_t source_kv_heads, int64_t target_kv_heads, int6
       source_kv_heads % target_kv_heads != 0)
     fail(ErrorKind::kInvalidArgument,
          "--kv-heads " + std::to_string(target_kv_heads) + " must divide the model's " +
-             std::to_string(source_kv_heads) + " KV heads; valid values: " +
-             join_counts(valid_kv_head_counts(source_kv_heads)));
+             std::to_string(source_kv_heads) +
+             " KV heads; valid values: " + join_counts(valid_kv_head_counts(source_kv_heads)));
   return GroupPlan{source_kv_heads, target_kv_heads, head_dim};
 }
 

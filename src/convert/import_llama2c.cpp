@@ -32,7 +32,11 @@ Layout layout_of(const ModelConfig& m, int64_t seq_len, bool shared) {
   const int64_t d = m.hidden, kv = m.kv_dim(), f = m.intermediate, L = m.layers, V = m.vocab;
   Layout l{};
   int64_t at = 0;
-  auto take = [&](int64_t n) { const int64_t s = at; at += n; return s; };
+  auto take = [&](int64_t n) {
+    const int64_t s = at;
+    at += n;
+    return s;
+  };
   l.embed = take(V * d);
   l.rms_att = take(L * d);
   l.wq = take(L * d * d);
@@ -52,7 +56,8 @@ Layout layout_of(const ModelConfig& m, int64_t seq_len, bool shared) {
 
 ModelConfig config_of(const Header& h, const std::string& source) {
   auto positive = [&](int32_t v, const char* what) {
-    if (v <= 0) fail(ErrorKind::kParse, source + ": llama2.c header has " + what + " = " + std::to_string(v));
+    if (v <= 0)
+      fail(ErrorKind::kParse, source + ": llama2.c header has " + what + " = " + std::to_string(v));
     return static_cast<int64_t>(v);
   };
   ModelConfig m;
@@ -64,12 +69,14 @@ ModelConfig config_of(const Header& h, const std::string& source) {
   m.heads = positive(h.n_heads, "n_heads");
   m.kv_heads = positive(h.n_kv_heads, "n_kv_heads");
   if (h.vocab_size == 0 || h.vocab_size == INT32_MIN)
-    fail(ErrorKind::kParse, source + ": llama2.c header has vocab_size = " + std::to_string(h.vocab_size));
+    fail(ErrorKind::kParse,
+         source + ": llama2.c header has vocab_size = " + std::to_string(h.vocab_size));
   m.vocab = h.vocab_size < 0 ? -static_cast<int64_t>(h.vocab_size) : h.vocab_size;
   m.max_positions = positive(h.seq_len, "seq_len");
   if (m.hidden % m.heads != 0 || (m.hidden / m.heads) % 2 != 0)
     fail(ErrorKind::kParse, source + ": dim " + std::to_string(m.hidden) +
-                                " is not an even head size times n_heads " + std::to_string(m.heads));
+                                " is not an even head size times n_heads " +
+                                std::to_string(m.heads));
   m.head_dim = m.hidden / m.heads;
   m.tie_embeddings = h.vocab_size > 0;
   m.norm_eps = 1e-5;
@@ -97,17 +104,18 @@ void import_llama2c(const fs::path& bin, const fs::path& out, const ImportLlama2
   const MappedFile file(bin);
   const std::string source = bin.string();
   if (file.size() < sizeof(Header))
-    fail(ErrorKind::kParse, source + ": " + std::to_string(file.size()) +
-                                " bytes, shorter than the llama2.c header");
+    fail(ErrorKind::kParse,
+         source + ": " + std::to_string(file.size()) + " bytes, shorter than the llama2.c header");
   Header h{};
   std::memcpy(&h, file.bytes().data(), sizeof(Header));
   const ModelConfig m = config_of(h, source);
   const Layout lay = layout_of(m, m.max_positions, m.tie_embeddings);
   const uint64_t want = sizeof(Header) + static_cast<uint64_t>(lay.total) * 4;
   if (file.size() != want)
-    fail(ErrorKind::kParse, source + ": " + std::to_string(file.size()) +
-                                " bytes, but its header implies " + std::to_string(want) +
-                                (file.size() < want ? " (truncated?)" : " (not a llama2.c v0 file?)"));
+    fail(ErrorKind::kParse,
+         source + ": " + std::to_string(file.size()) + " bytes, but its header implies " +
+             std::to_string(want) +
+             (file.size() < want ? " (truncated?)" : " (not a llama2.c v0 file?)"));
   if (o.tokenizer) {
     std::error_code ec;
     if (!fs::is_regular_file(*o.tokenizer, ec))

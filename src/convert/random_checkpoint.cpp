@@ -19,9 +19,12 @@ constexpr int64_t kChunk = 1 << 20;
 
 const char* torch_name(DType t) {
   switch (t) {
-    case DType::kF32: return "float32";
-    case DType::kF16: return "float16";
-    default: return "bfloat16";
+    case DType::kF32:
+      return "float32";
+    case DType::kF16:
+      return "float16";
+    default:
+      return "bfloat16";
   }
 }
 
@@ -61,10 +64,18 @@ uint64_t write_random_checkpoint(const ModelConfig& model, const std::filesystem
       for (int64_t k = 0; k < n; ++k) {
         float v = 0;
         switch (t.init) {
-          case InitKind::kNormal: v = static_cast<float>(o.std * rng.normal()); break;
-          case InitKind::kNormalScaled: v = static_cast<float>(residual_std * rng.normal()); break;
-          case InitKind::kOnes: v = 1.0f; break;
-          case InitKind::kZeros: v = is_bias ? static_cast<float>(o.std * rng.normal()) : 0.0f; break;
+          case InitKind::kNormal:
+            v = static_cast<float>(o.std * rng.normal());
+            break;
+          case InitKind::kNormalScaled:
+            v = static_cast<float>(residual_std * rng.normal());
+            break;
+          case InitKind::kOnes:
+            v = 1.0f;
+            break;
+          case InitKind::kZeros:
+            v = is_bias ? static_cast<float>(o.std * rng.normal()) : 0.0f;
+            break;
         }
         buf[static_cast<size_t>(k)] = v;
       }

@@ -14,15 +14,17 @@ bool is_float_weight_dtype(DType t) {
 
 namespace {
 [[noreturn]] void unsupported(DType t) {
-  fail(ErrorKind::kUnsupported, "dtype " + std::string(dtype_name(t)) +
-                                    " cannot be converted here (f32, f16 and bf16 can)");
+  fail(ErrorKind::kUnsupported,
+       "dtype " + std::string(dtype_name(t)) + " cannot be converted here (f32, f16 and bf16 can)");
 }
 }  // namespace
 
 void decode_to_f32(DType t, const std::byte* src, int64_t n, float* dst) {
   const auto count = static_cast<size_t>(n);
   switch (t) {
-    case DType::kF32: std::memcpy(dst, src, count * 4); return;
+    case DType::kF32:
+      std::memcpy(dst, src, count * 4);
+      return;
     case DType::kBF16:
       for (size_t i = 0; i < count; ++i) {
         uint16_t h;
@@ -37,14 +39,17 @@ void decode_to_f32(DType t, const std::byte* src, int64_t n, float* dst) {
         dst[i] = f16_to_f32(h);
       }
       return;
-    default: unsupported(t);
+    default:
+      unsupported(t);
   }
 }
 
 void encode_from_f32(DType t, const float* src, int64_t n, std::byte* dst) {
   const auto count = static_cast<size_t>(n);
   switch (t) {
-    case DType::kF32: std::memcpy(dst, src, count * 4); return;
+    case DType::kF32:
+      std::memcpy(dst, src, count * 4);
+      return;
     case DType::kBF16:
       for (size_t i = 0; i < count; ++i) {
         const uint16_t h = f32_to_bf16(src[i]);
@@ -57,7 +62,8 @@ void encode_from_f32(DType t, const float* src, int64_t n, std::byte* dst) {
         std::memcpy(dst + 2 * i, &h, 2);
       }
       return;
-    default: unsupported(t);
+    default:
+      unsupported(t);
   }
 }
 

@@ -13,11 +13,16 @@ namespace gqa::io {
 namespace fs = std::filesystem;
 
 const std::vector<std::string>& carried_file_names() {
-  static const std::vector<std::string> names{
-      "tokenizer.model",         "tokenizer.json",          "tokenizer_config.json",
-      "special_tokens_map.json", "generation_config.json",  "added_tokens.json",
-      "vocab.json",              "merges.txt",              "chat_template.jinja",
-      "training_state.json"};
+  static const std::vector<std::string> names{"tokenizer.model",
+                                              "tokenizer.json",
+                                              "tokenizer_config.json",
+                                              "special_tokens_map.json",
+                                              "generation_config.json",
+                                              "added_tokens.json",
+                                              "vocab.json",
+                                              "merges.txt",
+                                              "chat_template.jinja",
+                                              "training_state.json"};
   return names;
 }
 
@@ -53,11 +58,12 @@ Checkpoint::Checkpoint(const fs::path& dir) : dir_(dir) {
     std::set<std::string> names;
     for (const auto& [tensor, file] : index["weight_map"].items()) {
       if (!file.is_string())
-        fail(ErrorKind::kParse, index_path.string() + ": weight_map['" + tensor + "'] is not a string");
+        fail(ErrorKind::kParse,
+             index_path.string() + ": weight_map['" + tensor + "'] is not a string");
       const std::string f = file.get<std::string>();
       if (f.empty() || f.find('/') != std::string::npos || f == "." || f == "..")
-        fail(ErrorKind::kParse, index_path.string() + ": weight_map['" + tensor +
-                                    "'] names '" + f + "', not a file in the folder");
+        fail(ErrorKind::kParse, index_path.string() + ": weight_map['" + tensor + "'] names '" + f +
+                                    "', not a file in the folder");
       weight_map[tensor] = f;
       names.insert(f);
     }
@@ -78,8 +84,8 @@ Checkpoint::Checkpoint(const fs::path& dir) : dir_(dir) {
                                       "' is not mapped to this file by the index");
       }
       if (by_name_.count(t.name))
-        fail(ErrorKind::kParse, shard->path().string() + ": tensor '" + t.name +
-                                    "' is stored twice");
+        fail(ErrorKind::kParse,
+             shard->path().string() + ": tensor '" + t.name + "' is stored twice");
       by_name_[t.name] = order_.size();
       order_.push_back({shard.get(), &t});
     }

@@ -71,7 +71,8 @@ void copy_file(const std::filesystem::path& from, const std::filesystem::path& t
   std::error_code ec;
   std::filesystem::copy_file(from, to, std::filesystem::copy_options::overwrite_existing, ec);
   if (ec)
-    fail(ErrorKind::kIo, "cannot copy " + from.string() + " to " + to.string() + ": " + ec.message());
+    fail(ErrorKind::kIo,
+         "cannot copy " + from.string() + " to " + to.string() + ": " + ec.message());
 }
 
 }  // namespace gqa::io

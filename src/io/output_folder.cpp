@@ -23,7 +23,8 @@ OutputFolder::OutputFolder(fs::path dst, bool force) : dst_(std::move(dst)), for
   if (dst_.filename().empty()) dst_ = dst_.parent_path();
   std::error_code ec;
   if (fs::exists(dst_, ec)) {
-    if (!force) fail(ErrorKind::kInvalidArgument, dst_.string() + " exists (use --force to replace it)");
+    if (!force)
+      fail(ErrorKind::kInvalidArgument, dst_.string() + " exists (use --force to replace it)");
     if (!fs::is_directory(dst_, ec))
       fail(ErrorKind::kInvalidArgument, dst_.string() + " exists and is not a folder");
   }

@@ -31,12 +31,15 @@ uint64_t read_u64(const json& v, const std::string& source, const std::string& w
 
 }  // namespace
 
-int64_t TensorInfo::numel() const { return shape_numel(shape, name); }
+int64_t TensorInfo::numel() const {
+  return shape_numel(shape, name);
+}
 
 int64_t shape_numel(const std::vector<int64_t>& shape, const std::string& what) {
   int64_t n = 1;
   for (int64_t d : shape) {
-    if (d < 0) fail(ErrorKind::kParse, what + ": negative dimension in shape " + shape_string(shape));
+    if (d < 0)
+      fail(ErrorKind::kParse, what + ": negative dimension in shape " + shape_string(shape));
     if (__builtin_mul_overflow(n, d, &n))
       fail(ErrorKind::kParse, what + ": shape " + shape_string(shape) + " overflows");
   }
@@ -49,8 +52,11 @@ std::string shape_string(const std::vector<int64_t>& shape) {
   return s + "]";
 }
 
-SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, const std::string& source) {
-  if (file.size() < 8) bad(source, "file is " + std::to_string(file.size()) + " bytes, shorter than the 8-byte length");
+SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file,
+                                           const std::string& source) {
+  if (file.size() < 8)
+    bad(source,
+        "file is " + std::to_string(file.size()) + " bytes, shorter than the 8-byte length");
   uint64_t n = 0;
   std::memcpy(&n, file.data(), 8);  // little-endian host
   if (n > kMaxHeaderBytes) bad(source, "header length " + std::to_string(n) + " exceeds 100 MiB");
@@ -93,7 +99,8 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, cons
     t.dtype = parse_st_dtype(value["dtype"].get<std::string>(), source, key);
     for (const auto& d : value["shape"]) {
       const uint64_t dim = read_u64(d, source, "tensor '" + key + "' shape entry");
-      if (dim > static_cast<uint64_t>(INT64_MAX)) bad(source, "tensor '" + key + "' dimension too large");
+      if (dim > static_cast<uint64_t>(INT64_MAX))
+        bad(source, "tensor '" + key + "' dimension too large");
       t.shape.push_back(static_cast<int64_t>(dim));
     }
     t.begin = read_u64(value["data_offsets"][0], source, "tensor '" + key + "' data_offsets");
@@ -109,27 +116,26 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, cons
       bad(source, e.what());
     }
     uint64_t want = 0;
-    if (__builtin_mul_overflow(static_cast<uint64_t>(numel), static_cast<uint64_t>(dtype_size(t.dtype)), &want) ||
+    if (__builtin_mul_overflow(static_cast<uint64_t>(numel),
+                               static_cast<uint64_t>(dtype_size(t.dtype)), &want) ||
         want != t.end - t.begin)
       bad(source, "tensor '" + key + "' is " + std::string(dtype_name(t.dtype)) + " " +
                       shape_string(t.shape) + " but its data range holds " +
                       std::to_string(t.end - t.begin) + " bytes");
     h.tensors.push_back(std::move(t));
   }
-  std::sort(h.tensors.begin(), h.tensors.end(),
-            [](const TensorInfo& a, const TensorInfo& b) {
-              return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-            });
+  std::sort(h.tensors.begin(), h.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
   uint64_t expected = 0;
   for (const auto& t : h.tensors) {
-    if (t.begin < expected)
-      bad(source, "tensor '" + t.name + "' overlaps the tensor before it");
-    if (t.begin > expected)
-      bad(source, "hole in the data section before tensor '" + t.name + "'");
+    if (t.begin < expected) bad(source, "tensor '" + t.name + "' overlaps the tensor before it");
+    if (t.begin > expected) bad(source, "hole in the data section before tensor '" + t.name + "'");
     expected = t.end;
   }
   if (expected != data_size)
-    bad(source, std::to_string(data_size - expected) + " bytes after the last tensor belong to none");
+    bad(source,
+        std::to_string(data_size - expected) + " bytes after the last tensor belong to none");
   return h;
 }
 
@@ -139,7 +145,8 @@ std::string make_safetensors_header(std::vector<TensorInfo>& tensors,
   if (!metadata.empty()) j["__metadata__"] = metadata;
   uint64_t offset = 0;
   for (auto& t : tensors) {
-    const uint64_t n = static_cast<uint64_t>(t.numel()) * static_cast<uint64_t>(dtype_size(t.dtype));
+    const uint64_t n =
+        static_cast<uint64_t>(t.numel()) * static_cast<uint64_t>(dtype_size(t.dtype));
     t.begin = offset;
     t.end = offset + n;
     offset = t.end;

@@ -36,7 +36,8 @@ constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
 // I32, I64); non-negative shapes whose element count times the dtype size equals the byte range;
 // ranges inside the file, not overlapping and covering the data section without holes.
 // `source` names the file in messages. Throws Error (kParse).
-SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file, const std::string& source);
+SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file,
+                                           const std::string& source);
 
 // The JSON header text for tensors laid out in the given order, padded with spaces to a multiple
 // of 8 bytes so that the data section is aligned. Assigns begin/end in order.

@@ -18,9 +18,11 @@ WeightsWriter::WeightsWriter(std::filesystem::path dir, std::vector<TensorInfo> 
   for (auto& t : tensors) {
     if (!names.insert(t.name).second)
       fail(ErrorKind::kInvalidArgument, "tensor '" + t.name + "' is declared twice");
-    const uint64_t n = static_cast<uint64_t>(t.numel()) * static_cast<uint64_t>(dtype_size(t.dtype));
+    const uint64_t n =
+        static_cast<uint64_t>(t.numel()) * static_cast<uint64_t>(dtype_size(t.dtype));
     total_bytes_ += n;
-    if (shards_.empty() || (max_shard_bytes > 0 && shard_bytes > 0 && shard_bytes + n > max_shard_bytes)) {
+    if (shards_.empty() ||
+        (max_shard_bytes > 0 && shard_bytes > 0 && shard_bytes + n > max_shard_bytes)) {
       shards_.emplace_back();
       shard_bytes = 0;
     }
@@ -29,10 +31,9 @@ WeightsWriter::WeightsWriter(std::filesystem::path dir, std::vector<TensorInfo> 
   }
   if (shards_.empty()) shards_.emplace_back();
   for (size_t i = 0; i < shards_.size(); ++i)
-    files_.push_back(dir_ / (shards_.size() == 1
-                                 ? std::string("model.safetensors")
-                                 : fmt::format("model-{:05d}-of-{:05d}.safetensors", i + 1,
-                                               shards_.size())));
+    files_.push_back(dir_ / (shards_.size() == 1 ? std::string("model.safetensors")
+                                                 : fmt::format("model-{:05d}-of-{:05d}.safetensors",
+                                                               i + 1, shards_.size())));
 }
 
 WeightsWriter::~WeightsWriter() = default;
@@ -63,7 +64,8 @@ void WeightsWriter::write(const std::string& name, std::span<const std::byte> by
     } else if (shard_ + 1 < shards_.size()) {
       open_shard(shard_ + 1);
     } else {
-      fail(ErrorKind::kInvalidArgument, "tensor '" + name + "' written after every declared tensor");
+      fail(ErrorKind::kInvalidArgument,
+           "tensor '" + name + "' written after every declared tensor");
     }
   }
   const TensorInfo& t = shards_[shard_][tensor_];

@@ -41,8 +41,8 @@ class WeightsWriter {
   std::vector<std::vector<TensorInfo>> shards_;
   std::vector<std::filesystem::path> files_;
   std::unique_ptr<FileOutput> out_;
-  size_t shard_ = 0;   // current shard
-  size_t tensor_ = 0;  // current tensor within it
+  size_t shard_ = 0;      // current shard
+  size_t tensor_ = 0;     // current tensor within it
   uint64_t written_ = 0;  // bytes of the current tensor written so far
   uint64_t total_bytes_ = 0;
   bool opened_ = false;
