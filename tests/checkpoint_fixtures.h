@@ -25,7 +25,7 @@ inline ModelConfig tiny_config(Architecture arch, int64_t heads, int64_t kv_head
   m.vocab = 61;
   m.max_positions = 128;
   m.qkv_bias = arch == Architecture::kQwen2;
-  m.qk_norm = arch == Architecture::kQwen3;
+  m.qk_norm = arch == Architecture::kQwen3 || arch == Architecture::kGemma3;
   m.layer_types.assign(2, LayerAttention::kFull);
   return m;
 }

@@ -11,6 +11,7 @@
 #include "convert/converter.h"
 #include "core/error.h"
 #include "core/half.h"
+#include "io/weights_writer.h"
 #include "io/checkpoint.h"
 #include "temp_dir.h"
 
@@ -310,6 +311,66 @@ TEST(Convert, MissingOrMisshapedTensorsAreNamed) {
         << e.what();
   }
   EXPECT_FALSE(std::filesystem::exists(dir / "dst"));
+}
+
+}  // namespace
+}  // namespace gqa::convert
+
+namespace gqa::convert {
+namespace {
+
+// Renames every tensor of a checkpoint under `prefix` (as multimodal Gemma 3 stores its
+// language model) and adds a vision-tower tensor that looks like a K projection.
+void rewrite_with_prefix(const std::filesystem::path& from, const std::filesystem::path& to,
+                         const std::string& prefix) {
+  const io::Checkpoint ck(from);
+  std::vector<io::TensorInfo> specs;
+  for (const auto& e : ck.tensors()) {
+    io::TensorInfo t = *e.info;
+    t.name = (t.name.starts_with("model.") ? prefix + t.name.substr(6) : "language_model." + t.name);
+    specs.push_back(t);
+  }
+  specs.push_back({"vision_tower.encoder.layers.0.self_attn.k_proj.weight", DType::kF32, {3, 2}, 0, 0});
+  std::filesystem::create_directories(to);
+  io::WeightsWriter w(to, specs, {}, 0);
+  for (size_t i = 0; i + 1 < specs.size(); ++i) w.write(specs[i].name, ck.view(ck.tensors()[i]).data);
+  const float vision[6] = {1, 2, 3, 4, 5, 6};
+  w.write(specs.back().name, std::as_bytes(std::span(vision)));
+  w.finish();
+  std::filesystem::copy_file(from / "config.json", to / "config.json");
+}
+
+TEST(Convert, MultimodalPrefixIsFoundAndOtherComponentsAreCopied) {
+  TempDir dir;
+  auto m = test::tiny_config(Architecture::kGemma3, 4, 4, 8);
+  m.sliding_window = 16;
+  make_checkpoint(m, dir / "plain", DType::kF32, 21);
+  rewrite_with_prefix(dir / "plain", dir / "mm", "language_model.model.");
+  convert_checkpoint(dir / "mm", dir / "out", to(1));
+  const io::Checkpoint src(dir / "mm"), out(dir / "out");
+  EXPECT_EQ(out.view("language_model.model.layers.1.self_attn.k_proj.weight").shape[0], 8);
+  EXPECT_EQ(out.view("vision_tower.encoder.layers.0.self_attn.k_proj.weight").shape[0], 3);
+  const auto v = read_f32(out, "vision_tower.encoder.layers.0.self_attn.k_proj.weight");
+  EXPECT_EQ(v, (std::vector<float>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(read_f32(out, "language_model.model.layers.0.pre_feedforward_layernorm.weight"),
+            read_f32(src, "language_model.model.layers.0.pre_feedforward_layernorm.weight"));
+}
+
+TEST(Convert, ShardedSourceConvertsLikeASingleFile) {
+  TempDir dir;
+  const auto m = test::tiny_config(Architecture::kLlama, 6, 6, 8);
+  make_checkpoint(m, dir / "one", DType::kBF16, 22);
+  make_checkpoint(m, dir / "many", DType::kBF16, 22, 5000);
+  EXPECT_TRUE(io::Checkpoint(dir / "many").sharded());
+  convert_checkpoint(dir / "one", dir / "one3", to(3));
+  convert_checkpoint(dir / "many", dir / "many3", to(3));
+  const io::Checkpoint a(dir / "one3"), b(dir / "many3");
+  ASSERT_EQ(a.tensors().size(), b.tensors().size());
+  for (const auto& e : a.tensors()) {
+    const auto va = a.view(e), vb = b.view(e.info->name);
+    EXPECT_TRUE(std::equal(va.data.begin(), va.data.end(), vb.data.begin(), vb.data.end()))
+        << e.info->name;
+  }
 }
 
 }  // namespace
