@@ -5,7 +5,7 @@ BUILD  := build/$(PRESET)
 GQA    := $(BUILD)/gqa
 JOBS   ?= 2
 
-.PHONY: all deps configure build test demo bench format clean
+.PHONY: all deps configure build test demo bench format golden clean
 
 all: build
 
@@ -29,6 +29,11 @@ demo: deps
 bench: deps
 	$(MAKE) build
 	@for b in $(BUILD)/bench/bench_*; do echo "== $$b"; "$$b" || exit 1; done
+
+# Regenerates tests/data/golden from the independent PyTorch reference (needs python3-torch).
+golden:
+	scripts/install-deps.sh --golden
+	/usr/bin/python3 tests/data/make_golden.py
 
 format:
 	clang-format -i $$(git ls-files '*.cpp' '*.h')

@@ -7,8 +7,14 @@ packages=(
   cmake g++ make pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
+  libopenblas-dev libsentencepiece-dev sentencepiece
   clang-format
 )
+
+# Test-data generators only (make golden): the golden files themselves are committed.
+if [ "${1:-}" = "--golden" ]; then
+  packages+=(python3-torch python3-numpy)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

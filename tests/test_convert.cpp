@@ -11,8 +11,8 @@
 #include "convert/converter.h"
 #include "core/error.h"
 #include "core/half.h"
-#include "io/weights_writer.h"
 #include "io/checkpoint.h"
+#include "io/weights_writer.h"
 #include "temp_dir.h"
 
 namespace gqa::convert {
@@ -327,13 +327,16 @@ void rewrite_with_prefix(const std::filesystem::path& from, const std::filesyste
   std::vector<io::TensorInfo> specs;
   for (const auto& e : ck.tensors()) {
     io::TensorInfo t = *e.info;
-    t.name = (t.name.starts_with("model.") ? prefix + t.name.substr(6) : "language_model." + t.name);
+    t.name =
+        (t.name.starts_with("model.") ? prefix + t.name.substr(6) : "language_model." + t.name);
     specs.push_back(t);
   }
-  specs.push_back({"vision_tower.encoder.layers.0.self_attn.k_proj.weight", DType::kF32, {3, 2}, 0, 0});
+  specs.push_back(
+      {"vision_tower.encoder.layers.0.self_attn.k_proj.weight", DType::kF32, {3, 2}, 0, 0});
   std::filesystem::create_directories(to);
   io::WeightsWriter w(to, specs, {}, 0);
-  for (size_t i = 0; i + 1 < specs.size(); ++i) w.write(specs[i].name, ck.view(ck.tensors()[i]).data);
+  for (size_t i = 0; i + 1 < specs.size(); ++i)
+    w.write(specs[i].name, ck.view(ck.tensors()[i]).data);
   const float vision[6] = {1, 2, 3, 4, 5, 6};
   w.write(specs.back().name, std::as_bytes(std::span(vision)));
   w.finish();

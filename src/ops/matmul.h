@@ -1,0 +1,24 @@
+#pragma once
+// Products with a stored weight matrix W [rows, cols]:
+//   matvec: y[r] = sum_c W[r, c] x[c]                 (decode: one token)
+//   matmul: Y[t, r] = sum_c X[t, c] W[r, c], t < n     (prefill: n tokens; Y = X W^T)
+// Each fast kernel has a scalar reference next to it; tests compare them on odd sizes.
+#include <cstdint>
+
+#include "ops/matrix.h"
+
+namespace gqa::ops {
+
+// OpenMP over rows; bf16/f16 widened to f32 inside the dot product.
+void matvec(const Matrix& w, const float* x, float* y);
+void matvec_reference(const Matrix& w, const float* x, float* y);
+
+// f32: one OpenBLAS sgemm. bf16/f16: W is widened tile by tile (a block of rows at a time) into
+// a small f32 buffer and multiplied with sgemm, so the whole matrix is never copied to f32.
+void matmul(const Matrix& w, const float* x, int64_t n, float* y);
+void matmul_reference(const Matrix& w, const float* x, int64_t n, float* y);
+
+// Threads for OpenMP kernels and OpenBLAS.
+void set_threads(int n);
+
+}  // namespace gqa::ops

@@ -1,0 +1,110 @@
+// Fast kernels against their scalar references on random inputs of odd sizes.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/float_codec.h"
+#include "ops/attention.h"
+#include "ops/elementwise.h"
+#include "ops/matmul.h"
+
+namespace gqa::ops {
+namespace {
+
+std::vector<float> randn(std::mt19937_64& rng, size_t n) {
+  std::normal_distribution<float> d;
+  std::vector<float> v(n);
+  for (auto& x : v) x = d(rng);
+  return v;
+}
+
+// Weights of the given dtype, returned with their f32 values (after rounding).
+struct StoredMatrix {
+  std::vector<std::byte> bytes;
+  Matrix m;
+};
+
+StoredMatrix stored(std::mt19937_64& rng, DType t, int64_t rows, int64_t cols) {
+  const auto values = randn(rng, static_cast<size_t>(rows * cols));
+  StoredMatrix s;
+  s.bytes.resize(static_cast<size_t>(rows * cols * dtype_size(t)));
+  encode_from_f32(t, values.data(), rows * cols, s.bytes.data());
+  s.m = Matrix{s.bytes.data(), t, rows, cols};
+  return s;
+}
+
+double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
+  double diff = 0, scale = 1e-30;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
+    scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
+  }
+  return diff / scale;
+}
+
+TEST(Matmul, MatvecAndMatmulMatchTheReferenceForEveryDtypeAndOddSizes) {
+  std::mt19937_64 rng(1);
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16}) {
+    for (auto [rows, cols, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                                 {7, 13, 3},
+                                 {65, 129, 5},
+                                 {131, 67, 2},
+                                 {200, 300, 17}}) {
+      const auto w = stored(rng, t, rows, cols);
+      const auto x = randn(rng, static_cast<size_t>(n * cols));
+      std::vector<float> fast(static_cast<size_t>(n * rows)), ref(fast.size());
+      matvec(w.m, x.data(), fast.data());
+      matvec_reference(w.m, x.data(), ref.data());
+      EXPECT_LE(max_rel(std::vector<float>(fast.begin(), fast.begin() + rows),
+                        std::vector<float>(ref.begin(), ref.begin() + rows)),
+                1e-5)
+          << dtype_name(t) << " " << rows << "x" << cols;
+      matmul(w.m, x.data(), n, fast.data());
+      matmul_reference(w.m, x.data(), n, ref.data());
+      EXPECT_LE(max_rel(fast, ref), 1e-5)
+          << dtype_name(t) << " " << rows << "x" << cols << " n=" << n;
+    }
+  }
+}
+
+TEST(Attention, FastMatchesReferenceForMhaGqaMqaHeadDimsAndWindows) {
+  std::mt19937_64 rng(2);
+  for (auto [heads, kv] : {std::pair<int64_t, int64_t>{6, 6}, {8, 2}, {12, 3}, {7, 1}}) {
+    for (int64_t hd : {48, 64, 80, 128}) {
+      for (int64_t window : {int64_t{0}, int64_t{5}}) {
+        const int64_t cap = 37, pos = 1 + static_cast<int64_t>(rng() % 36);
+        const AttentionShape s{heads, kv, hd, cap, window};
+        const auto q = randn(rng, static_cast<size_t>(heads * hd));
+        const auto k = randn(rng, static_cast<size_t>(kv * cap * hd));
+        const auto v = randn(rng, static_cast<size_t>(kv * cap * hd));
+        std::vector<float> fast(static_cast<size_t>(heads * hd)), ref(fast.size());
+        attend(s, q.data(), k.data(), v.data(), pos, fast.data());
+        attend_reference(s, q.data(), k.data(), v.data(), pos, ref.data());
+        EXPECT_LE(max_rel(fast, ref), 1e-5)
+            << heads << "/" << kv << " hd " << hd << " w " << window;
+      }
+    }
+  }
+}
+
+TEST(Elementwise, RmsnormSoftmaxSwigluArgmax) {
+  const std::vector<float> x{1, -2, 3, -4, 5}, w{1, 1, 2, 1, 0.5f};
+  std::vector<float> out(5);
+  rmsnorm(x.data(), w.data(), 5, 1e-6f, out.data());
+  const double rms = std::sqrt((1 + 4 + 9 + 16 + 25) / 5.0 + 1e-6);
+  for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(out[i], x[i] / rms * w[i], 1e-6);
+  std::vector<float> s{1000, 1001, 999};
+  softmax(s.data(), 3);
+  EXPECT_NEAR(s[0] + s[1] + s[2], 1.0, 1e-6);
+  EXPECT_NEAR(s[1] / s[0], std::exp(1.0), 1e-4);
+  std::vector<float> g{0, 1, -1}, u{2, 2, 2};
+  swiglu(g.data(), u.data(), 3);
+  EXPECT_NEAR(g[0], 0.0, 1e-7);
+  EXPECT_NEAR(g[1], 2.0 / (1 + std::exp(-1.0)), 1e-6);
+  EXPECT_EQ(argmax(x.data(), 5), 4);
+}
+
+}  // namespace
+}  // namespace gqa::ops
