@@ -16,5 +16,8 @@ Command add_inspect_command(CLI::App& root);
 Command add_init_command(CLI::App& root);
 Command add_convert_command(CLI::App& root);
 Command add_import_command(CLI::App& root);
+Command add_generate_command(CLI::App& root);
+Command add_ppl_command(CLI::App& root);
+Command add_bench_command(CLI::App& root);
 
 }  // namespace gqa::cli

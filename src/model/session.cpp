@@ -5,6 +5,7 @@
 
 #include "core/error.h"
 #include "core/float_codec.h"
+#include "core/random.h"
 #include "ops/attention.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
@@ -22,6 +23,22 @@ Session::Session(const Model& model, int64_t capacity) : model_(model), capacity
 int64_t Session::kv_bytes_read() const {
   const ModelConfig& c = model_.config();
   return 2 * c.layers * c.kv_heads * pos_ * c.head_dim * static_cast<int64_t>(sizeof(float));
+}
+
+void Session::fill_with_noise(int64_t depth, uint64_t seed) {
+  if (depth < 0 || depth > capacity_)
+    fail(ErrorKind::kInvalidArgument, "depth " + std::to_string(depth) + " exceeds the cache");
+  const ModelConfig& c = model_.config();
+  Rng rng(seed);
+  for (int64_t l = 0; l < c.layers; ++l)
+    for (int64_t h = 0; h < c.kv_heads; ++h)
+      for (int64_t t = 0; t < depth; ++t)
+        for (int64_t i = 0; i < c.head_dim; ++i) {
+          const size_t at = static_cast<size_t>(((h * capacity_) + t) * c.head_dim + i);
+          k_layer(l)[at] = static_cast<float>(rng.normal());
+          v_layer(l)[at] = static_cast<float>(rng.normal());
+        }
+  pos_ = depth;
 }
 
 namespace {

@@ -24,6 +24,9 @@ class Session {
   int64_t position() const { return pos_; }
   int64_t capacity() const { return capacity_; }
   void reset() { pos_ = 0; }
+  // For speed measurements at a context depth: fills positions 0 .. depth-1 of the cache with
+  // seeded random K/V values (as if tokens had been run) without computing them.
+  void fill_with_noise(int64_t depth, uint64_t seed);
   // Bytes of KV one decode step at the current depth reads (every layer's K and V up to pos).
   int64_t kv_bytes_read() const;
 

@@ -1,0 +1,83 @@
+#include "eval/speed.h"
+
+#include <chrono>
+#include <vector>
+
+#include "core/random.h"
+#include "model/session.h"
+
+namespace gqa::eval {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::vector<int32_t> random_tokens(int64_t n, int64_t vocab, Rng& rng) {
+  std::vector<int32_t> t(static_cast<size_t>(n));
+  for (auto& v : t) v = static_cast<int32_t>(rng.next_u64() % static_cast<uint64_t>(vocab));
+  return t;
+}
+
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+SpeedRow measure_prefill(const model::Model& m, int64_t depth, int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  model::Session s(m, depth + n);
+  s.fill_with_noise(depth, seed);
+  const auto tokens = random_tokens(n, m.config().vocab, rng);
+  std::vector<float> logits;
+  {
+    model::Session warm(m, 2);  // thread pools and first touch of the weights, untimed
+    warm.forward(std::span(tokens.data(), 1), logits);
+  }
+  const auto t0 = Clock::now();
+  s.forward(tokens, logits);
+  SpeedRow r{"pp" + std::to_string(n), depth, n, since(t0), 0, 0};
+  r.tokens_per_s = static_cast<double>(n) / r.seconds;
+  return r;
+}
+
+SpeedRow measure_decode(const model::Model& m, int64_t depth, int64_t n, uint64_t seed) {
+  Rng rng(seed);
+  model::Session s(m, depth + n + 1);
+  s.fill_with_noise(depth, seed);
+  const auto tokens = random_tokens(n + 1, m.config().vocab, rng);
+  std::vector<float> logits;
+  s.forward(std::span(tokens.data(), 1), logits);  // warm-up: first touch of the weights
+  double bytes = 0;
+  const auto t0 = Clock::now();
+  for (int64_t i = 1; i <= n; ++i) {
+    bytes += static_cast<double>(m.weight_bytes_per_token() + s.kv_bytes_read());
+    s.forward(std::span(tokens.data() + i, 1), logits);
+  }
+  SpeedRow r{"tg" + std::to_string(n), depth, n, since(t0), 0, 0};
+  r.tokens_per_s = static_cast<double>(n) / r.seconds;
+  r.bytes_per_token = bytes / static_cast<double>(n);
+  return r;
+}
+
+double read_bandwidth(int64_t bytes, int repeats) {
+  // 64-bit integer sums: associative, so the compiler vectorizes them and the loop is bound by
+  // memory, not by a chain of floating-point adds.
+  const int64_t n = bytes / 8;
+  std::vector<uint64_t> a(static_cast<size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < n; ++i) a[static_cast<size_t>(i)] = static_cast<uint64_t>(i);
+  double best = 0;
+  volatile uint64_t sink = 0;
+  for (int r = 0; r < repeats; ++r) {
+    const auto t0 = Clock::now();
+    uint64_t sum = 0;
+#pragma omp parallel for simd schedule(static) reduction(+ : sum)
+    for (int64_t i = 0; i < n; ++i) sum += a[static_cast<size_t>(i)];
+    const double s = since(t0);
+    sink = sink + sum;
+    best = std::max(best, static_cast<double>(n * 8) / s);
+  }
+  return best;
+}
+
+}  // namespace gqa::eval

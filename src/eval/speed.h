@@ -1,0 +1,29 @@
+#pragma once
+// Prefill and decode speed at a context depth (llama-bench's pp and tg tests), and a
+// STREAM-like read-bandwidth probe to put decode's bytes/s in proportion.
+#include <cstdint>
+#include <string>
+
+#include "model/model.h"
+
+namespace gqa::eval {
+
+struct SpeedRow {
+  std::string test;   // "pp512" or "tg128"
+  int64_t depth = 0;  // tokens already in the cache
+  int64_t tokens = 0;
+  double seconds = 0;
+  double tokens_per_s = 0;
+  double bytes_per_token = 0;  // decode: weights + KV read per token (mean over the steps)
+};
+
+// Prefill of n tokens after `depth` cached positions (filled with noise, not computed).
+SpeedRow measure_prefill(const model::Model& m, int64_t depth, int64_t n, uint64_t seed);
+// n single-token decode steps after `depth` cached positions.
+SpeedRow measure_decode(const model::Model& m, int64_t depth, int64_t n, uint64_t seed);
+
+// Bytes per second of summing a `bytes`-sized f32 array with the current OpenMP threads (best
+// of `repeats`), like STREAM's read-only kernels: what a memory-bound decode step can reach.
+double read_bandwidth(int64_t bytes, int repeats = 5);
+
+}  // namespace gqa::eval

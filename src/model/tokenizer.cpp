@@ -1,0 +1,96 @@
+#include "model/tokenizer.h"
+
+#include <sentencepiece_processor.h>
+
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace gqa::model {
+
+namespace fs = std::filesystem;
+
+Tokenizer::Tokenizer(const fs::path& dir, const ModelConfig& config)
+    : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
+  std::error_code ec;
+  const fs::path model = dir / "tokenizer.model";
+  if (!fs::exists(model, ec)) {
+    if (fs::exists(dir / "tokenizer.json", ec))
+      fail(ErrorKind::kUnsupported,
+           dir.string() +
+               ": only tokenizer.json is present; byte-level BPE tokenizers are not "
+               "supported yet (pass token ids with --tokens)");
+    fail(ErrorKind::kIo, dir.string() + ": no tokenizer.model (pass token ids with --tokens)");
+  }
+  const auto status = sp_->Load(model.string());
+  if (!status.ok())
+    fail(ErrorKind::kParse,
+         model.string() + ": cannot load SentencePiece model: " + status.ToString());
+  if (config.bos_token_id)
+    bos_ = static_cast<int32_t>(*config.bos_token_id);
+  else if (sp_->bos_id() >= 0)
+    bos_ = sp_->bos_id();
+  for (int64_t id : config.eos_token_ids) eos_.push_back(static_cast<int32_t>(id));
+  if (eos_.empty() && sp_->eos_id() >= 0) eos_.push_back(sp_->eos_id());
+  std::ifstream tc(dir / "tokenizer_config.json");
+  if (tc) {
+    try {
+      const auto j = nlohmann::json::parse(tc);
+      if (j.contains("add_bos_token") && j["add_bos_token"].is_boolean())
+        add_bos_ = j["add_bos_token"].get<bool>();
+    } catch (const nlohmann::json::exception& e) {
+      fail(ErrorKind::kParse,
+           (dir / "tokenizer_config.json").string() + ": malformed JSON: " + e.what());
+    }
+  }
+}
+
+Tokenizer::~Tokenizer() = default;
+
+std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
+  std::vector<int> ids;
+  const auto status = sp_->Encode(text, &ids);
+  if (!status.ok()) fail(ErrorKind::kInvalidArgument, "cannot tokenize: " + status.ToString());
+  std::vector<int32_t> out;
+  if (add_bos_ && bos_) out.push_back(*bos_);
+  out.insert(out.end(), ids.begin(), ids.end());
+  return out;
+}
+
+std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+  std::vector<int> v;
+  for (int32_t id : ids)
+    if (!bos_ || id != *bos_) v.push_back(id);
+  std::string text;
+  sp_->Decode(v, &text);
+  return text;
+}
+
+bool Tokenizer::is_eos(int32_t id) const {
+  return std::find(eos_.begin(), eos_.end(), id) != eos_.end();
+}
+
+int64_t Tokenizer::vocab_size() const {
+  return sp_->GetPieceSize();
+}
+
+std::vector<int32_t> parse_token_list(const std::string& s) {
+  std::vector<int32_t> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    int32_t v = 0;
+    const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+    if (item.empty() || ec != std::errc() || p != item.data() + item.size())
+      fail(ErrorKind::kInvalidArgument, "--tokens: '" + item + "' is not a token id");
+    out.push_back(v);
+  }
+  if (out.empty()) fail(ErrorKind::kInvalidArgument, "--tokens is empty");
+  return out;
+}
+
+}  // namespace gqa::model
