@@ -11,7 +11,7 @@
 #include "cli/human_format.h"
 #include "cli/text_table.h"
 #include "config/hf_config.h"
-#include "convert/checkpoint_check.h"
+#include "config/tensor_check.h"
 #include "core/dtype.h"
 #include "io/checkpoint.h"
 #include "io/safetensors_header.h"
@@ -50,7 +50,7 @@ nlohmann::json config_json(const ModelConfig& m) {
 int run_inspect(const InspectCli& o) {
   const io::Checkpoint ck(o.ckpt);
   const ModelConfig m = parse_hf_config(ck.config_text(), (ck.dir() / "config.json").string());
-  const convert::TensorCheck check = convert::check_tensors(ck, m);
+  const TensorCheck check = check_tensors(ck.shapes(), m);
   int64_t params = 0;
   std::map<std::string, int64_t> bytes_by_dtype;
   for (const auto& e : ck.tensors()) {
@@ -105,8 +105,7 @@ int run_inspect(const InspectCli& o) {
                TextTable::Align::kRight});
   t.add_row({"tensor", "dtype", "shape", "bytes"});
   for (const auto& e : ck.tensors())
-    t.add_row({e.info->name, std::string(dtype_name(e.info->dtype)),
-               io::shape_string(e.info->shape),
+    t.add_row({e.info->name, std::string(dtype_name(e.info->dtype)), shape_string(e.info->shape),
                format_bytes(static_cast<int64_t>(e.info->nbytes()))});
   std::cout << t.render();
   std::string dtypes;
@@ -119,8 +118,8 @@ int run_inspect(const InspectCli& o) {
     fmt::print("{} tensors of other components (not the language model)\n", check.other.size());
   for (const auto& n : check.missing) fmt::print("MISSING   {}\n", n);
   for (const auto& b : check.misshaped)
-    fmt::print("MISSHAPED {}: {} where the config implies {}\n", b.name, io::shape_string(b.actual),
-               io::shape_string(b.expected));
+    fmt::print("MISSHAPED {}: {} where the config implies {}\n", b.name, shape_string(b.actual),
+               shape_string(b.expected));
   for (const auto& n : check.extra) fmt::print("EXTRA     {}\n", n);
   if (check.ok())
     fmt::print("check: every tensor the config implies is present with its shape{}\n",

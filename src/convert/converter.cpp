@@ -8,8 +8,8 @@
 
 #include "config/hf_config.h"
 #include "config/hf_config_writer.h"
+#include "config/tensor_check.h"
 #include "config/tensor_names.h"
-#include "convert/checkpoint_check.h"
 #include "convert/pooling.h"
 #include "core/error.h"
 #include "core/float_codec.h"
@@ -60,7 +60,7 @@ const char* torch_dtype_name(DType t) {
 // Checks every tensor the config implies is there with its shape, and finds each one's role.
 std::vector<TensorJob> plan_jobs(const io::Checkpoint& ck, const ModelConfig& m,
                                  const GroupPlan& plan, const ConvertOptions& o) {
-  const TensorCheck check = check_tensors(ck, m);
+  const TensorCheck check = check_tensors(ck.shapes(), m);
   if (!check.ok()) fail(ErrorKind::kParse, check.first_problem(ck.dir().string()));
   std::map<std::string, const ExpectedTensor*> expected;
   for (const auto& t : check.expected) expected[t.name] = &t;

@@ -114,6 +114,12 @@ std::vector<fs::path> Checkpoint::carried_files() const {
   return out;
 }
 
+std::map<std::string, std::vector<int64_t>> Checkpoint::shapes() const {
+  std::map<std::string, std::vector<int64_t>> out;
+  for (const auto& e : order_) out[e.info->name] = e.info->shape;
+  return out;
+}
+
 uint64_t Checkpoint::total_bytes() const {
   uint64_t n = 0;
   for (const auto& e : order_) n += e.info->nbytes();

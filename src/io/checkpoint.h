@@ -38,6 +38,8 @@ class Checkpoint {
   // Tokenizer and generation files present in the folder (full paths).
   std::vector<std::filesystem::path> carried_files() const;
   uint64_t total_bytes() const;
+  // name -> shape of every stored tensor.
+  std::map<std::string, std::vector<int64_t>> shapes() const;
 
  private:
   std::filesystem::path dir_;

@@ -46,12 +46,6 @@ int64_t shape_numel(const std::vector<int64_t>& shape, const std::string& what) 
   return n;
 }
 
-std::string shape_string(const std::vector<int64_t>& shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file,
                                            const std::string& source) {
   if (file.size() < 8)

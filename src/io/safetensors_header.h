@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/dtype.h"
+#include "core/shape.h"
 
 namespace gqa::io {
 
@@ -46,7 +47,5 @@ std::string make_safetensors_header(std::vector<TensorInfo>& tensors,
 
 // Element count of a shape, with overflow and negative checks. Throws Error (kParse).
 int64_t shape_numel(const std::vector<int64_t>& shape, const std::string& what);
-
-std::string shape_string(const std::vector<int64_t>& shape);  // "[4096, 4096]"
 
 }  // namespace gqa::io

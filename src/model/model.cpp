@@ -3,7 +3,7 @@
 #include <string>
 
 #include "config/hf_config.h"
-#include "convert/checkpoint_check.h"
+#include "config/tensor_check.h"
 #include "core/error.h"
 #include "core/float_codec.h"
 
@@ -37,7 +37,7 @@ Model::Model(const std::filesystem::path& dir)
     : checkpoint_(dir),
       config_(runnable_config(checkpoint_)),
       rope_(config_.head_dim, config_.rope_theta, config_.rope_scaling) {
-  const convert::TensorCheck check = convert::check_tensors(checkpoint_, config_);
+  const TensorCheck check = check_tensors(checkpoint_.shapes(), config_);
   if (!check.ok()) fail(ErrorKind::kParse, check.first_problem(dir.string()));
   const std::string& p = check.prefix.body;
   auto matrix = [&](const std::string& name) {

@@ -1,13 +1,16 @@
 #pragma once
-// Does a checkpoint hold what its config implies? Missing, mis-shaped and extra tensors.
+// Does a set of stored tensors hold what a config implies? Missing, mis-shaped and extra tensors.
+// Pure: takes the stored names and shapes, so any reader of checkpoints can use it.
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "config/model_config.h"
 #include "config/tensor_names.h"
-#include "io/checkpoint.h"
+#include "core/shape.h"
 
-namespace gqa::convert {
+namespace gqa {
 
 struct Misshaped {
   std::string name;
@@ -27,6 +30,8 @@ struct TensorCheck {
   std::string first_problem(const std::string& where) const;
 };
 
-TensorCheck check_tensors(const io::Checkpoint& ck, const ModelConfig& m);
+using TensorShapes = std::map<std::string, std::vector<int64_t>>;  // name -> shape
 
-}  // namespace gqa::convert
+TensorCheck check_tensors(const TensorShapes& stored, const ModelConfig& m);
+
+}  // namespace gqa

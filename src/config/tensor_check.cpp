@@ -1,29 +1,26 @@
-#include "convert/checkpoint_check.h"
+#include "config/tensor_check.h"
 
 #include <set>
 
-#include "io/safetensors_header.h"
+namespace gqa {
 
-namespace gqa::convert {
-
-TensorCheck check_tensors(const io::Checkpoint& ck, const ModelConfig& m) {
+TensorCheck check_tensors(const TensorShapes& stored, const ModelConfig& m) {
   std::set<std::string> names;
-  for (const auto& e : ck.tensors()) names.insert(e.info->name);
+  for (const auto& [name, shape] : stored) names.insert(name);
   TensorCheck c;
   c.prefix = detect_prefix(names);
   c.expected = expected_tensors(m, c.prefix);
   std::set<std::string> implied;
   for (const auto& t : c.expected) {
     implied.insert(t.name);
-    if (!ck.contains(t.name)) {
+    const auto it = stored.find(t.name);
+    if (it == stored.end()) {
       c.missing.push_back(t.name);
-      continue;
+    } else if (it->second != t.shape) {
+      c.misshaped.push_back({t.name, t.shape, it->second});
     }
-    const auto v = ck.view(t.name);
-    if (v.shape != t.shape) c.misshaped.push_back({t.name, t.shape, v.shape});
   }
-  for (const auto& e : ck.tensors()) {
-    const std::string& n = e.info->name;
+  for (const auto& [n, shape] : stored) {
     if (implied.count(n)) continue;
     const bool ours = n.starts_with(c.prefix.body) || n == c.prefix.head + "lm_head.weight";
     (ours ? c.extra : c.other).push_back(n);
@@ -35,9 +32,9 @@ std::string TensorCheck::first_problem(const std::string& where) const {
   if (!missing.empty()) return where + ": tensor '" + missing.front() + "' is missing";
   if (!misshaped.empty())
     return where + ": tensor '" + misshaped.front().name + "' has shape " +
-           io::shape_string(misshaped.front().actual) + ", the config implies " +
-           io::shape_string(misshaped.front().expected);
+           shape_string(misshaped.front().actual) + ", the config implies " +
+           shape_string(misshaped.front().expected);
   return "";
 }
 
-}  // namespace gqa::convert
+}  // namespace gqa
