@@ -46,17 +46,6 @@ bool is_inside(const fs::path& child, const fs::path& parent) {
   return true;
 }
 
-const char* torch_dtype_name(DType t) {
-  switch (t) {
-    case DType::kF32:
-      return "float32";
-    case DType::kF16:
-      return "float16";
-    default:
-      return "bfloat16";
-  }
-}
-
 // Checks every tensor the config implies is there with its shape, and finds each one's role.
 std::vector<TensorJob> plan_jobs(const io::Checkpoint& ck, const ModelConfig& m,
                                  const GroupPlan& plan, const ConvertOptions& o) {

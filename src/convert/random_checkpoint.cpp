@@ -17,17 +17,6 @@ namespace {
 
 constexpr int64_t kChunk = 1 << 20;
 
-const char* torch_name(DType t) {
-  switch (t) {
-    case DType::kF32:
-      return "float32";
-    case DType::kF16:
-      return "float16";
-    default:
-      return "bfloat16";
-  }
-}
-
 }  // namespace
 
 uint64_t write_random_checkpoint(const ModelConfig& model, const std::filesystem::path& out,
@@ -39,7 +28,7 @@ uint64_t write_random_checkpoint(const ModelConfig& model, const std::filesystem
     fail(ErrorKind::kInvalidArgument, "a checkpoint needs intermediate_size and vocab_size");
   model.validate();
   ModelConfig m = model;
-  m.torch_dtype = torch_name(o.dtype);
+  m.torch_dtype = torch_dtype_name(o.dtype);
 
   const std::vector<ExpectedTensor> tensors = expected_tensors(m);
   std::vector<io::TensorInfo> specs;
