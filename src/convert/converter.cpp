@@ -193,7 +193,7 @@ ConvertResult convert_checkpoint(const fs::path& src, const fs::path& dst, const
   if (progress) progress(p);
 
   const std::optional<std::string> torch_dtype =
-      o.dtype ? std::optional<std::string>(torch_dtype_name(*o.dtype)) : std::nullopt;
+      o.dtype ? std::optional<std::string>(std::string(torch_dtype_name(*o.dtype))) : std::nullopt;
   io::write_text_file(folder.tmp() / "config.json",
                       regroup_hf_config_json(ck.config_text(), plan.target_kv_heads, torch_dtype));
   for (const auto& f : ck.carried_files()) {

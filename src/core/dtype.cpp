@@ -68,3 +68,31 @@ DType parse_dtype(std::string_view s) {
 }
 
 }  // namespace gqa
+
+namespace gqa {
+
+std::string_view torch_dtype_name(DType t) {
+  switch (t) {
+    case DType::kF32:
+      return "float32";
+    case DType::kF16:
+      return "float16";
+    case DType::kBF16:
+      return "bfloat16";
+    case DType::kF8E4M3:
+      return "float8_e4m3fn";
+    case DType::kF8E5M2:
+      return "float8_e5m2";
+    case DType::kI8:
+      return "int8";
+    case DType::kU8:
+      return "uint8";
+    case DType::kI32:
+      return "int32";
+    case DType::kI64:
+      return "int64";
+  }
+  return "?";
+}
+
+}  // namespace gqa
