@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "core/float_codec.h"
-#include "ops/attention.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
 
@@ -65,26 +64,6 @@ TEST(Matmul, MatvecAndMatmulMatchTheReferenceForEveryDtypeAndOddSizes) {
       matmul_reference(w.m, x.data(), n, ref.data());
       EXPECT_LE(max_rel(fast, ref), 1e-5)
           << dtype_name(t) << " " << rows << "x" << cols << " n=" << n;
-    }
-  }
-}
-
-TEST(Attention, FastMatchesReferenceForMhaGqaMqaHeadDimsAndWindows) {
-  std::mt19937_64 rng(2);
-  for (auto [heads, kv] : {std::pair<int64_t, int64_t>{6, 6}, {8, 2}, {12, 3}, {7, 1}}) {
-    for (int64_t hd : {48, 64, 80, 128}) {
-      for (int64_t window : {int64_t{0}, int64_t{5}}) {
-        const int64_t cap = 37, pos = 1 + static_cast<int64_t>(rng() % 36);
-        const AttentionShape s{heads, kv, hd, cap, window};
-        const auto q = randn(rng, static_cast<size_t>(heads * hd));
-        const auto k = randn(rng, static_cast<size_t>(kv * cap * hd));
-        const auto v = randn(rng, static_cast<size_t>(kv * cap * hd));
-        std::vector<float> fast(static_cast<size_t>(heads * hd)), ref(fast.size());
-        attend(s, q.data(), k.data(), v.data(), pos, fast.data());
-        attend_reference(s, q.data(), k.data(), v.data(), pos, ref.data());
-        EXPECT_LE(max_rel(fast, ref), 1e-5)
-            << heads << "/" << kv << " hd " << hd << " w " << window;
-      }
     }
   }
 }

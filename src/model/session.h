@@ -1,44 +1,53 @@
 #pragma once
-// One sequence being decoded: its position and its KV cache. The model is shared and read-only;
-// everything that changes per sequence lives here.
+// One sequence being decoded: its position and its KV blocks. The model is shared and
+// read-only; everything that changes per sequence lives here.
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
+#include "kv/block_pool.h"
 #include "model/model.h"
 
 namespace gqa::model {
 
+struct CacheOptions {
+  KvDtype kv_dtype = KvDtype::kF32;
+  int64_t block_size = 16;
+};
+
 class Session {
  public:
-  // A contiguous KV cache of `capacity` positions per layer and KV head, in f32.
-  Session(const Model& model, int64_t capacity);
+  // A session with a private pool of ceil(capacity / block_size) blocks.
+  Session(const Model& model, int64_t capacity, const CacheOptions& cache = {});
+  // A session drawing blocks from a shared pool, holding at most `capacity` tokens.
+  Session(const Model& model, kv::BlockPool& pool, int64_t capacity);
 
   // Runs tokens at positions position() .. position() + n - 1 and advances. With all_logits the
   // logits of every token are written ([n, vocab]), otherwise those of the last ([vocab]).
-  // Throws Error when a token id is out of range or the cache would overflow; the session is
-  // unchanged then.
-  void forward(std::span<const int32_t> tokens, std::vector<float>& logits,
-               bool all_logits = false);
+  // Throws Error when a token id is out of range, the capacity would be exceeded or the pool
+  // has too few free blocks; the session is unchanged then.
+  void forward(std::span<const int32_t> tokens, std::vector<float>& logits, bool all_logits = false);
 
   int64_t position() const { return pos_; }
   int64_t capacity() const { return capacity_; }
-  void reset() { pos_ = 0; }
+  // Back to an empty sequence; its blocks return to the pool.
+  void reset();
   // For speed measurements at a context depth: fills positions 0 .. depth-1 of the cache with
   // seeded random K/V values (as if tokens had been run) without computing them.
   void fill_with_noise(int64_t depth, uint64_t seed);
   // Bytes of KV one decode step at the current depth reads (every layer's K and V up to pos).
   int64_t kv_bytes_read() const;
+  const kv::SequenceKv& kv() const { return *seq_; }
 
  private:
-  float* k_layer(int64_t l) { return k_.data() + l * layer_stride_; }
-  float* v_layer(int64_t l) { return v_.data() + l * layer_stride_; }
+  void reserve(int64_t n_tokens);
 
   const Model& model_;
+  std::unique_ptr<kv::BlockPool> own_pool_;  // null when the pool is shared
+  std::unique_ptr<kv::SequenceKv> seq_;
   int64_t capacity_;
   int64_t pos_ = 0;
-  int64_t layer_stride_;      // kv_heads * capacity * head_dim
-  std::vector<float> k_, v_;  // [layers][kv_heads][capacity][head_dim]
 };
 
 }  // namespace gqa::model

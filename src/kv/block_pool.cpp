@@ -1,0 +1,111 @@
+#include "kv/block_pool.h"
+
+#include <new>
+#include <string>
+
+#include "core/error.h"
+
+namespace gqa::kv {
+
+BlockPool::BlockPool(const KvLayout& layout, int64_t n_blocks) : layout_(layout), n_blocks_(n_blocks) {
+  if (n_blocks <= 0) fail(ErrorKind::kInvalidArgument, "the KV cache needs at least one block");
+  if (n_blocks > INT32_MAX) fail(ErrorKind::kInvalidArgument, "too many KV blocks");
+  const size_t bytes = static_cast<size_t>(n_blocks) * layout.block_bytes();
+  storage_.reset(new (std::align_val_t{64}, std::nothrow) std::byte[bytes]);
+  if (!storage_)
+    fail(ErrorKind::kInvalidArgument, "cannot allocate " + std::to_string(bytes) + " bytes of KV cache");
+  free_.reserve(static_cast<size_t>(n_blocks));
+  for (int64_t i = n_blocks - 1; i >= 0; --i) free_.push_back(static_cast<int32_t>(i));
+}
+
+int64_t BlockPool::blocks_for_memory(const KvLayout& layout, int64_t bytes) {
+  return bytes / static_cast<int64_t>(layout.block_bytes());
+}
+
+int64_t BlockPool::blocks_for_tokens(const KvLayout& layout, int64_t tokens) {
+  return (tokens + layout.block_size - 1) / layout.block_size;
+}
+
+std::optional<int32_t> BlockPool::allocate() {
+  std::lock_guard lock(mutex_);
+  if (free_.empty()) return std::nullopt;
+  const int32_t id = free_.back();
+  free_.pop_back();
+  return id;
+}
+
+void BlockPool::release(int32_t id) {
+  std::lock_guard lock(mutex_);
+  free_.push_back(id);
+}
+
+int64_t BlockPool::free_blocks() const {
+  std::lock_guard lock(mutex_);
+  return static_cast<int64_t>(free_.size());
+}
+
+SequenceKv::SequenceKv(BlockPool& pool) : pool_(pool) {
+  const KvLayout& l = pool.layout();
+  for (int64_t layer = 0; layer < l.layers; ++layer)
+    for (int64_t h = 0; h < l.kv_heads; ++h) {
+      k_off_.push_back(l.k_offset(layer, h));
+      v_off_.push_back(l.v_offset(layer, h));
+    }
+}
+
+SequenceKv::~SequenceKv() { truncate(0); }
+
+bool SequenceKv::reserve(int64_t n_tokens) {
+  const int64_t need = BlockPool::blocks_for_tokens(pool_.layout(), n_tokens);
+  std::vector<int32_t> fresh;
+  while (static_cast<int64_t>(ids_.size() + fresh.size()) < need) {
+    const auto id = pool_.allocate();
+    if (!id) {
+      for (int32_t f : fresh) pool_.release(f);
+      return false;
+    }
+    fresh.push_back(*id);
+  }
+  for (int32_t id : fresh) {
+    ids_.push_back(id);
+    ptrs_.push_back(pool_.block(id));
+  }
+  return true;
+}
+
+void SequenceKv::truncate(int64_t n_tokens) {
+  const int64_t keep = BlockPool::blocks_for_tokens(pool_.layout(), n_tokens);
+  while (static_cast<int64_t>(ids_.size()) > keep) {
+    pool_.release(ids_.back());
+    ids_.pop_back();
+    ptrs_.pop_back();
+  }
+}
+
+std::byte* SequenceKv::k_vector(int64_t layer, int64_t kv_head, int64_t pos) {
+  const KvLayout& l = pool_.layout();
+  return pool_.block(ids_[static_cast<size_t>(pos / l.block_size)]) + l.k_offset(layer, kv_head) +
+         static_cast<size_t>(pos % l.block_size) * l.vector_bytes();
+}
+
+std::byte* SequenceKv::v_vector(int64_t layer, int64_t kv_head, int64_t pos) {
+  const KvLayout& l = pool_.layout();
+  return pool_.block(ids_[static_cast<size_t>(pos / l.block_size)]) + l.v_offset(layer, kv_head) +
+         static_cast<size_t>(pos % l.block_size) * l.vector_bytes();
+}
+
+ops::PagedKv SequenceKv::view(int64_t layer, int64_t n_tokens) {
+  const KvLayout& l = pool_.layout();
+  ops::PagedKv v;
+  v.dtype = l.dtype;
+  v.head_dim = l.head_dim;
+  v.block_size = l.block_size;
+  v.vector_bytes = l.vector_bytes();
+  v.blocks = ptrs_.data();
+  v.n_tokens = n_tokens;
+  v.k_offset = k_off_.data() + layer * l.kv_heads;
+  v.v_offset = v_off_.data() + layer * l.kv_heads;
+  return v;
+}
+
+}  // namespace gqa::kv

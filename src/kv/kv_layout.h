@@ -1,0 +1,41 @@
+#pragma once
+// Where each K and V vector lives inside a cache block.
+//
+// A block holds block_size tokens of every layer's K and V, laid out
+//   [layer][kv_head][K, then V][token in block][one stored vector]
+// so that one decode step, for one KV head of one layer, reads block_size consecutive K vectors
+// and then block_size consecutive V vectors from each block: two contiguous runs per block,
+// dequantized as a tile and shared by the n_rep query heads of the group. Blocks span all
+// layers so that one allocation serves a token in every layer, as in vLLM; a block is
+// 2 * block_size * h_kv * vector_bytes * L bytes, exactly the planner's block_bytes.
+#include <cstddef>
+#include <cstdint>
+
+#include "config/model_config.h"
+#include "core/kv_dtype.h"
+
+namespace gqa::kv {
+
+struct KvLayout {
+  int64_t layers = 0;
+  int64_t kv_heads = 0;
+  int64_t head_dim = 0;
+  int64_t block_size = 16;
+  KvDtype dtype = KvDtype::kF32;
+
+  // Throws Error for a dtype the cache does not store (q8_0, q4_0) or a bad block size.
+  static KvLayout for_model(const ModelConfig& m, KvDtype dtype, int64_t block_size);
+
+  size_t vector_bytes() const { return static_cast<size_t>(kv_vector_bytes(dtype, head_dim)); }
+  size_t run_bytes() const { return static_cast<size_t>(block_size) * vector_bytes(); }
+  size_t block_bytes() const {
+    return static_cast<size_t>(layers * kv_heads * 2) * run_bytes();
+  }
+  // Bytes from a block's start to the K (V) run of (layer, kv_head).
+  size_t k_offset(int64_t layer, int64_t kv_head) const {
+    return static_cast<size_t>((layer * kv_heads + kv_head) * 2) * run_bytes();
+  }
+  size_t v_offset(int64_t layer, int64_t kv_head) const { return k_offset(layer, kv_head) + run_bytes(); }
+};
+
+}  // namespace gqa::kv

@@ -1,0 +1,149 @@
+#include "ops/kv_quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "core/error.h"
+#include "core/half.h"
+
+namespace gqa::ops {
+namespace {
+
+// A small float with `man` mantissa bits and exponent bias `bias`, whose largest finite code is
+// `max_code`: round to nearest even, saturate at the largest finite value. NaN -> `nan_code`.
+uint8_t encode_minifloat(float x, int man, int bias, uint8_t max_code, uint8_t nan_code) {
+  const uint8_t sign = std::signbit(x) ? 0x80 : 0x00;
+  if (std::isnan(x)) return sign | nan_code;
+  double a = std::fabs(static_cast<double>(x));
+  const int min_exp = 1 - bias;  // exponent of the smallest normal
+  // Largest finite value.
+  const int max_e = (max_code >> man) - bias;
+  const double max_val = std::ldexp(1.0 + (max_code & ((1 << man) - 1)) / double(1 << man), max_e);
+  if (a >= max_val) return sign | max_code;
+  int e = 0;
+  std::frexp(a, &e);  // a = f * 2^e, f in [0.5, 1)
+  e -= 1;             // a = 1.xxx * 2^e
+  if (a == 0.0 || e < min_exp) e = min_exp;  // subnormal: fixed exponent, no implicit 1
+  const double ulp = std::ldexp(1.0, e - man);
+  double q = a / ulp;  // exact in double
+  double r = std::nearbyint(q);  // ties to even (default rounding mode)
+  auto code_mant = static_cast<int64_t>(r);
+  // code_mant counts ulps: for normals it includes the implicit 1 (2^man .. 2^(man+1)).
+  int biased = e + bias;
+  if (code_mant >= (int64_t{2} << man)) {  // rounded up to the next binade
+    code_mant >>= 1;
+    ++biased;
+  }
+  if (code_mant < (int64_t{1} << man)) biased = 0;  // subnormal (or zero)
+  const uint8_t code = static_cast<uint8_t>((biased << man) | (code_mant & ((1 << man) - 1)));
+  return sign | (code > max_code ? max_code : code);
+}
+
+float decode_minifloat(uint8_t v, int man, int bias) {
+  const int exp_bits = 7 - man;
+  const int e = (v >> man) & ((1 << exp_bits) - 1);
+  const int m = v & ((1 << man) - 1);
+  const double mag = e == 0 ? std::ldexp(m, 1 - bias - man) : std::ldexp((1 << man) + m, e - bias - man);
+  return static_cast<float>((v & 0x80) ? -mag : mag);
+}
+
+constexpr float kF16Max = 65504.0f;
+constexpr float kBF16Max = 3.3895313892515355e38f;
+
+}  // namespace
+
+uint8_t f32_to_e4m3(float x) { return encode_minifloat(x, 3, 7, 0x7e, 0x7f); }
+float e4m3_to_f32(uint8_t v) {
+  if ((v & 0x7f) == 0x7f) return NAN;
+  return decode_minifloat(v, 3, 7);
+}
+uint8_t f32_to_e5m2(float x) { return encode_minifloat(x, 2, 15, 0x7b, 0x7e); }
+float e5m2_to_f32(uint8_t v) {
+  if ((v & 0x7f) == 0x7c) return (v & 0x80) ? -INFINITY : INFINITY;
+  if ((v & 0x7f) > 0x7c) return NAN;
+  return decode_minifloat(v, 2, 15);
+}
+
+void check_cache_dtype(KvDtype t) {
+  if (t == KvDtype::kQ8_0 || t == KvDtype::kQ4_0)
+    fail(ErrorKind::kUnsupported, "KV dtype " + std::string(kv_dtype_name(t)) +
+                                      " is planner-only; the cache stores f32, f16, bf16, "
+                                      "fp8-e4m3, fp8-e5m2 and int8");
+}
+
+void encode_kv_vector(KvDtype t, const float* x, int64_t hd, std::byte* out) {
+  switch (t) {
+    case KvDtype::kF32: std::memcpy(out, x, static_cast<size_t>(hd) * 4); return;
+    case KvDtype::kF16:
+      for (int64_t i = 0; i < hd; ++i) {
+        const uint16_t h = f32_to_f16(std::isnan(x[i]) ? x[i] : std::clamp(x[i], -kF16Max, kF16Max));
+        std::memcpy(out + 2 * i, &h, 2);
+      }
+      return;
+    case KvDtype::kBF16:
+      for (int64_t i = 0; i < hd; ++i) {
+        const uint16_t h = f32_to_bf16(std::isnan(x[i]) ? x[i] : std::clamp(x[i], -kBF16Max, kBF16Max));
+        std::memcpy(out + 2 * i, &h, 2);
+      }
+      return;
+    case KvDtype::kF8E4M3:
+      for (int64_t i = 0; i < hd; ++i) out[i] = static_cast<std::byte>(f32_to_e4m3(x[i]));
+      return;
+    case KvDtype::kF8E5M2:
+      for (int64_t i = 0; i < hd; ++i) out[i] = static_cast<std::byte>(f32_to_e5m2(x[i]));
+      return;
+    case KvDtype::kInt8: {
+      float amax = 0.0f;
+      for (int64_t i = 0; i < hd; ++i) amax = std::max(amax, std::fabs(x[i]));
+      const float scale = amax / 127.0f;
+      std::memcpy(out, &scale, 4);
+      const float inv = scale > 0 ? 1.0f / scale : 0.0f;
+      for (int64_t i = 0; i < hd; ++i) {
+        const float q = std::clamp(std::nearbyint(x[i] * inv), -127.0f, 127.0f);
+        out[4 + i] = static_cast<std::byte>(static_cast<int8_t>(q));
+      }
+      return;
+    }
+    default: check_cache_dtype(t);
+  }
+}
+
+void decode_kv_vectors(KvDtype t, const std::byte* in, int64_t count, int64_t hd, size_t stride,
+                       float* out) {
+  for (int64_t v = 0; v < count; ++v, in += stride, out += hd) {
+    switch (t) {
+      case KvDtype::kF32: std::memcpy(out, in, static_cast<size_t>(hd) * 4); break;
+      case KvDtype::kF16:
+        for (int64_t i = 0; i < hd; ++i) {
+          uint16_t h;
+          std::memcpy(&h, in + 2 * i, 2);
+          out[i] = f16_to_f32(h);
+        }
+        break;
+      case KvDtype::kBF16:
+        for (int64_t i = 0; i < hd; ++i) {
+          uint16_t h;
+          std::memcpy(&h, in + 2 * i, 2);
+          out[i] = bf16_to_f32(h);
+        }
+        break;
+      case KvDtype::kF8E4M3:
+        for (int64_t i = 0; i < hd; ++i) out[i] = e4m3_to_f32(static_cast<uint8_t>(in[i]));
+        break;
+      case KvDtype::kF8E5M2:
+        for (int64_t i = 0; i < hd; ++i) out[i] = e5m2_to_f32(static_cast<uint8_t>(in[i]));
+        break;
+      case KvDtype::kInt8: {
+        float scale;
+        std::memcpy(&scale, in, 4);
+        for (int64_t i = 0; i < hd; ++i) out[i] = scale * static_cast<float>(static_cast<int8_t>(in[4 + i]));
+        break;
+      }
+      default: check_cache_dtype(t);
+    }
+  }
+}
+
+}  // namespace gqa::ops

@@ -1,0 +1,31 @@
+#pragma once
+// Storing K and V vectors in the cache's dtype and reading them back. One stored vector is one
+// token's K (or V) for one KV head: head_dim values, plus for int8 a leading f32 scale.
+//   f32, f16, bf16: round to nearest even; values beyond the format's range saturate to its
+//                   largest finite value instead of becoming infinity.
+//   fp8-e4m3 (e4m3fn: bias 7, max 448, no infinity) and fp8-e5m2 (bias 15, max 57344): round
+//                   to nearest even, saturate.
+//   int8:           symmetric, scale = max|x| / 127 per vector, q = round(x / scale).
+// Sizes match core/kv_dtype.h's kv_vector_bytes, which the planner uses.
+#include <cstddef>
+#include <cstdint>
+
+#include "core/kv_dtype.h"
+
+namespace gqa::ops {
+
+uint8_t f32_to_e4m3(float x);
+float e4m3_to_f32(uint8_t v);
+uint8_t f32_to_e5m2(float x);
+float e5m2_to_f32(uint8_t v);
+
+// Throws Error for the block formats (q8_0, q4_0), which only the planner knows.
+void check_cache_dtype(KvDtype t);
+
+// x: head_dim floats -> out: kv_vector_bytes(t, head_dim) bytes.
+void encode_kv_vector(KvDtype t, const float* x, int64_t head_dim, std::byte* out);
+// `count` stored vectors, `stride` bytes apart -> out: [count][head_dim] floats.
+void decode_kv_vectors(KvDtype t, const std::byte* in, int64_t count, int64_t head_dim,
+                       size_t stride, float* out);
+
+}  // namespace gqa::ops

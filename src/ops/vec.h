@@ -1,0 +1,20 @@
+#pragma once
+// f32 vector primitives of the attention kernels, with AVX-512 and AVX2 versions chosen at run
+// time from what the CPU supports, and a scalar fallback.
+#include <cstdint>
+
+namespace gqa::ops {
+
+struct VecOps {
+  const char* name;
+  float (*dot)(const float* a, const float* b, int64_t n);
+  void (*axpy)(float a, const float* x, float* y, int64_t n);  // y += a * x
+  void (*scale)(float a, float* y, int64_t n);                 // y *= a
+};
+
+const VecOps& vec_ops();          // the best the CPU supports
+const VecOps& scalar_vec_ops();   // the reference
+// Every implementation this CPU can run (scalar first), for tests.
+int available_vec_ops(const VecOps** out, int max);
+
+}  // namespace gqa::ops
