@@ -107,3 +107,62 @@ TEST(ModelGolden, BadTokensAndAFullCacheAreErrorsThatLeaveTheSession) {
 
 }  // namespace
 }  // namespace gqa::model
+
+namespace gqa::model {
+namespace {
+
+// Logits with each KV dtype against f32 KV, on a golden model: max |diff| / max |f32| per row.
+// Measured maxima on this model: fp8-e4m3 0.139, fp8-e5m2 0.165; f16, bf16, int8 within the
+// bounds below by a wide margin. The bounds are those measurements with headroom.
+TEST(ModelKvDtypes, EveryCacheDtypeStaysNearF32AndBlockSizesAgree) {
+  const fs::path dir = kGolden / "qwen3_qknorm_gqa_f32";
+  const Model m(dir);
+  const auto g = test::read_golden(dir / "logits.golden");
+  std::vector<float> ref;
+  Session exact(m, 64, {KvDtype::kF32, 16});
+  exact.forward(g.tokens, ref, true);
+  const std::pair<KvDtype, double> bounds[] = {{KvDtype::kF16, 1e-3},
+                                               {KvDtype::kBF16, 1e-2},
+                                               {KvDtype::kF8E4M3, 2e-1},
+                                               {KvDtype::kF8E5M2, 2.5e-1},
+                                               {KvDtype::kInt8, 3e-2}};
+  for (const auto& [t, bound] : bounds) {
+    Session s(m, 64, {t, 16});
+    std::vector<float> got;
+    s.forward(g.tokens, got, true);
+    for (size_t row = 0; row < g.tokens.size(); ++row)
+      EXPECT_LE(
+          test::relative_error(got.data() + row * g.vocab, ref.data() + row * g.vocab, g.vocab),
+          bound)
+          << kv_dtype_name(t) << " row " << row;
+  }
+  for (int64_t bs : {1, 5, 64}) {
+    Session s(m, 64, {KvDtype::kF32, bs});
+    std::vector<float> got;
+    s.forward(std::span(g.tokens.data(), 9), got, true);
+    for (size_t t = 9; t < g.tokens.size(); ++t) s.forward(std::span(g.tokens.data() + t, 1), got);
+    EXPECT_LE(
+        test::relative_error(got.data(), ref.data() + (g.tokens.size() - 1) * g.vocab, g.vocab),
+        1e-5)
+        << bs;
+  }
+}
+
+TEST(ModelKvDtypes, ASharedPoolRunsOutCleanlyAndGivesBlocksBack) {
+  const Model m(kGolden / "llama_gqa_f32");
+  kv::BlockPool pool(kv::KvLayout::for_model(m.config(), KvDtype::kF16, 4), 3);
+  std::vector<float> logits;
+  const std::vector<int32_t> tokens{1, 2, 3, 4, 5, 6, 7, 8, 9};
+  {
+    Session a(m, pool, 64), b(m, pool, 64);
+    a.forward(std::span(tokens.data(), 8), logits);                       // 2 blocks
+    EXPECT_THROW(b.forward(std::span(tokens.data(), 5), logits), Error);  // needs 2, 1 free
+    EXPECT_EQ(b.position(), 0);
+    b.forward(std::span(tokens.data(), 4), logits);
+    EXPECT_EQ(pool.free_blocks(), 0);
+  }
+  EXPECT_EQ(pool.free_blocks(), 3);
+}
+
+}  // namespace
+}  // namespace gqa::model

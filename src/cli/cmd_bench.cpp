@@ -14,6 +14,7 @@
 #include "cli/text_table.h"
 #include "core/error.h"
 #include "eval/speed.h"
+#include "kv/kv_layout.h"
 #include "model/model.h"
 #include "ops/matmul.h"
 
@@ -25,6 +26,8 @@ struct BenchCli {
   int64_t prefill = 512, decode = 128;
   std::string depths = "0";
   int threads = 0;
+  std::string kv_dtype = "f16";
+  int64_t block_size = 16;
   bool json = false;
 };
 
@@ -51,13 +54,16 @@ int run_bench(const BenchCli& o) {
   const auto depths = parse_depths(o.depths);
   ops::set_threads(o.threads);
   const model::Model m(o.ckpt);
+  const model::CacheOptions cache{parse_kv_dtype(o.kv_dtype), o.block_size};
+  kv::KvLayout::for_model(m.config(), cache.kv_dtype, cache.block_size);  // validates
   std::vector<eval::SpeedRow> rows;
   for (int64_t d : depths) {
-    if (o.prefill > 0) rows.push_back(eval::measure_prefill(m, d, o.prefill, 1));
-    if (o.decode > 0) rows.push_back(eval::measure_decode(m, d, o.decode, 2));
+    if (o.prefill > 0) rows.push_back(eval::measure_prefill(m, cache, d, o.prefill, 1));
+    if (o.decode > 0) rows.push_back(eval::measure_decode(m, cache, d, o.decode, 2));
   }
   if (o.json) {
     nlohmann::json j{{"checkpoint", o.ckpt},
+                     {"kv_dtype", o.kv_dtype},
                      {"threads", omp_get_max_threads()},
                      {"rows", nlohmann::json::array()}};
     for (const auto& r : rows)
@@ -71,8 +77,9 @@ int run_bench(const BenchCli& o) {
     return 0;
   }
   const ModelConfig& c = m.config();
-  fmt::print("{}: {} layers, {} heads, {} KV heads, head_dim {}; {} threads\n", o.ckpt, c.layers,
-             c.heads, c.kv_heads, c.head_dim, omp_get_max_threads());
+  fmt::print("{}: {} layers, {} heads, {} KV heads, head_dim {}; KV {}; {} threads\n", o.ckpt,
+             c.layers, c.heads, c.kv_heads, c.head_dim, kv_dtype_name(cache.kv_dtype),
+             omp_get_max_threads());
   TextTable t({TextTable::Align::kLeft, TextTable::Align::kRight, TextTable::Align::kRight,
                TextTable::Align::kRight});
   t.add_row({"test", "depth", "tokens/s", "read/token"});
@@ -95,6 +102,10 @@ Command add_bench_command(CLI::App& root) {
   cmd->add_option("--depth", o->depths, "Tokens already in the cache, comma-separated, e.g. 0,4096")
       ->capture_default_str();
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
+  cmd->add_option("--kv-dtype", o->kv_dtype,
+                  "KV cache dtype: f32, f16, bf16, fp8 (e4m3), fp8-e5m2, int8")
+      ->capture_default_str();
+  cmd->add_option("--block-size", o->block_size, "Tokens per KV block")->capture_default_str();
   cmd->add_flag("--json", o->json, "One JSON object for scripts");
   cmd->footer(R"(
 Like llama-bench: ppN prefills N random tokens, tgN decodes N tokens one at a time, each after

@@ -25,6 +25,8 @@ struct GenerateCli {
   int64_t n = 128;
   int64_t ctx = 0;
   int threads = 0;
+  std::string kv_dtype = "f16";
+  int64_t block_size = 16;
   model::SamplerOptions sampling;
 };
 
@@ -50,7 +52,7 @@ int run_generate(const GenerateCli& o) {
   if (static_cast<int64_t>(ids.size()) > ctx)
     fail(ErrorKind::kInvalidArgument,
          fmt::format("the prompt has {} tokens, more than the {}-token context", ids.size(), ctx));
-  model::Session s(m, ctx);
+  model::Session s(m, ctx, {parse_kv_dtype(o.kv_dtype), o.block_size});
   std::vector<float> logits;
   const auto t0 = Clock::now();
   s.forward(ids, logits);
@@ -115,6 +117,10 @@ Command add_generate_command(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--seed", o->sampling.seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
+  cmd->add_option("--kv-dtype", o->kv_dtype,
+                  "KV cache dtype: f32, f16, bf16, fp8 (e4m3), fp8-e5m2, int8")
+      ->capture_default_str();
+  cmd->add_option("--block-size", o->block_size, "Tokens per KV block")->capture_default_str();
   cmd->footer("\nText streams to stdout; prefill and decode speed go to stderr at the end.\n");
   return {cmd, [o] { return run_generate(*o); }};
 }

@@ -25,6 +25,8 @@ struct PplCli {
   std::string ckpt, file, save, kld, tokens_file;
   int64_t ctx = 512;
   int threads = 0;
+  std::string kv_dtype = "f32";
+  int64_t block_size = 16;
   bool json = false;
 };
 
@@ -51,7 +53,7 @@ int run_ppl(const PplCli& o) {
   if (!o.kld.empty()) kl.emplace(o.kld, vocab);
   Progress progress("ppl", o.json);
   const eval::PplResult r = eval::perplexity(
-      m, tokens, o.ctx,
+      m, tokens, o.ctx, {parse_kv_dtype(o.kv_dtype), o.block_size},
       [&](std::span<const float> lp, int32_t target) {
         if (saver) saver->add(lp, target);
         if (kl) kl->add(lp, target);
@@ -61,13 +63,10 @@ int run_ppl(const PplCli& o) {
       });
   progress.finish();
   if (saver) saver->finish();
-  nlohmann::json j{{"checkpoint", o.ckpt},
-                   {"ctx", o.ctx},
-                   {"tokens", tokens.size()},
-                   {"windows", r.windows},
-                   {"scored", r.scored},
-                   {"ppl", r.ppl()},
-                   {"nll_mean", r.nll_sum / static_cast<double>(r.scored)}};
+  nlohmann::json j{{"checkpoint", o.ckpt}, {"kv_dtype", o.kv_dtype},
+                   {"ctx", o.ctx},         {"tokens", tokens.size()},
+                   {"windows", r.windows}, {"scored", r.scored},
+                   {"ppl", r.ppl()},       {"nll_mean", r.nll_sum / static_cast<double>(r.scored)}};
   std::optional<eval::KlResult> k;
   if (kl) {
     k = kl->finish();
@@ -108,6 +107,10 @@ Command add_ppl_command(CLI::App& root) {
   cmd->add_option("--save-logits", o->save, "Write this run's log-probabilities as a baseline");
   cmd->add_option("--kld", o->kld, "Compare with a baseline written by --save-logits");
   cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
+  cmd->add_option("--kv-dtype", o->kv_dtype,
+                  "KV cache dtype: f32, f16, bf16, fp8 (e4m3), fp8-e5m2, int8")
+      ->capture_default_str();
+  cmd->add_option("--block-size", o->block_size, "Tokens per KV block")->capture_default_str();
   cmd->add_flag("--json", o->json, "One JSON object for scripts");
   cmd->footer(R"(
 The text is tokenized once (BOS first when the tokenizer adds one) and cut into non-overlapping

@@ -21,13 +21,14 @@ void log_softmax(std::span<float> x) {
 }
 
 PplResult perplexity(const model::Model& m, const std::vector<int32_t>& tokens, int64_t ctx,
+                     const model::CacheOptions& cache,
                      const std::function<void(std::span<const float>, int32_t)>& visit,
                      const std::function<void(int64_t, int64_t)>& progress) {
   if (ctx < 2) fail(ErrorKind::kInvalidArgument, "--ctx must be at least 2");
   const auto total = static_cast<int64_t>(tokens.size());
   if (total < 2) fail(ErrorKind::kInvalidArgument, "the text has fewer than 2 tokens to score");
   const int64_t vocab = m.config().vocab;
-  model::Session session(m, ctx);
+  model::Session session(m, ctx, cache);
   std::vector<float> logits;
   PplResult r;
   for (int64_t start = 0; start + 1 < total; start += ctx) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "model/model.h"
+#include "model/session.h"
 
 namespace gqa::eval {
 
@@ -21,6 +22,7 @@ struct PplResult {
 // empty cache. Within a window every token but the first is scored, predicted from the tokens
 // before it in the window. `visit(logprobs, target)` sees each scored position's log-softmax.
 PplResult perplexity(const model::Model& m, const std::vector<int32_t>& tokens, int64_t ctx,
+                     const model::CacheOptions& cache,
                      const std::function<void(std::span<const float>, int32_t)>& visit = {},
                      const std::function<void(int64_t, int64_t)>& progress = {});
 

@@ -23,14 +23,15 @@ double since(Clock::time_point t) {
 
 }  // namespace
 
-SpeedRow measure_prefill(const model::Model& m, int64_t depth, int64_t n, uint64_t seed) {
+SpeedRow measure_prefill(const model::Model& m, const model::CacheOptions& cache, int64_t depth,
+                         int64_t n, uint64_t seed) {
   Rng rng(seed);
-  model::Session s(m, depth + n);
+  model::Session s(m, depth + n, cache);
   s.fill_with_noise(depth, seed);
   const auto tokens = random_tokens(n, m.config().vocab, rng);
   std::vector<float> logits;
   {
-    model::Session warm(m, 2);  // thread pools and first touch of the weights, untimed
+    model::Session warm(m, 2, cache);  // thread pools and first touch of the weights, untimed
     warm.forward(std::span(tokens.data(), 1), logits);
   }
   const auto t0 = Clock::now();
@@ -40,9 +41,10 @@ SpeedRow measure_prefill(const model::Model& m, int64_t depth, int64_t n, uint64
   return r;
 }
 
-SpeedRow measure_decode(const model::Model& m, int64_t depth, int64_t n, uint64_t seed) {
+SpeedRow measure_decode(const model::Model& m, const model::CacheOptions& cache, int64_t depth,
+                        int64_t n, uint64_t seed) {
   Rng rng(seed);
-  model::Session s(m, depth + n + 1);
+  model::Session s(m, depth + n + 1, cache);
   s.fill_with_noise(depth, seed);
   const auto tokens = random_tokens(n + 1, m.config().vocab, rng);
   std::vector<float> logits;

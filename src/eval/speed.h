@@ -5,6 +5,7 @@
 #include <string>
 
 #include "model/model.h"
+#include "model/session.h"
 
 namespace gqa::eval {
 
@@ -18,9 +19,11 @@ struct SpeedRow {
 };
 
 // Prefill of n tokens after `depth` cached positions (filled with noise, not computed).
-SpeedRow measure_prefill(const model::Model& m, int64_t depth, int64_t n, uint64_t seed);
+SpeedRow measure_prefill(const model::Model& m, const model::CacheOptions& cache, int64_t depth,
+                         int64_t n, uint64_t seed);
 // n single-token decode steps after `depth` cached positions.
-SpeedRow measure_decode(const model::Model& m, int64_t depth, int64_t n, uint64_t seed);
+SpeedRow measure_decode(const model::Model& m, const model::CacheOptions& cache, int64_t depth,
+                        int64_t n, uint64_t seed);
 
 // Bytes per second of summing a `bytes`-sized f32 array with the current OpenMP threads (best
 // of `repeats`), like STREAM's read-only kernels: what a memory-bound decode step can reach.

@@ -7,13 +7,15 @@
 
 namespace gqa::kv {
 
-BlockPool::BlockPool(const KvLayout& layout, int64_t n_blocks) : layout_(layout), n_blocks_(n_blocks) {
+BlockPool::BlockPool(const KvLayout& layout, int64_t n_blocks)
+    : layout_(layout), n_blocks_(n_blocks) {
   if (n_blocks <= 0) fail(ErrorKind::kInvalidArgument, "the KV cache needs at least one block");
   if (n_blocks > INT32_MAX) fail(ErrorKind::kInvalidArgument, "too many KV blocks");
   const size_t bytes = static_cast<size_t>(n_blocks) * layout.block_bytes();
   storage_.reset(new (std::align_val_t{64}, std::nothrow) std::byte[bytes]);
   if (!storage_)
-    fail(ErrorKind::kInvalidArgument, "cannot allocate " + std::to_string(bytes) + " bytes of KV cache");
+    fail(ErrorKind::kInvalidArgument,
+         "cannot allocate " + std::to_string(bytes) + " bytes of KV cache");
   free_.reserve(static_cast<size_t>(n_blocks));
   for (int64_t i = n_blocks - 1; i >= 0; --i) free_.push_back(static_cast<int32_t>(i));
 }
@@ -53,7 +55,9 @@ SequenceKv::SequenceKv(BlockPool& pool) : pool_(pool) {
     }
 }
 
-SequenceKv::~SequenceKv() { truncate(0); }
+SequenceKv::~SequenceKv() {
+  truncate(0);
+}
 
 bool SequenceKv::reserve(int64_t n_tokens) {
   const int64_t need = BlockPool::blocks_for_tokens(pool_.layout(), n_tokens);

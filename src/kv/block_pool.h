@@ -29,7 +29,9 @@ class BlockPool {
   int64_t free_blocks() const;
   int64_t total_blocks() const { return n_blocks_; }
 
-  std::byte* block(int32_t id) { return storage_.get() + static_cast<size_t>(id) * layout_.block_bytes(); }
+  std::byte* block(int32_t id) {
+    return storage_.get() + static_cast<size_t>(id) * layout_.block_bytes();
+  }
   const std::byte* block(int32_t id) const {
     return storage_.get() + static_cast<size_t>(id) * layout_.block_bytes();
   }
@@ -67,8 +69,8 @@ class SequenceKv {
  private:
   BlockPool& pool_;
   std::vector<int32_t> ids_;
-  std::vector<const std::byte*> ptrs_;    // block base pointers, parallel to ids_
-  std::vector<size_t> k_off_, v_off_;     // [layers][kv_heads]
+  std::vector<const std::byte*> ptrs_;  // block base pointers, parallel to ids_
+  std::vector<size_t> k_off_, v_off_;   // [layers][kv_heads]
 };
 
 }  // namespace gqa::kv

@@ -28,14 +28,14 @@ struct KvLayout {
 
   size_t vector_bytes() const { return static_cast<size_t>(kv_vector_bytes(dtype, head_dim)); }
   size_t run_bytes() const { return static_cast<size_t>(block_size) * vector_bytes(); }
-  size_t block_bytes() const {
-    return static_cast<size_t>(layers * kv_heads * 2) * run_bytes();
-  }
+  size_t block_bytes() const { return static_cast<size_t>(layers * kv_heads * 2) * run_bytes(); }
   // Bytes from a block's start to the K (V) run of (layer, kv_head).
   size_t k_offset(int64_t layer, int64_t kv_head) const {
     return static_cast<size_t>((layer * kv_heads + kv_head) * 2) * run_bytes();
   }
-  size_t v_offset(int64_t layer, int64_t kv_head) const { return k_offset(layer, kv_head) + run_bytes(); }
+  size_t v_offset(int64_t layer, int64_t kv_head) const {
+    return k_offset(layer, kv_head) + run_bytes();
+  }
 };
 
 }  // namespace gqa::kv

@@ -6,18 +6,20 @@
 #include "core/error.h"
 #include "core/float_codec.h"
 #include "core/random.h"
-#include "ops/kv_quant.h"
-#include "ops/paged_attention.h"
 #include "ops/elementwise.h"
+#include "ops/kv_quant.h"
 #include "ops/matmul.h"
+#include "ops/paged_attention.h"
 
 namespace gqa::model {
 
 Session::Session(const Model& model, int64_t capacity, const CacheOptions& cache)
     : model_(model), capacity_(capacity) {
   if (capacity <= 0) fail(ErrorKind::kInvalidArgument, "context capacity must be positive");
-  const kv::KvLayout layout = kv::KvLayout::for_model(model.config(), cache.kv_dtype, cache.block_size);
-  own_pool_ = std::make_unique<kv::BlockPool>(layout, kv::BlockPool::blocks_for_tokens(layout, capacity));
+  const kv::KvLayout layout =
+      kv::KvLayout::for_model(model.config(), cache.kv_dtype, cache.block_size);
+  own_pool_ =
+      std::make_unique<kv::BlockPool>(layout, kv::BlockPool::blocks_for_tokens(layout, capacity));
   seq_ = std::make_unique<kv::SequenceKv>(*own_pool_);
 }
 
@@ -41,8 +43,8 @@ void Session::reserve(int64_t n_tokens) {
                                           " tokens exceed the " + std::to_string(capacity_) +
                                           "-token context");
   if (!seq_->reserve(n_tokens))
-    fail(ErrorKind::kInvalidArgument, "KV cache full: no free blocks for " +
-                                          std::to_string(n_tokens) + " tokens");
+    fail(ErrorKind::kInvalidArgument,
+         "KV cache full: no free blocks for " + std::to_string(n_tokens) + " tokens");
 }
 
 int64_t Session::kv_bytes_read() const {
@@ -125,8 +127,10 @@ void Session::forward(std::span<const int32_t> tokens, std::vector<float>& logit
       model_.rope().apply(q.data() + t * qd, c.heads, pos_ + t);
       model_.rope().apply(k.data() + t * kvd, c.kv_heads, pos_ + t);
       for (int64_t h = 0; h < c.kv_heads; ++h) {
-        ops::encode_kv_vector(kv_dtype, k.data() + t * kvd + h * hd, hd, seq_->k_vector(l, h, pos_ + t));
-        ops::encode_kv_vector(kv_dtype, v.data() + t * kvd + h * hd, hd, seq_->v_vector(l, h, pos_ + t));
+        ops::encode_kv_vector(kv_dtype, k.data() + t * kvd + h * hd, hd,
+                              seq_->k_vector(l, h, pos_ + t));
+        ops::encode_kv_vector(kv_dtype, v.data() + t * kvd + h * hd, hd,
+                              seq_->v_vector(l, h, pos_ + t));
       }
     }
     shape.window = w.window;

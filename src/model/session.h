@@ -27,7 +27,8 @@ class Session {
   // logits of every token are written ([n, vocab]), otherwise those of the last ([vocab]).
   // Throws Error when a token id is out of range, the capacity would be exceeded or the pool
   // has too few free blocks; the session is unchanged then.
-  void forward(std::span<const int32_t> tokens, std::vector<float>& logits, bool all_logits = false);
+  void forward(std::span<const int32_t> tokens, std::vector<float>& logits,
+               bool all_logits = false);
 
   int64_t position() const { return pos_; }
   int64_t capacity() const { return capacity_; }

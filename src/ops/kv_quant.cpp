@@ -23,11 +23,11 @@ uint8_t encode_minifloat(float x, int man, int bias, uint8_t max_code, uint8_t n
   const double max_val = std::ldexp(1.0 + (max_code & ((1 << man) - 1)) / double(1 << man), max_e);
   if (a >= max_val) return sign | max_code;
   int e = 0;
-  std::frexp(a, &e);  // a = f * 2^e, f in [0.5, 1)
-  e -= 1;             // a = 1.xxx * 2^e
+  std::frexp(a, &e);                         // a = f * 2^e, f in [0.5, 1)
+  e -= 1;                                    // a = 1.xxx * 2^e
   if (a == 0.0 || e < min_exp) e = min_exp;  // subnormal: fixed exponent, no implicit 1
   const double ulp = std::ldexp(1.0, e - man);
-  double q = a / ulp;  // exact in double
+  double q = a / ulp;            // exact in double
   double r = std::nearbyint(q);  // ties to even (default rounding mode)
   auto code_mant = static_cast<int64_t>(r);
   // code_mant counts ulps: for normals it includes the implicit 1 (2^man .. 2^(man+1)).
@@ -45,7 +45,8 @@ float decode_minifloat(uint8_t v, int man, int bias) {
   const int exp_bits = 7 - man;
   const int e = (v >> man) & ((1 << exp_bits) - 1);
   const int m = v & ((1 << man) - 1);
-  const double mag = e == 0 ? std::ldexp(m, 1 - bias - man) : std::ldexp((1 << man) + m, e - bias - man);
+  const double mag =
+      e == 0 ? std::ldexp(m, 1 - bias - man) : std::ldexp((1 << man) + m, e - bias - man);
   return static_cast<float>((v & 0x80) ? -mag : mag);
 }
 
@@ -54,12 +55,16 @@ constexpr float kBF16Max = 3.3895313892515355e38f;
 
 }  // namespace
 
-uint8_t f32_to_e4m3(float x) { return encode_minifloat(x, 3, 7, 0x7e, 0x7f); }
+uint8_t f32_to_e4m3(float x) {
+  return encode_minifloat(x, 3, 7, 0x7e, 0x7f);
+}
 float e4m3_to_f32(uint8_t v) {
   if ((v & 0x7f) == 0x7f) return NAN;
   return decode_minifloat(v, 3, 7);
 }
-uint8_t f32_to_e5m2(float x) { return encode_minifloat(x, 2, 15, 0x7b, 0x7e); }
+uint8_t f32_to_e5m2(float x) {
+  return encode_minifloat(x, 2, 15, 0x7b, 0x7e);
+}
 float e5m2_to_f32(uint8_t v) {
   if ((v & 0x7f) == 0x7c) return (v & 0x80) ? -INFINITY : INFINITY;
   if ((v & 0x7f) > 0x7c) return NAN;
@@ -75,16 +80,20 @@ void check_cache_dtype(KvDtype t) {
 
 void encode_kv_vector(KvDtype t, const float* x, int64_t hd, std::byte* out) {
   switch (t) {
-    case KvDtype::kF32: std::memcpy(out, x, static_cast<size_t>(hd) * 4); return;
+    case KvDtype::kF32:
+      std::memcpy(out, x, static_cast<size_t>(hd) * 4);
+      return;
     case KvDtype::kF16:
       for (int64_t i = 0; i < hd; ++i) {
-        const uint16_t h = f32_to_f16(std::isnan(x[i]) ? x[i] : std::clamp(x[i], -kF16Max, kF16Max));
+        const uint16_t h =
+            f32_to_f16(std::isnan(x[i]) ? x[i] : std::clamp(x[i], -kF16Max, kF16Max));
         std::memcpy(out + 2 * i, &h, 2);
       }
       return;
     case KvDtype::kBF16:
       for (int64_t i = 0; i < hd; ++i) {
-        const uint16_t h = f32_to_bf16(std::isnan(x[i]) ? x[i] : std::clamp(x[i], -kBF16Max, kBF16Max));
+        const uint16_t h =
+            f32_to_bf16(std::isnan(x[i]) ? x[i] : std::clamp(x[i], -kBF16Max, kBF16Max));
         std::memcpy(out + 2 * i, &h, 2);
       }
       return;
@@ -106,7 +115,8 @@ void encode_kv_vector(KvDtype t, const float* x, int64_t hd, std::byte* out) {
       }
       return;
     }
-    default: check_cache_dtype(t);
+    default:
+      check_cache_dtype(t);
   }
 }
 
@@ -114,7 +124,9 @@ void decode_kv_vectors(KvDtype t, const std::byte* in, int64_t count, int64_t hd
                        float* out) {
   for (int64_t v = 0; v < count; ++v, in += stride, out += hd) {
     switch (t) {
-      case KvDtype::kF32: std::memcpy(out, in, static_cast<size_t>(hd) * 4); break;
+      case KvDtype::kF32:
+        std::memcpy(out, in, static_cast<size_t>(hd) * 4);
+        break;
       case KvDtype::kF16:
         for (int64_t i = 0; i < hd; ++i) {
           uint16_t h;
@@ -138,10 +150,12 @@ void decode_kv_vectors(KvDtype t, const std::byte* in, int64_t count, int64_t hd
       case KvDtype::kInt8: {
         float scale;
         std::memcpy(&scale, in, 4);
-        for (int64_t i = 0; i < hd; ++i) out[i] = scale * static_cast<float>(static_cast<int8_t>(in[4 + i]));
+        for (int64_t i = 0; i < hd; ++i)
+          out[i] = scale * static_cast<float>(static_cast<int8_t>(in[4 + i]));
         break;
       }
-      default: check_cache_dtype(t);
+      default:
+        check_cache_dtype(t);
     }
   }
 }

@@ -25,9 +25,9 @@ struct Partial {
 };
 
 struct WorkItem {
-  int64_t g;         // KV head
-  int64_t t0, t1;    // query tokens [t0, t1)
-  int64_t j0, j1;    // context tokens [j0, j1) this item reads
+  int64_t g;       // KV head
+  int64_t t0, t1;  // query tokens [t0, t1)
+  int64_t j0, j1;  // context tokens [j0, j1) this item reads
 };
 
 // Accumulates query rows (t, r) of item w over its tokens into p. q_rows: [rows][hd], prescaled.
@@ -97,7 +97,8 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
       const int64_t nb = last_block - first_block + 1;
       group_first.push_back(static_cast<int64_t>(items.size()));
       for (int64_t k = 0; k < splits; ++k) {
-        const int64_t b_lo = first_block + nb * k / splits, b_hi = first_block + nb * (k + 1) / splits;
+        const int64_t b_lo = first_block + nb * k / splits,
+                      b_hi = first_block + nb * (k + 1) / splits;
         if (b_lo == b_hi) continue;
         items.push_back({g, t0, t1, std::max(j0, b_lo * bs), std::min(j1, b_hi * bs)});
       }
@@ -156,8 +157,10 @@ void paged_attention_reference(const AttentionShape& s, const PagedKv& kv, const
   for (int64_t g = 0; g < s.kv_heads; ++g)
     for (int64_t j = 0; j < n; ++j) {
       const std::byte* base = kv.blocks[j / bs] + static_cast<size_t>(j % bs) * kv.vector_bytes;
-      decode_kv_vectors(kv.dtype, base + kv.k_offset[g], 1, hd, kv.vector_bytes, &k[(g * n + j) * hd]);
-      decode_kv_vectors(kv.dtype, base + kv.v_offset[g], 1, hd, kv.vector_bytes, &v[(g * n + j) * hd]);
+      decode_kv_vectors(kv.dtype, base + kv.k_offset[g], 1, hd, kv.vector_bytes,
+                        &k[(g * n + j) * hd]);
+      decode_kv_vectors(kv.dtype, base + kv.v_offset[g], 1, hd, kv.vector_bytes,
+                        &v[(g * n + j) * hd]);
     }
   for (int64_t t = 0; t < n_q; ++t) {
     const int64_t pos = first_pos + t;
@@ -168,7 +171,8 @@ void paged_attention_reference(const AttentionShape& s, const PagedKv& kv, const
       double mx = -INFINITY;
       for (int64_t j = lo; j <= pos; ++j) {
         double d = 0;
-        for (int64_t i = 0; i < hd; ++i) d += double(q[(t * s.heads + h) * hd + i]) * k[(g * n + j) * hd + i];
+        for (int64_t i = 0; i < hd; ++i)
+          d += double(q[(t * s.heads + h) * hd + i]) * k[(g * n + j) * hd + i];
         sc.push_back(d / std::sqrt(double(hd)));
         mx = std::max(mx, sc.back());
       }
@@ -176,7 +180,8 @@ void paged_attention_reference(const AttentionShape& s, const PagedKv& kv, const
       for (double& x : sc) sum += (x = std::exp(x - mx));
       for (int64_t i = 0; i < hd; ++i) {
         double acc = 0;
-        for (int64_t j = lo; j <= pos; ++j) acc += sc[static_cast<size_t>(j - lo)] / sum * v[(g * n + j) * hd + i];
+        for (int64_t j = lo; j <= pos; ++j)
+          acc += sc[static_cast<size_t>(j - lo)] / sum * v[(g * n + j) * hd + i];
         out[(t * s.heads + h) * hd + i] = static_cast<float>(acc);
       }
     }

@@ -18,19 +18,19 @@ namespace gqa::ops {
 struct PagedKv {
   KvDtype dtype = KvDtype::kF32;
   int64_t head_dim = 0;
-  int64_t block_size = 0;              // tokens per block
-  size_t vector_bytes = 0;             // kv_vector_bytes(dtype, head_dim)
+  int64_t block_size = 0;                    // tokens per block
+  size_t vector_bytes = 0;                   // kv_vector_bytes(dtype, head_dim)
   const std::byte* const* blocks = nullptr;  // the sequence's blocks in order
-  int64_t n_tokens = 0;                // positions 0 .. n_tokens - 1 are filled
-  const size_t* k_offset = nullptr;    // [kv_heads]: bytes from a block's start to this layer's
-  const size_t* v_offset = nullptr;    //   block_size K (V) vectors of that KV head
+  int64_t n_tokens = 0;                      // positions 0 .. n_tokens - 1 are filled
+  const size_t* k_offset = nullptr;  // [kv_heads]: bytes from a block's start to this layer's
+  const size_t* v_offset = nullptr;  //   block_size K (V) vectors of that KV head
 };
 
 struct AttentionShape {
   int64_t heads = 0;     // query heads H
   int64_t kv_heads = 0;  // h_kv, divides H; query head h reads KV head h / (H / h_kv)
   int64_t head_dim = 0;
-  int64_t window = 0;    // sliding window in tokens; 0: full causal attention
+  int64_t window = 0;  // sliding window in tokens; 0: full causal attention
 };
 
 // q, out: [n_q][heads][head_dim] for positions first_pos .. first_pos + n_q - 1; query t sees

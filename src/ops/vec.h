@@ -12,8 +12,8 @@ struct VecOps {
   void (*scale)(float a, float* y, int64_t n);                 // y *= a
 };
 
-const VecOps& vec_ops();          // the best the CPU supports
-const VecOps& scalar_vec_ops();   // the reference
+const VecOps& vec_ops();         // the best the CPU supports
+const VecOps& scalar_vec_ops();  // the reference
 // Every implementation this CPU can run (scalar first), for tests.
 int available_vec_ops(const VecOps** out, int max);
 

@@ -1,0 +1,148 @@
+// KV dtype conversions against values computed in double.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/error.h"
+#include "core/kv_dtype.h"
+#include "ops/kv_quant.h"
+
+namespace gqa::ops {
+namespace {
+
+// The value of an fp8 code from its definition: sign, `exp_bits` exponent bits, `man` mantissa.
+double fp8_value(uint8_t v, int man, int bias) {
+  const int e = (v >> man) & ((1 << (7 - man)) - 1);
+  const int m = v & ((1 << man) - 1);
+  const double mag =
+      e == 0 ? std::ldexp(m, 1 - bias - man) : std::ldexp(1.0 + m / double(1 << man), e - bias);
+  return (v & 0x80) ? -mag : mag;
+}
+
+// Nearest finite code with ties to the even code, saturating at the largest finite magnitude.
+uint8_t fp8_reference(float x, int man, int bias, uint8_t max_code) {
+  const double v = x;
+  const double maxv = fp8_value(max_code, man, bias);
+  if (v >= maxv) return max_code;
+  if (v <= -maxv) return 0x80 | max_code;
+  uint8_t best = 0;
+  double best_d = INFINITY;
+  for (int c = 0; c <= max_code; ++c) {
+    for (uint8_t sc : {static_cast<uint8_t>(c), static_cast<uint8_t>(0x80 | c)}) {
+      const double d = std::fabs(fp8_value(sc, man, bias) - v);
+      const bool sign_ok = (sc & 0x80) == (std::signbit(x) ? 0x80 : 0);
+      if (d < best_d || (d == best_d && ((sc & 1) == 0) && sign_ok)) {
+        best = sc;
+        best_d = d;
+      }
+    }
+  }
+  if (best_d == std::fabs(v) && (best & 0x7f) == 0)
+    best = std::signbit(x) ? 0x80 : 0;  // zero keeps its sign
+  return best;
+}
+
+TEST(Fp8, EveryE4m3AndE5m2CodeDecodesToItsValue) {
+  for (int c = 0; c < 256; ++c) {
+    const auto v = static_cast<uint8_t>(c);
+    if ((c & 0x7f) == 0x7f) {
+      EXPECT_TRUE(std::isnan(e4m3_to_f32(v)));
+    } else {
+      EXPECT_EQ(static_cast<double>(e4m3_to_f32(v)), fp8_value(v, 3, 7)) << c;
+    }
+    if ((c & 0x7f) < 0x7c) EXPECT_EQ(static_cast<double>(e5m2_to_f32(v)), fp8_value(v, 2, 15)) << c;
+  }
+  EXPECT_EQ(e4m3_to_f32(0x7e), 448.0f);
+  EXPECT_EQ(e5m2_to_f32(0x7b), 57344.0f);
+  EXPECT_TRUE(std::isinf(e5m2_to_f32(0x7c)));
+}
+
+TEST(Fp8, EncodingRoundsToNearestEvenAndSaturates) {
+  std::mt19937 rng(8);
+  std::vector<float> xs = {0.0f,          -0.0f,       448.0f,      449.0f, 464.0f,
+                           1e6f,          -1e6f,       57344.0f,    6e4f,   0.001953125f,
+                           0.0009765625f, 1.0f / 1024, 3.0f / 1024, 240.0f, 232.0f};
+  for (int c = 0; c < 0x7e; ++c)  // midpoints between neighbouring e4m3 codes
+    xs.push_back(static_cast<float>(
+        (fp8_value(static_cast<uint8_t>(c), 3, 7) + fp8_value(static_cast<uint8_t>(c + 1), 3, 7)) /
+        2));
+  std::uniform_real_distribution<float> mant(1.0f, 2.0f);
+  std::uniform_int_distribution<int> expo(-20, 17);
+  for (int i = 0; i < 20000; ++i)
+    xs.push_back((i % 2 ? -1.0f : 1.0f) * std::ldexp(mant(rng), expo(rng)));
+  for (float x : xs) {
+    ASSERT_EQ(f32_to_e4m3(x), fp8_reference(x, 3, 7, 0x7e)) << x;
+    ASSERT_EQ(f32_to_e5m2(x), fp8_reference(x, 2, 15, 0x7b)) << x;
+  }
+  EXPECT_EQ(f32_to_e4m3(INFINITY), 0x7e);  // saturate, never overflow
+  EXPECT_TRUE(std::isnan(e4m3_to_f32(f32_to_e4m3(NAN))));
+}
+
+// Round trips of random vectors stay within each format's bound:
+//   f16 2^-11 relative, bf16 2^-8, fp8-e4m3 2^-4, fp8-e5m2 2^-3 (half an ulp, normal range);
+//   int8: half a quantization step, max|x| / 254.
+TEST(KvVector, RoundTripsStayWithinEachFormatsBound) {
+  std::mt19937 rng(9);
+  std::normal_distribution<float> d(0.0f, 2.0f);
+  const int64_t hd = 80;
+  for (KvDtype t : {KvDtype::kF32, KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3,
+                    KvDtype::kF8E5M2, KvDtype::kInt8}) {
+    std::vector<std::byte> buf(static_cast<size_t>(kv_vector_bytes(t, hd)));
+    std::vector<float> x(hd), y(hd);
+    for (int trial = 0; trial < 200; ++trial) {
+      for (auto& v : x) v = d(rng);
+      encode_kv_vector(t, x.data(), hd, buf.data());
+      decode_kv_vectors(t, buf.data(), 1, hd, buf.size(), y.data());
+      float amax = 0;
+      for (float v : x) amax = std::max(amax, std::fabs(v));
+      for (int64_t i = 0; i < hd; ++i) {
+        const double err = std::fabs(double(x[i]) - y[i]);
+        const double a = std::fabs(x[i]);
+        switch (t) {
+          case KvDtype::kF32:
+            ASSERT_EQ(x[i], y[i]);
+            break;
+          case KvDtype::kF16:
+            ASSERT_LE(err, a * 0x1p-11 + 0x1p-25);
+            break;
+          case KvDtype::kBF16:
+            ASSERT_LE(err, a * 0x1p-8);
+            break;
+          case KvDtype::kF8E4M3:
+            ASSERT_LE(err, a * 0x1p-4 + 0x1p-10);
+            break;
+          case KvDtype::kF8E5M2:
+            ASSERT_LE(err, a * 0x1p-3 + 0x1p-17);
+            break;
+          case KvDtype::kInt8:
+            ASSERT_LE(err, amax / 254.0 * (1 + 1e-6));
+            break;
+          default:
+            break;
+        }
+      }
+    }
+  }
+}
+
+TEST(KvVector, SaturationZeroVectorsAndPlannerOnlyFormats) {
+  const int64_t hd = 4;
+  const std::vector<float> big{1e6f, -1e6f, 3e38f, -3e38f};
+  std::vector<std::byte> buf(8);
+  std::vector<float> y(hd);
+  encode_kv_vector(KvDtype::kF16, big.data(), hd, buf.data());
+  decode_kv_vectors(KvDtype::kF16, buf.data(), 1, hd, 8, y.data());
+  EXPECT_EQ(y, (std::vector<float>{65504.0f, -65504.0f, 65504.0f, -65504.0f}));
+  const std::vector<float> zero(hd, 0.0f);
+  std::vector<std::byte> ib(static_cast<size_t>(kv_vector_bytes(KvDtype::kInt8, hd)));
+  encode_kv_vector(KvDtype::kInt8, zero.data(), hd, ib.data());
+  decode_kv_vectors(KvDtype::kInt8, ib.data(), 1, hd, ib.size(), y.data());
+  EXPECT_EQ(y, zero);
+  EXPECT_THROW(check_cache_dtype(KvDtype::kQ8_0), Error);
+  EXPECT_THROW(encode_kv_vector(KvDtype::kQ4_0, zero.data(), hd, buf.data()), Error);
+}
+
+}  // namespace
+}  // namespace gqa::ops
