@@ -52,7 +52,9 @@ TEST(Fp8, EveryE4m3AndE5m2CodeDecodesToItsValue) {
     } else {
       EXPECT_EQ(static_cast<double>(e4m3_to_f32(v)), fp8_value(v, 3, 7)) << c;
     }
-    if ((c & 0x7f) < 0x7c) EXPECT_EQ(static_cast<double>(e5m2_to_f32(v)), fp8_value(v, 2, 15)) << c;
+    if ((c & 0x7f) < 0x7c) {
+      EXPECT_EQ(static_cast<double>(e5m2_to_f32(v)), fp8_value(v, 2, 15)) << c;
+    }
   }
   EXPECT_EQ(e4m3_to_f32(0x7e), 448.0f);
   EXPECT_EQ(e5m2_to_f32(0x7b), 57344.0f);
@@ -142,6 +144,45 @@ TEST(KvVector, SaturationZeroVectorsAndPlannerOnlyFormats) {
   EXPECT_EQ(y, zero);
   EXPECT_THROW(check_cache_dtype(KvDtype::kQ8_0), Error);
   EXPECT_THROW(encode_kv_vector(KvDtype::kQ4_0, zero.data(), hd, buf.data()), Error);
+}
+
+}  // namespace
+}  // namespace gqa::ops
+
+namespace gqa::ops {
+namespace {
+
+// The SIMD widening path (taken for head_dim a multiple of 8) against the scalar definitions,
+// for every fp8 code and random f16/bf16/int8 vectors.
+TEST(KvVector, SimdDecodeAgreesWithTheScalarDefinitionForEveryCode) {
+  std::vector<std::byte> codes;
+  for (int c = 0; c < 256; ++c)
+    if ((c & 0x7f) != 0x7f && (c & 0x7f) < 0x7c) codes.push_back(static_cast<std::byte>(c));
+  while (codes.size() % 8) codes.push_back(std::byte{0});
+  const auto n = static_cast<int64_t>(codes.size());
+  std::vector<float> out(codes.size());
+  decode_kv_vectors(KvDtype::kF8E4M3, codes.data(), 1, n, codes.size(), out.data());
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(out[i], e4m3_to_f32(static_cast<uint8_t>(codes[i]))) << i;
+  decode_kv_vectors(KvDtype::kF8E5M2, codes.data(), 1, n, codes.size(), out.data());
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(out[i], e5m2_to_f32(static_cast<uint8_t>(codes[i]))) << i;
+  std::mt19937 rng(10);
+  std::normal_distribution<float> d(0.0f, 3.0f);
+  const int64_t hd = 64;
+  std::vector<float> x(hd), odd(hd + 3), y(hd);
+  for (KvDtype t : {KvDtype::kF16, KvDtype::kBF16, KvDtype::kInt8}) {
+    for (auto& v : x) v = d(rng);
+    std::vector<std::byte> buf(static_cast<size_t>(kv_vector_bytes(t, hd)));
+    encode_kv_vector(t, x.data(), hd, buf.data());
+    decode_kv_vectors(t, buf.data(), 1, hd, buf.size(), y.data());  // SIMD
+    // head_dim 61 takes the scalar path for the same leading values.
+    std::vector<std::byte> buf61(static_cast<size_t>(kv_vector_bytes(t, 61)));
+    encode_kv_vector(t, x.data(), 61, buf61.data());
+    std::vector<float> y61(61);
+    decode_kv_vectors(t, buf61.data(), 1, 61, buf61.size(), y61.data());
+    if (t != KvDtype::kInt8) {  // int8's scale depends on the vector's max
+      for (int64_t i = 0; i < 61; ++i) ASSERT_EQ(y[i], y61[i]) << kv_dtype_name(t);
+    }
+  }
 }
 
 }  // namespace

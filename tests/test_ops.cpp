@@ -8,6 +8,7 @@
 #include "core/float_codec.h"
 #include "ops/elementwise.h"
 #include "ops/matmul.h"
+#include "ops/vec.h"
 
 namespace gqa::ops {
 namespace {
@@ -83,6 +84,39 @@ TEST(Elementwise, RmsnormSoftmaxSwigluArgmax) {
   EXPECT_NEAR(g[0], 0.0, 1e-7);
   EXPECT_NEAR(g[1], 2.0 / (1 + std::exp(-1.0)), 1e-6);
   EXPECT_EQ(argmax(x.data(), 5), 4);
+}
+
+}  // namespace
+}  // namespace gqa::ops
+
+namespace gqa::ops {
+namespace {
+
+TEST(Vec, EverySimdPathMatchesScalarOnOddLengths) {
+  const VecOps* impls[3];
+  const int n = available_vec_ops(impls, 3);
+  std::mt19937_64 rng(11);
+  for (int64_t len : {1, 7, 8, 15, 16, 17, 48, 80, 129}) {
+    const auto a = randn(rng, static_cast<size_t>(len)), b = randn(rng, static_cast<size_t>(len));
+    for (int i = 0; i < n; ++i) {
+      const VecOps& v = *impls[i];
+      double want = 0;
+      for (int64_t k = 0; k < len; ++k) want += double(a[k]) * b[k];
+      EXPECT_NEAR(v.dot(a.data(), b.data(), len), want, 1e-5 * (1 + std::fabs(want))) << v.name;
+      std::vector<float> y = b;
+      v.axpy(0.5f, a.data(), y.data(), len);
+      for (int64_t k = 0; k < len; ++k) EXPECT_NEAR(y[k], b[k] + 0.5f * a[k], 1e-6) << v.name;
+      v.scale(3.0f, y.data(), len);
+      std::vector<float> e(static_cast<size_t>(len));
+      for (int64_t k = 0; k < len; ++k) e[k] = -90.0f * std::fabs(a[k]) / 4.0f;  // [-90, 0]
+      std::vector<float> got = e;
+      v.exp_nonpos(got.data(), len);
+      for (int64_t k = 0; k < len; ++k) {
+        const double ref = e[k] < -87.0f ? 0.0 : std::exp(double(e[k]));
+        EXPECT_NEAR(got[k], ref, 2e-7 * ref + 1e-37) << v.name << " exp(" << e[k] << ")";
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -1,10 +1,16 @@
 #include "ops/paged_attention.h"
 
+// GCC 12 AVX-512 headers: see vec.cpp.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <string_view>
 #include <vector>
 
 #include "ops/kv_quant.h"
@@ -30,12 +36,63 @@ struct WorkItem {
   int64_t j0, j1;  // context tokens [j0, j1) this item reads
 };
 
+// Online-softmax update of one query row over tile tokens [lo, hi) (indices into k/v tiles),
+// written for AVX-512 with the row's accumulator held in registers. head_dim % 16 == 0, <= 256.
+__attribute__((target("avx512f"))) void row_tile_avx512(const float* qr, const float* k,
+                                                         const float* v, int64_t lo, int64_t hi,
+                                                         int64_t hd, float& m, float& l, float* acc,
+                                                         float* scores) {
+  const int64_t nc = hd / 16;
+  __m512 reg[16];
+  for (int64_t c = 0; c < nc; ++c) reg[c] = _mm512_loadu_ps(qr + 16 * c);
+  float mx = m;
+  for (int64_t j = lo; j < hi; ++j) {
+    const float* kj = k + j * hd;
+    __m512 s0 = _mm512_mul_ps(reg[0], _mm512_loadu_ps(kj));
+    __m512 s1 = _mm512_setzero_ps();
+    for (int64_t c = 1; c + 1 < nc; c += 2) {
+      s1 = _mm512_fmadd_ps(reg[c], _mm512_loadu_ps(kj + 16 * c), s1);
+      s0 = _mm512_fmadd_ps(reg[c + 1], _mm512_loadu_ps(kj + 16 * c + 16), s0);
+    }
+    if (nc % 2 == 0) s1 = _mm512_fmadd_ps(reg[nc - 1], _mm512_loadu_ps(kj + 16 * (nc - 1)), s1);
+    const float sc = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    scores[j - lo] = sc;
+    mx = std::max(mx, sc);
+  }
+  float corr = 1.0f;
+  if (mx > m) {
+    corr = std::exp(m - mx);  // 0 on the first tile (m = -inf)
+    l *= corr;
+    m = mx;
+  }
+  const int64_t cnt = hi - lo;
+  for (int64_t j = 0; j < cnt; ++j) scores[j] -= mx;
+  vec_ops().exp_nonpos(scores, cnt);
+  const __m512 vc = _mm512_set1_ps(corr);
+  for (int64_t c = 0; c < nc; ++c) reg[c] = _mm512_mul_ps(_mm512_loadu_ps(acc + 16 * c), vc);
+  float sum = 0.0f;
+  for (int64_t j = 0; j < cnt; ++j) {
+    const float* vj = v + (lo + j) * hd;
+    const __m512 p = _mm512_set1_ps(scores[j]);
+    sum += scores[j];
+    for (int64_t c = 0; c < nc; ++c) reg[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16 * c), reg[c]);
+  }
+  for (int64_t c = 0; c < nc; ++c) _mm512_storeu_ps(acc + 16 * c, reg[c]);
+  l += sum;
+}
+
+bool use_avx512_tiles(const VecOps& vec, int64_t hd) {
+  static const bool cpu = __builtin_cpu_supports("avx512f");
+  return cpu && &vec == &vec_ops() && std::string_view(vec.name) == "avx512" && hd % 16 == 0 && hd <= 256;
+}
+
 // Accumulates query rows (t, r) of item w over its tokens into p. q_rows: [rows][hd], prescaled.
 void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int64_t first_pos,
               const float* q_rows, Partial& p, std::vector<float>& ktile, std::vector<float>& vtile,
               std::vector<float>& scores, const VecOps& vec) {
   const int64_t hd = s.head_dim, n_rep = s.heads / s.kv_heads, bs = kv.block_size;
   const int64_t rows = (w.t1 - w.t0) * n_rep;
+  const bool tiles = use_avx512_tiles(vec, hd);
   p.reset(rows, hd);
   for (int64_t b = w.j0 / bs; b * bs < w.j1; ++b) {
     const int64_t lo_tok = std::max(b * bs, w.j0), hi_tok = std::min(b * bs + bs, w.j1);
@@ -49,23 +106,29 @@ void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int
       const int64_t lo = s.window > 0 ? std::max(lo_tok, qpos - s.window + 1) : lo_tok;
       if (lo >= hi) continue;
       const float* qr = q_rows + row * hd;
+      float* acc = p.acc.data() + row * hd;
+      if (tiles) {
+        row_tile_avx512(qr, ktile.data(), vtile.data(), lo - lo_tok, hi - lo_tok, hd, p.m[row],
+                        p.l[row], acc, scores.data());
+        continue;
+      }
+      const int64_t cnt = hi - lo;
       float mx = p.m[row];
       for (int64_t j = lo; j < hi; ++j) {
-        const float sc = vec.dot(qr, ktile.data() + (j - lo_tok) * hd, hd);
-        scores[j - lo] = sc;
-        mx = std::max(mx, sc);
+        scores[j - lo] = vec.dot(qr, ktile.data() + (j - lo_tok) * hd, hd);
+        mx = std::max(mx, scores[j - lo]);
       }
-      float* acc = p.acc.data() + row * hd;
       if (mx > p.m[row]) {
         const float corr = std::exp(p.m[row] - mx);  // 0 on the first block (m = -inf)
         p.l[row] *= corr;
         vec.scale(corr, acc, hd);
         p.m[row] = mx;
       }
-      for (int64_t j = lo; j < hi; ++j) {
-        const float pj = std::exp(scores[j - lo] - mx);
-        p.l[row] += pj;
-        vec.axpy(pj, vtile.data() + (j - lo_tok) * hd, acc, hd);
+      for (int64_t j = 0; j < cnt; ++j) scores[j] -= mx;
+      vec.exp_nonpos(scores.data(), cnt);
+      for (int64_t j = 0; j < cnt; ++j) {
+        p.l[row] += scores[j];
+        vec.axpy(scores[j], vtile.data() + (lo + j - lo_tok) * hd, acc, hd);
       }
     }
   }
