@@ -51,13 +51,17 @@ int main(int argc, char** argv) {
   int64_t max_ctx = 32768;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--threads") threads = std::stoi(argv[i + 1]);
-    else if (a == "--max-ctx") max_ctx = std::stoll(argv[i + 1]);
+    if (a == "--threads")
+      threads = std::stoi(argv[i + 1]);
+    else if (a == "--max-ctx")
+      max_ctx = std::stoll(argv[i + 1]);
   }
   gqa::ops::set_threads(threads);
   const double probe = gqa::eval::read_bandwidth(int64_t{1} << 30);
-  fmt::print("decode attention, {} query heads, head_dim {}, {} threads, SIMD {}; read probe {:.2f} GB/s\n",
-             kHeads, kHeadDim, threads, gqa::ops::vec_ops().name, probe / 1e9);
+  fmt::print(
+      "decode attention, {} query heads, head_dim {}, {} threads, SIMD {}; read probe {:.2f} "
+      "GB/s\n",
+      kHeads, kHeadDim, threads, gqa::ops::vec_ops().name, probe / 1e9);
   fmt::print("{:<9} {:>6} {:>8} {:>10} {:>10} {:>8} {:>9} {:>9}\n", "kv dtype", "ctx", "kv heads",
              "KV MiB", "us/step", "GB/s", "vs probe", "MHA/this");
   std::mt19937_64 rng(1);
@@ -95,11 +99,11 @@ int main(int argc, char** argv) {
         const double sec = time_step(s, seq.view(0, ctx), q, out, ctx);
         const double bytes = 2.0 * static_cast<double>(g * ctx) * static_cast<double>(vb);
         if (g == 32) mha_time[ctx] = sec;
-        fmt::print("{:<9} {:>6} {:>8} {:>10.1f} {:>10.1f} {:>8.2f} {:>9.2f} {:>9}\n",
-                   gqa::kv_dtype_name(t), ctx, g, bytes / (1 << 20), sec * 1e6, bytes / sec / 1e9,
-                   bytes / sec / probe,
-                   g == 32 ? std::string("-")
-                           : fmt::format("{:.2f} ({})", mha_time[ctx] / sec, 32 / g));
+        fmt::print(
+            "{:<9} {:>6} {:>8} {:>10.1f} {:>10.1f} {:>8.2f} {:>9.2f} {:>9}\n",
+            gqa::kv_dtype_name(t), ctx, g, bytes / (1 << 20), sec * 1e6, bytes / sec / 1e9,
+            bytes / sec / probe,
+            g == 32 ? std::string("-") : fmt::format("{:.2f} ({})", mha_time[ctx] / sec, 32 / g));
       }
     }
   }

@@ -87,6 +87,19 @@ TEST_F(CliRuntime, PerplexityBaselineAndKldAgainstItself) {
   EXPECT_TRUE(contains(bad.err, "differ")) << bad.err;
 }
 
+TEST_F(CliRuntime, EveryKvDtypeRunsAndQuantizedCachesStayCloseToF32) {
+  const std::string base = (*dir_ / "f32.logp").string();
+  ASSERT_EQ(run_gqa("ppl " + ckpt() + " --file " + text() + " --save-logits " + base).exit_code, 0);
+  for (const char* t : {"f16", "bf16", "fp8", "fp8-e5m2", "int8"}) {
+    const auto r = run_gqa("ppl " + ckpt() + " --file " + text() + " --kv-dtype " + t + " --kld " +
+                           base + " --json");
+    ASSERT_EQ(r.exit_code, 0) << t << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_LT(j["kld_mean"].get<double>(), 0.05) << t;
+    EXPECT_EQ(j["kv_dtype"], t);
+  }
+}
+
 TEST_F(CliRuntime, BenchReportsPrefillAndDecodeAtEachDepth) {
   const auto r = run_gqa("bench " + ckpt() + " -p 4 -n 4 --depth 0,16 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -115,6 +128,9 @@ TEST_F(CliRuntime, BadInputIsOneLineAndExitTwo) {
       {"ppl " + ckpt() + " --file " + (*dir_ / "missing.txt").string(), "cannot open"},
       {"ppl " + ckpt() + " --file " + text() + " --kld " + text(), "not a gqa log-prob file"},
       {"bench " + ckpt() + " --depth 0,x", "--depth"},
+      {"bench " + ckpt() + " --kv-dtype q4_0", "planner-only"},
+      {"generate " + ckpt() + " --tokens 1 --kv-dtype f12", "unknown KV dtype"},
+      {"ppl " + ckpt() + " --file " + text() + " --block-size 0", "--block-size"},
   };
   for (const auto& [args, says] : cases) {
     const auto r = run_gqa(args);

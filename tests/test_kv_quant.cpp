@@ -162,9 +162,11 @@ TEST(KvVector, SimdDecodeAgreesWithTheScalarDefinitionForEveryCode) {
   const auto n = static_cast<int64_t>(codes.size());
   std::vector<float> out(codes.size());
   decode_kv_vectors(KvDtype::kF8E4M3, codes.data(), 1, n, codes.size(), out.data());
-  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(out[i], e4m3_to_f32(static_cast<uint8_t>(codes[i]))) << i;
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(out[i], e4m3_to_f32(static_cast<uint8_t>(codes[i]))) << i;
   decode_kv_vectors(KvDtype::kF8E5M2, codes.data(), 1, n, codes.size(), out.data());
-  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(out[i], e5m2_to_f32(static_cast<uint8_t>(codes[i]))) << i;
+  for (int64_t i = 0; i < n; ++i)
+    ASSERT_EQ(out[i], e5m2_to_f32(static_cast<uint8_t>(codes[i]))) << i;
   std::mt19937 rng(10);
   std::normal_distribution<float> d(0.0f, 3.0f);
   const int64_t hd = 64;

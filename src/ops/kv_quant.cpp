@@ -60,30 +60,35 @@ float decode_minifloat(uint8_t v, int man, int bias) {
 // code). fp8 codes become f16 bit patterns: e5m2 is the top byte of an f16; e4m3's 7 magnitude
 // bits shifted left by 7 form an f16 worth 2^-8 of the value (the NaN code 0x7f, which the
 // encoder only writes for NaN input, reads as 480 here).
-__attribute__((target("avx2,f16c"))) int64_t decode_fast(KvDtype t, const std::byte* in,
-                                                         int64_t hd, float* out) {
+__attribute__((target("avx2,f16c"))) int64_t decode_fast(KvDtype t, const std::byte* in, int64_t hd,
+                                                         float* out) {
   int64_t i = 0;
   switch (t) {
     case KvDtype::kF16:
       for (; i + 8 <= hd; i += 8)
-        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i))));
+        _mm256_storeu_ps(
+            out + i,
+            _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i))));
       break;
     case KvDtype::kBF16:
       for (; i + 8 <= hd; i += 8) {
-        const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i)));
+        const __m256i w =
+            _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 2 * i)));
         _mm256_storeu_ps(out + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
       }
       break;
     case KvDtype::kF8E5M2:
       for (; i + 8 <= hd; i += 8) {
-        const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i)));
+        const __m128i b =
+            _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i)));
         _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_slli_epi16(b, 8)));
       }
       break;
     case KvDtype::kF8E4M3: {
       const __m256 scale = _mm256_set1_ps(256.0f);
       for (; i + 8 <= hd; i += 8) {
-        const __m128i b = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i)));
+        const __m128i b =
+            _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i)));
         const __m128i h = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8),
                                        _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), 7));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtph_ps(h), scale));
@@ -95,24 +100,29 @@ __attribute__((target("avx2,f16c"))) int64_t decode_fast(KvDtype t, const std::b
       std::memcpy(&s, in, 4);
       const __m256 scale = _mm256_set1_ps(s);
       for (; i + 8 <= hd; i += 8) {
-        const __m256i w = _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + 4 + i)));
+        const __m256i w =
+            _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + 4 + i)));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtepi32_ps(w), scale));
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return i;
 }
 
 // The same 16 values at a time with AVX-512 (F and BW; F16C for the half conversions).
-__attribute__((target("avx512f,avx512bw,avx2,f16c"))) int64_t decode_fast512(KvDtype t, const std::byte* in,
-                                                                             int64_t hd, float* out) {
+__attribute__((target("avx512f,avx512bw,avx2,f16c"))) int64_t decode_fast512(KvDtype t,
+                                                                             const std::byte* in,
+                                                                             int64_t hd,
+                                                                             float* out) {
   int64_t i = 0;
   const auto* p = reinterpret_cast<const __m256i*>(in);
   switch (t) {
     case KvDtype::kF16:
-      for (; i + 16 <= hd; i += 16) _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(p + i / 16)));
+      for (; i + 16 <= hd; i += 16)
+        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_loadu_si256(p + i / 16)));
       break;
     case KvDtype::kBF16:
       for (; i + 16 <= hd; i += 16) {
@@ -122,16 +132,19 @@ __attribute__((target("avx512f,avx512bw,avx2,f16c"))) int64_t decode_fast512(KvD
       break;
     case KvDtype::kF8E5M2:
       for (; i + 16 <= hd; i += 16) {
-        const __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)));
+        const __m256i b =
+            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)));
         _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_slli_epi16(b, 8)));
       }
       break;
     case KvDtype::kF8E4M3: {
       const __m512 scale = _mm512_set1_ps(256.0f);
       for (; i + 16 <= hd; i += 16) {
-        const __m256i b = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)));
-        const __m256i h = _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8),
-                                          _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x7f)), 7));
+        const __m256i b =
+            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)));
+        const __m256i h =
+            _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8),
+                            _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x7f)), 7));
         _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_cvtph_ps(h), scale));
       }
       break;
@@ -141,12 +154,14 @@ __attribute__((target("avx512f,avx512bw,avx2,f16c"))) int64_t decode_fast512(KvD
       std::memcpy(&sc, in, 4);
       const __m512 scale = _mm512_set1_ps(sc);
       for (; i + 16 <= hd; i += 16) {
-        const __m512i w = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 4 + i)));
+        const __m512i w =
+            _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + 4 + i)));
         _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_cvtepi32_ps(w), scale));
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
   return i;
 }

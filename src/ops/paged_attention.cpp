@@ -39,9 +39,9 @@ struct WorkItem {
 // Online-softmax update of one query row over tile tokens [lo, hi) (indices into k/v tiles),
 // written for AVX-512 with the row's accumulator held in registers. head_dim % 16 == 0, <= 256.
 __attribute__((target("avx512f"))) void row_tile_avx512(const float* qr, const float* k,
-                                                         const float* v, int64_t lo, int64_t hi,
-                                                         int64_t hd, float& m, float& l, float* acc,
-                                                         float* scores) {
+                                                        const float* v, int64_t lo, int64_t hi,
+                                                        int64_t hd, float& m, float& l, float* acc,
+                                                        float* scores) {
   const int64_t nc = hd / 16;
   __m512 reg[16];
   for (int64_t c = 0; c < nc; ++c) reg[c] = _mm512_loadu_ps(qr + 16 * c);
@@ -75,7 +75,8 @@ __attribute__((target("avx512f"))) void row_tile_avx512(const float* qr, const f
     const float* vj = v + (lo + j) * hd;
     const __m512 p = _mm512_set1_ps(scores[j]);
     sum += scores[j];
-    for (int64_t c = 0; c < nc; ++c) reg[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16 * c), reg[c]);
+    for (int64_t c = 0; c < nc; ++c)
+      reg[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16 * c), reg[c]);
   }
   for (int64_t c = 0; c < nc; ++c) _mm512_storeu_ps(acc + 16 * c, reg[c]);
   l += sum;
@@ -83,7 +84,8 @@ __attribute__((target("avx512f"))) void row_tile_avx512(const float* qr, const f
 
 bool use_avx512_tiles(const VecOps& vec, int64_t hd) {
   static const bool cpu = __builtin_cpu_supports("avx512f");
-  return cpu && &vec == &vec_ops() && std::string_view(vec.name) == "avx512" && hd % 16 == 0 && hd <= 256;
+  return cpu && &vec == &vec_ops() && std::string_view(vec.name) == "avx512" && hd % 16 == 0 &&
+         hd <= 256;
 }
 
 // Accumulates query rows (t, r) of item w over its tokens into p. q_rows: [rows][hd], prescaled.

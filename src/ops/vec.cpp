@@ -30,20 +30,20 @@ void exp_scalar(float* x, int64_t n) {
 
 // exp(x) = 2^k * 2^f with k = round(x log2 e) and f in [-0.5, 0.5]; 2^f by a degree-6
 // polynomial (Taylor coefficients of e^(f ln 2)), k added to the exponent bits.
-#define GQA_EXP_POLY(SET1, FMA, MUL, ROUND, CVT, ADD_EPI, SLLI, CAST, MAX)               \
-  const auto lo = SET1(-87.0f);                                                           \
-  v = MAX(v, lo);                                                                         \
-  const auto t = MUL(v, SET1(1.44269504088896341f));                                     \
-  const auto k = ROUND(t);                                                                \
-  /* f = x - k ln 2 in two steps (Cody-Waite), exact enough for large |x| */             \
-  const auto f = FMA(k, SET1(2.12194440e-4f), FMA(k, SET1(-0.693359375f), v));          \
-  auto p = SET1(1.0f / 720);                                                              \
-  p = FMA(p, f, SET1(1.0f / 120));                                                        \
-  p = FMA(p, f, SET1(1.0f / 24));                                                         \
-  p = FMA(p, f, SET1(1.0f / 6));                                                          \
-  p = FMA(p, f, SET1(0.5f));                                                              \
-  p = FMA(p, f, SET1(1.0f));                                                              \
-  p = FMA(p, f, SET1(1.0f));                                                              \
+#define GQA_EXP_POLY(SET1, FMA, MUL, ROUND, CVT, ADD_EPI, SLLI, CAST, MAX)     \
+  const auto lo = SET1(-87.0f);                                                \
+  v = MAX(v, lo);                                                              \
+  const auto t = MUL(v, SET1(1.44269504088896341f));                           \
+  const auto k = ROUND(t);                                                     \
+  /* f = x - k ln 2 in two steps (Cody-Waite), exact enough for large |x| */   \
+  const auto f = FMA(k, SET1(2.12194440e-4f), FMA(k, SET1(-0.693359375f), v)); \
+  auto p = SET1(1.0f / 720);                                                   \
+  p = FMA(p, f, SET1(1.0f / 120));                                             \
+  p = FMA(p, f, SET1(1.0f / 24));                                              \
+  p = FMA(p, f, SET1(1.0f / 6));                                               \
+  p = FMA(p, f, SET1(0.5f));                                                   \
+  p = FMA(p, f, SET1(1.0f));                                                   \
+  p = FMA(p, f, SET1(1.0f));                                                   \
   const auto r = CAST(ADD_EPI(CAST_I(p), SLLI(CVT(k), 23)));
 
 #define GQA_ROUND8(a) _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
@@ -54,13 +54,13 @@ __attribute__((target("avx2,fma"))) void exp_avx2(float* x, int64_t n) {
   for (; i + 8 <= n; i += 8) {
     __m256 v = _mm256_loadu_ps(x + i);
 #define CAST_I _mm256_castps_si256
-    GQA_EXP_POLY(_mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps,
-                 GQA_ROUND8,
-                 _mm256_cvtps_epi32, _mm256_add_epi32, _mm256_slli_epi32, _mm256_castsi256_ps,
-                 _mm256_max_ps)
+    GQA_EXP_POLY(_mm256_set1_ps, _mm256_fmadd_ps, _mm256_mul_ps, GQA_ROUND8, _mm256_cvtps_epi32,
+                 _mm256_add_epi32, _mm256_slli_epi32, _mm256_castsi256_ps, _mm256_max_ps)
 #undef CAST_I
     // Below -87 the result underflows: return exactly 0 there.
-    _mm256_storeu_ps(x + i, _mm256_blendv_ps(r, _mm256_setzero_ps(), _mm256_cmp_ps(_mm256_loadu_ps(x + i), lo, _CMP_LT_OQ)));
+    _mm256_storeu_ps(x + i,
+                     _mm256_blendv_ps(r, _mm256_setzero_ps(),
+                                      _mm256_cmp_ps(_mm256_loadu_ps(x + i), lo, _CMP_LT_OQ)));
   }
   exp_scalar(x + i, n - i);
 }
@@ -70,10 +70,8 @@ __attribute__((target("avx512f"))) void exp_avx512(float* x, int64_t n) {
   for (; i + 16 <= n; i += 16) {
     __m512 v = _mm512_loadu_ps(x + i);
 #define CAST_I _mm512_castps_si512
-    GQA_EXP_POLY(_mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps,
-                 GQA_ROUND16,
-                 _mm512_cvtps_epi32, _mm512_add_epi32, _mm512_slli_epi32, _mm512_castsi512_ps,
-                 _mm512_max_ps)
+    GQA_EXP_POLY(_mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, GQA_ROUND16, _mm512_cvtps_epi32,
+                 _mm512_add_epi32, _mm512_slli_epi32, _mm512_castsi512_ps, _mm512_max_ps)
 #undef CAST_I
     const __mmask16 under = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), lo, _CMP_LT_OQ);
     _mm512_storeu_ps(x + i, _mm512_mask_mov_ps(r, under, _mm512_setzero_ps()));
