@@ -1,6 +1,8 @@
 // Fast kernels against their scalar references on random inputs of odd sizes.
 #include <gtest/gtest.h>
 
+#include "random_fixtures.h"
+
 #include <cmath>
 #include <random>
 #include <vector>
@@ -13,12 +15,7 @@
 namespace gqa::ops {
 namespace {
 
-std::vector<float> randn(std::mt19937_64& rng, size_t n) {
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
 // Weights of the given dtype, returned with their f32 values (after rounding).
 struct StoredMatrix {
@@ -35,14 +32,7 @@ StoredMatrix stored(std::mt19937_64& rng, DType t, int64_t rows, int64_t cols) {
   return s;
 }
 
-double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0, scale = 1e-30;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
-  }
-  return diff / scale;
-}
+using test::max_rel;
 
 TEST(Matmul, MatvecAndMatmulMatchTheReferenceForEveryDtypeAndOddSizes) {
   std::mt19937_64 rng(1);

@@ -3,6 +3,8 @@
 // has; blocks scattered in memory; and quantized KV against f32 KV.
 #include <gtest/gtest.h>
 
+#include "random_fixtures.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -55,21 +57,9 @@ struct TestCache {
   }
 };
 
-std::vector<float> randn(std::mt19937_64& rng, size_t n) {
-  std::normal_distribution<float> d;
-  std::vector<float> v(n);
-  for (auto& x : v) x = d(rng);
-  return v;
-}
+using test::randn;
 
-double max_rel(const std::vector<float>& a, const std::vector<float>& b) {
-  double diff = 0, scale = 1e-30;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, static_cast<double>(std::fabs(a[i] - b[i])));
-    scale = std::max(scale, static_cast<double>(std::fabs(b[i])));
-  }
-  return diff / scale;
-}
+using test::max_rel;
 
 TEST(PagedAttention, FastMatchesReferenceAcrossGroupingsHeadDimsLengthsAndSimdPaths) {
   std::mt19937_64 rng(3);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/runtime_options.h"
 #include "cli/human_format.h"
 #include "cli/text_table.h"
 #include "core/error.h"
@@ -25,9 +26,7 @@ struct BenchCli {
   std::string ckpt;
   int64_t prefill = 512, decode = 128;
   std::string depths = "0";
-  int threads = 0;
-  std::string kv_dtype = "f16";
-  int64_t block_size = 16;
+  RuntimeOptions rt;
   bool json = false;
 };
 
@@ -52,10 +51,8 @@ std::vector<int64_t> parse_depths(const std::string& s) {
 int run_bench(const BenchCli& o) {
   if (o.prefill < 0 || o.decode < 0) fail(ErrorKind::kInvalidArgument, "-p and -n must be >= 0");
   const auto depths = parse_depths(o.depths);
-  ops::set_threads(o.threads);
+  const model::CacheOptions cache = o.rt.apply();
   const model::Model m(o.ckpt);
-  const model::CacheOptions cache{parse_kv_dtype(o.kv_dtype), o.block_size};
-  kv::KvLayout::for_model(m.config(), cache.kv_dtype, cache.block_size);  // validates
   std::vector<eval::SpeedRow> rows;
   for (int64_t d : depths) {
     if (o.prefill > 0) rows.push_back(eval::measure_prefill(m, cache, d, o.prefill, 1));
@@ -63,7 +60,7 @@ int run_bench(const BenchCli& o) {
   }
   if (o.json) {
     nlohmann::json j{{"checkpoint", o.ckpt},
-                     {"kv_dtype", o.kv_dtype},
+                     {"kv_dtype", o.rt.kv_dtype},
                      {"threads", omp_get_max_threads()},
                      {"rows", nlohmann::json::array()}};
     for (const auto& r : rows)
@@ -96,16 +93,12 @@ Command add_bench_command(CLI::App& root) {
   auto o = std::make_shared<BenchCli>();
   CLI::App* cmd = root.add_subcommand("bench", "Prefill and decode tokens/s at context depths");
   cmd->add_option("ckpt", o->ckpt, "Checkpoint folder")->required();
+  add_runtime_options(*cmd, o->rt, "f16");
   cmd->add_option("-p", o->prefill, "Prompt tokens for the prefill test (0: skip)")
       ->capture_default_str();
   cmd->add_option("-n", o->decode, "Tokens for the decode test (0: skip)")->capture_default_str();
   cmd->add_option("--depth", o->depths, "Tokens already in the cache, comma-separated, e.g. 0,4096")
       ->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
-  cmd->add_option("--kv-dtype", o->kv_dtype,
-                  "KV cache dtype: f32, f16, bf16, fp8 (e4m3), fp8-e5m2, int8")
-      ->capture_default_str();
-  cmd->add_option("--block-size", o->block_size, "Tokens per KV block")->capture_default_str();
   cmd->add_flag("--json", o->json, "One JSON object for scripts");
   cmd->footer(R"(
 Like llama-bench: ppN prefills N random tokens, tgN decodes N tokens one at a time, each after

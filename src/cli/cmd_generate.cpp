@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/runtime_options.h"
 #include "core/error.h"
 #include "model/model.h"
 #include "model/sampler.h"
@@ -24,9 +25,7 @@ struct GenerateCli {
   std::string ckpt, prompt, tokens;
   int64_t n = 128;
   int64_t ctx = 0;
-  int threads = 0;
-  std::string kv_dtype = "f16";
-  int64_t block_size = 16;
+  RuntimeOptions rt;
   model::SamplerOptions sampling;
 };
 
@@ -34,7 +33,7 @@ int run_generate(const GenerateCli& o) {
   if (o.prompt.empty() == o.tokens.empty())
     fail(ErrorKind::kInvalidArgument, "give exactly one of -p TEXT or --tokens IDS");
   if (o.n < 0) fail(ErrorKind::kInvalidArgument, "-n must be >= 0");
-  ops::set_threads(o.threads);
+  const model::CacheOptions cache = o.rt.apply();
   model::Sampler sampler(o.sampling);
   const model::Model m(o.ckpt);
   std::optional<model::Tokenizer> tok;
@@ -52,7 +51,7 @@ int run_generate(const GenerateCli& o) {
   if (static_cast<int64_t>(ids.size()) > ctx)
     fail(ErrorKind::kInvalidArgument,
          fmt::format("the prompt has {} tokens, more than the {}-token context", ids.size(), ctx));
-  model::Session s(m, ctx, {parse_kv_dtype(o.kv_dtype), o.block_size});
+  model::Session s(m, ctx, cache);
   std::vector<float> logits;
   const auto t0 = Clock::now();
   s.forward(ids, logits);
@@ -103,6 +102,7 @@ Command add_generate_command(CLI::App& root) {
   auto o = std::make_shared<GenerateCli>();
   CLI::App* cmd = root.add_subcommand("generate", "Continue a prompt with the native runtime");
   cmd->add_option("ckpt", o->ckpt, "Checkpoint folder")->required();
+  add_runtime_options(*cmd, o->rt, "f16");
   cmd->add_option("-p,--prompt", o->prompt, "Prompt text (needs tokenizer.model)");
   cmd->add_option("--tokens", o->tokens,
                   "Prompt as token ids, e.g. 1,450,4996 (no tokenizer needed)");
@@ -116,11 +116,6 @@ Command add_generate_command(CLI::App& root) {
   cmd->add_option("--top-p", o->sampling.top_p, "Keep the smallest set with this probability")
       ->capture_default_str();
   cmd->add_option("--seed", o->sampling.seed, "Sampling seed")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
-  cmd->add_option("--kv-dtype", o->kv_dtype,
-                  "KV cache dtype: f32, f16, bf16, fp8 (e4m3), fp8-e5m2, int8")
-      ->capture_default_str();
-  cmd->add_option("--block-size", o->block_size, "Tokens per KV block")->capture_default_str();
   cmd->footer("\nText streams to stdout; prefill and decode speed go to stderr at the end.\n");
   return {cmd, [o] { return run_generate(*o); }};
 }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/runtime_options.h"
 #include "cli/progress.h"
 #include "core/error.h"
 #include "eval/logprob_file.h"
@@ -24,16 +25,14 @@ namespace {
 struct PplCli {
   std::string ckpt, file, save, kld, tokens_file;
   int64_t ctx = 512;
-  int threads = 0;
-  std::string kv_dtype = "f32";
-  int64_t block_size = 16;
+  RuntimeOptions rt;
   bool json = false;
 };
 
 int run_ppl(const PplCli& o) {
   if (o.file.empty() == o.tokens_file.empty())
     fail(ErrorKind::kInvalidArgument, "give exactly one of --file TEXT or --tokens-file IDS");
-  ops::set_threads(o.threads);
+  const model::CacheOptions cache = o.rt.apply();
   const model::Model m(o.ckpt);
   std::vector<int32_t> tokens;
   if (!o.file.empty()) {
@@ -51,9 +50,9 @@ int run_ppl(const PplCli& o) {
   std::optional<eval::KlComparer> kl;
   if (!o.save.empty()) saver.emplace(o.save, vocab);
   if (!o.kld.empty()) kl.emplace(o.kld, vocab);
-  Progress progress("ppl", o.json);
+  Progress progress("ppl", o.json, Progress::Unit::kTokens);
   const eval::PplResult r = eval::perplexity(
-      m, tokens, o.ctx, {parse_kv_dtype(o.kv_dtype), o.block_size},
+      m, tokens, o.ctx, cache,
       [&](std::span<const float> lp, int32_t target) {
         if (saver) saver->add(lp, target);
         if (kl) kl->add(lp, target);
@@ -63,7 +62,7 @@ int run_ppl(const PplCli& o) {
       });
   progress.finish();
   if (saver) saver->finish();
-  nlohmann::json j{{"checkpoint", o.ckpt}, {"kv_dtype", o.kv_dtype},
+  nlohmann::json j{{"checkpoint", o.ckpt}, {"kv_dtype", o.rt.kv_dtype},
                    {"ctx", o.ctx},         {"tokens", tokens.size()},
                    {"windows", r.windows}, {"scored", r.scored},
                    {"ppl", r.ppl()},       {"nll_mean", r.nll_sum / static_cast<double>(r.scored)}};
@@ -100,17 +99,13 @@ Command add_ppl_command(CLI::App& root) {
   CLI::App* cmd =
       root.add_subcommand("ppl", "Perplexity of a text; KL divergence against a baseline");
   cmd->add_option("ckpt", o->ckpt, "Checkpoint folder")->required();
+  add_runtime_options(*cmd, o->rt, "f32");
   cmd->add_option("--file", o->file, "Text file (tokenized with the checkpoint's tokenizer.model)");
   cmd->add_option("--tokens-file", o->tokens_file,
                   "Token ids separated by commas, spaces or newlines");
   cmd->add_option("--ctx", o->ctx, "Window length in tokens")->capture_default_str();
   cmd->add_option("--save-logits", o->save, "Write this run's log-probabilities as a baseline");
   cmd->add_option("--kld", o->kld, "Compare with a baseline written by --save-logits");
-  cmd->add_option("--threads", o->threads, "Threads (default: all cores)");
-  cmd->add_option("--kv-dtype", o->kv_dtype,
-                  "KV cache dtype: f32, f16, bf16, fp8 (e4m3), fp8-e5m2, int8")
-      ->capture_default_str();
-  cmd->add_option("--block-size", o->block_size, "Tokens per KV block")->capture_default_str();
   cmd->add_flag("--json", o->json, "One JSON object for scripts");
   cmd->footer(R"(
 The text is tokenized once (BOS first when the tokenizer adds one) and cut into non-overlapping

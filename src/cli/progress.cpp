@@ -10,9 +10,10 @@
 
 namespace gqa::cli {
 
-Progress::Progress(std::string label, bool quiet)
+Progress::Progress(std::string label, bool quiet, Unit unit)
     : label_(std::move(label)),
       quiet_(quiet),
+      unit_(unit),
       tty_(::isatty(STDERR_FILENO) != 0),
       start_(std::chrono::steady_clock::now()),
       last_(start_) {}
@@ -30,9 +31,13 @@ void Progress::update(uint64_t done, uint64_t total) {
   last_ = now;
   const double frac = total ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
   const double rate = static_cast<double>(done) / since_start;
-  const std::string text = fmt::format(
-      "{} {:3.0f}%  {} / {}  {}/s", label_, 100 * frac, format_bytes(static_cast<int64_t>(done)),
-      format_bytes(static_cast<int64_t>(total)), format_bytes(static_cast<int64_t>(rate)));
+  auto amount = [&](double v) {
+    return unit_ == Unit::kBytes ? format_bytes(static_cast<int64_t>(v))
+                                 : format_grouped(static_cast<int64_t>(v)) + " tokens";
+  };
+  const std::string text = fmt::format("{} {:3.0f}%  {} / {}  {}/s", label_, 100 * frac,
+                                       amount(static_cast<double>(done)),
+                                       amount(static_cast<double>(total)), amount(rate));
   if (tty_) {
     const int width = 30;
     const int filled = static_cast<int>(frac * width);

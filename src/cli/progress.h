@@ -9,7 +9,8 @@ namespace gqa::cli {
 
 class Progress {
  public:
-  Progress(std::string label, bool quiet = false);
+  enum class Unit { kBytes, kTokens };
+  Progress(std::string label, bool quiet = false, Unit unit = Unit::kBytes);
   void update(uint64_t done, uint64_t total);
   // Ends the bar's line (if one was drawn).
   void finish();
@@ -18,6 +19,7 @@ class Progress {
  private:
   std::string label_;
   bool quiet_;
+  Unit unit_;
   bool tty_;
   bool drawn_ = false;
   std::chrono::steady_clock::time_point start_, last_;
