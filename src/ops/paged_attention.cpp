@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "ops/exp_simd.h"
 #include "ops/kv_quant.h"
 
 namespace gqa::ops {
@@ -36,25 +37,29 @@ struct WorkItem {
   int64_t j0, j1;  // context tokens [j0, j1) this item reads
 };
 
-// Online-softmax update of one query row over tile tokens [lo, hi) (indices into k/v tiles),
-// written for AVX-512 with the row's accumulator held in registers. head_dim % 16 == 0, <= 256.
+// Online-softmax update of one query row over tile tokens [lo, hi), hi - lo <= 16 (indices
+// into k/v tiles),
+// written for AVX-512 with the row's query and accumulator held in NC registers each
+// (head_dim = 16 * NC, a compile-time count so nothing spills).
+template <int NC>
 __attribute__((target("avx512f"))) void row_tile_avx512(const float* qr, const float* k,
                                                         const float* v, int64_t lo, int64_t hi,
-                                                        int64_t hd, float& m, float& l, float* acc,
+                                                        float& m, float& l, float* acc,
                                                         float* scores) {
-  const int64_t nc = hd / 16;
-  __m512 reg[16];
-  for (int64_t c = 0; c < nc; ++c) reg[c] = _mm512_loadu_ps(qr + 16 * c);
+  constexpr int64_t hd = 16 * NC;
+  __m512 reg[NC];
+  for (int c = 0; c < NC; ++c) reg[c] = _mm512_loadu_ps(qr + 16 * c);
   float mx = m;
   for (int64_t j = lo; j < hi; ++j) {
     const float* kj = k + j * hd;
     __m512 s0 = _mm512_mul_ps(reg[0], _mm512_loadu_ps(kj));
     __m512 s1 = _mm512_setzero_ps();
-    for (int64_t c = 1; c + 1 < nc; c += 2) {
-      s1 = _mm512_fmadd_ps(reg[c], _mm512_loadu_ps(kj + 16 * c), s1);
-      s0 = _mm512_fmadd_ps(reg[c + 1], _mm512_loadu_ps(kj + 16 * c + 16), s0);
+    for (int c = 1; c < NC; ++c) {
+      if (c % 2)
+        s1 = _mm512_fmadd_ps(reg[c], _mm512_loadu_ps(kj + 16 * c), s1);
+      else
+        s0 = _mm512_fmadd_ps(reg[c], _mm512_loadu_ps(kj + 16 * c), s0);
     }
-    if (nc % 2 == 0) s1 = _mm512_fmadd_ps(reg[nc - 1], _mm512_loadu_ps(kj + 16 * (nc - 1)), s1);
     const float sc = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
     scores[j - lo] = sc;
     mx = std::max(mx, sc);
@@ -65,27 +70,49 @@ __attribute__((target("avx512f"))) void row_tile_avx512(const float* qr, const f
     l *= corr;
     m = mx;
   }
-  const int64_t cnt = hi - lo;
-  for (int64_t j = 0; j < cnt; ++j) scores[j] -= mx;
-  vec_ops().exp_nonpos(scores, cnt);
+  const int64_t cnt = hi - lo;  // <= 16: one tile of a block
+  const __mmask16 live = static_cast<__mmask16>((1u << cnt) - 1);
+  const __m512 e =
+      exp_nonpos_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, scores), _mm512_set1_ps(mx)));
+  _mm512_mask_storeu_ps(scores, live, e);
   const __m512 vc = _mm512_set1_ps(corr);
-  for (int64_t c = 0; c < nc; ++c) reg[c] = _mm512_mul_ps(_mm512_loadu_ps(acc + 16 * c), vc);
-  float sum = 0.0f;
+  for (int c = 0; c < NC; ++c) reg[c] = _mm512_mul_ps(_mm512_loadu_ps(acc + 16 * c), vc);
   for (int64_t j = 0; j < cnt; ++j) {
     const float* vj = v + (lo + j) * hd;
     const __m512 p = _mm512_set1_ps(scores[j]);
-    sum += scores[j];
-    for (int64_t c = 0; c < nc; ++c)
-      reg[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16 * c), reg[c]);
+    for (int c = 0; c < NC; ++c) reg[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16 * c), reg[c]);
   }
-  for (int64_t c = 0; c < nc; ++c) _mm512_storeu_ps(acc + 16 * c, reg[c]);
-  l += sum;
+  for (int c = 0; c < NC; ++c) _mm512_storeu_ps(acc + 16 * c, reg[c]);
+  l += _mm512_reduce_add_ps(_mm512_maskz_mov_ps(live, e));
 }
 
-bool use_avx512_tiles(const VecOps& vec, int64_t hd) {
+using RowTileFn = void (*)(const float*, const float*, const float*, int64_t, int64_t, float&,
+                           float&, float*, float*);
+
+// The register-blocked kernel for this head_dim, or null (then the VecOps path runs).
+RowTileFn row_tile_for(int64_t hd) {
+  switch (hd) {
+    case 48:
+      return row_tile_avx512<3>;
+    case 64:
+      return row_tile_avx512<4>;
+    case 80:
+      return row_tile_avx512<5>;
+    case 96:
+      return row_tile_avx512<6>;
+    case 128:
+      return row_tile_avx512<8>;
+    case 256:
+      return row_tile_avx512<16>;
+    default:
+      return nullptr;
+  }
+}
+
+RowTileFn use_avx512_tiles(const VecOps& vec, int64_t hd) {
   static const bool cpu = __builtin_cpu_supports("avx512f");
-  return cpu && &vec == &vec_ops() && std::string_view(vec.name) == "avx512" && hd % 16 == 0 &&
-         hd <= 256;
+  if (!cpu || &vec != &vec_ops() || std::string_view(vec.name) != "avx512") return nullptr;
+  return row_tile_for(hd);
 }
 
 // Accumulates query rows (t, r) of item w over its tokens into p. q_rows: [rows][hd], prescaled.
@@ -94,7 +121,7 @@ void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int
               std::vector<float>& scores, const VecOps& vec) {
   const int64_t hd = s.head_dim, n_rep = s.heads / s.kv_heads, bs = kv.block_size;
   const int64_t rows = (w.t1 - w.t0) * n_rep;
-  const bool tiles = use_avx512_tiles(vec, hd);
+  const RowTileFn tiles = use_avx512_tiles(vec, hd);
   p.reset(rows, hd);
   for (int64_t b = w.j0 / bs; b * bs < w.j1; ++b) {
     const int64_t lo_tok = std::max(b * bs, w.j0), hi_tok = std::min(b * bs + bs, w.j1);
@@ -110,8 +137,9 @@ void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int
       const float* qr = q_rows + row * hd;
       float* acc = p.acc.data() + row * hd;
       if (tiles) {
-        row_tile_avx512(qr, ktile.data(), vtile.data(), lo - lo_tok, hi - lo_tok, hd, p.m[row],
-                        p.l[row], acc, scores.data());
+        for (int64_t a = lo; a < hi; a += 16)  // the kernel takes at most 16 tokens at a time
+          tiles(qr, ktile.data(), vtile.data(), a - lo_tok, std::min(hi, a + 16) - lo_tok, p.m[row],
+                p.l[row], acc, scores.data());
         continue;
       }
       const int64_t cnt = hi - lo;

@@ -1,4 +1,5 @@
 #include "ops/vec.h"
+#include "ops/exp_simd.h"
 
 // GCC 12's AVX-512 headers initialize their "undefined" vectors from themselves, which trips
 // -Wmaybe-uninitialized in every function that uses them (GCC bug 105593).
@@ -47,7 +48,6 @@ void exp_scalar(float* x, int64_t n) {
   const auto r = CAST(ADD_EPI(CAST_I(p), SLLI(CVT(k), 23)));
 
 #define GQA_ROUND8(a) _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
-#define GQA_ROUND16(a) _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
 __attribute__((target("avx2,fma"))) void exp_avx2(float* x, int64_t n) {
   int64_t i = 0;
@@ -67,20 +67,14 @@ __attribute__((target("avx2,fma"))) void exp_avx2(float* x, int64_t n) {
 
 __attribute__((target("avx512f"))) void exp_avx512(float* x, int64_t n) {
   int64_t i = 0;
-  for (; i + 16 <= n; i += 16) {
-    __m512 v = _mm512_loadu_ps(x + i);
-#define CAST_I _mm512_castps_si512
-    GQA_EXP_POLY(_mm512_set1_ps, _mm512_fmadd_ps, _mm512_mul_ps, GQA_ROUND16, _mm512_cvtps_epi32,
-                 _mm512_add_epi32, _mm512_slli_epi32, _mm512_castsi512_ps, _mm512_max_ps)
-#undef CAST_I
-    const __mmask16 under = _mm512_cmp_ps_mask(_mm512_loadu_ps(x + i), lo, _CMP_LT_OQ);
-    _mm512_storeu_ps(x + i, _mm512_mask_mov_ps(r, under, _mm512_setzero_ps()));
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, exp_nonpos_avx512(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
+    _mm512_mask_storeu_ps(x + i, m, exp_nonpos_avx512(_mm512_maskz_loadu_ps(m, x + i)));
   }
-  exp_scalar(x + i, n - i);
 }
 #undef GQA_EXP_POLY
 #undef GQA_ROUND8
-#undef GQA_ROUND16
 
 __attribute__((target("avx2,fma"))) float dot_avx2(const float* a, const float* b, int64_t n) {
   __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
