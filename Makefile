@@ -5,7 +5,7 @@ BUILD  := build/$(PRESET)
 GQA    := $(BUILD)/gqa
 JOBS   ?= 2
 
-.PHONY: all deps configure build test demo bench format golden clean
+.PHONY: all deps configure build test asan demo bench format golden clean
 
 all: build
 
@@ -21,6 +21,12 @@ build: configure
 test: deps
 	$(MAKE) build
 	ctest --preset $(PRESET) -j$(JOBS)
+
+# Every test again under AddressSanitizer and UBSan (debug build); .ci/run runs it after make test.
+asan: deps
+	cmake --preset asan-ubsan
+	cmake --build --preset asan-ubsan -j$(JOBS)
+	ctest --preset asan-ubsan -j$(JOBS)
 
 demo: deps
 	$(MAKE) build

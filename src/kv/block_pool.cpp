@@ -1,6 +1,6 @@
 #include "kv/block_pool.h"
 
-#include <new>
+#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
@@ -12,13 +12,16 @@ BlockPool::BlockPool(const KvLayout& layout, int64_t n_blocks)
   if (n_blocks <= 0) fail(ErrorKind::kInvalidArgument, "the KV cache needs at least one block");
   if (n_blocks > INT32_MAX) fail(ErrorKind::kInvalidArgument, "too many KV blocks");
   const size_t bytes = static_cast<size_t>(n_blocks) * layout.block_bytes();
-  storage_.reset(new (std::align_val_t{64}, std::nothrow) std::byte[bytes]);
+  const size_t rounded = (bytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of 64
+  storage_.reset(static_cast<std::byte*>(std::aligned_alloc(64, rounded)));
   if (!storage_)
     fail(ErrorKind::kInvalidArgument,
          "cannot allocate " + std::to_string(bytes) + " bytes of KV cache");
   free_.reserve(static_cast<size_t>(n_blocks));
   for (int64_t i = n_blocks - 1; i >= 0; --i) free_.push_back(static_cast<int32_t>(i));
 }
+
+void BlockPool::Free::operator()(std::byte* p) const { std::free(p); }
 
 int64_t BlockPool::blocks_for_memory(const KvLayout& layout, int64_t bytes) {
   return bytes / static_cast<int64_t>(layout.block_bytes());

@@ -40,7 +40,10 @@ class BlockPool {
  private:
   KvLayout layout_;
   int64_t n_blocks_;
-  std::unique_ptr<std::byte[]> storage_;
+  struct Free {
+    void operator()(std::byte* p) const;
+  };
+  std::unique_ptr<std::byte[], Free> storage_;  // 64-byte aligned
   mutable std::mutex mutex_;
   std::vector<int32_t> free_;  // ids of free blocks (a stack)
 };
