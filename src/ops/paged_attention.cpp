@@ -127,6 +127,16 @@ void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int
     const int64_t lo_tok = std::max(b * bs, w.j0), hi_tok = std::min(b * bs + bs, w.j1);
     const int64_t count = hi_tok - lo_tok;
     const std::byte* base = kv.blocks[b] + static_cast<size_t>(lo_tok - b * bs) * kv.vector_bytes;
+    // Blocks of one KV head are a block apart in memory, which hardware prefetchers do not
+    // follow: fetch the next block's K and V runs while this one is computed.
+    if ((b + 1) * bs < w.j1) {
+      const std::byte* next = kv.blocks[b + 1];
+      const size_t run = static_cast<size_t>(bs) * kv.vector_bytes;
+      for (size_t off = 0; off < run; off += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(next + kv.k_offset[w.g] + off), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(next + kv.v_offset[w.g] + off), _MM_HINT_T0);
+      }
+    }
     decode_kv_vectors(kv.dtype, base + kv.k_offset[w.g], count, hd, kv.vector_bytes, ktile.data());
     decode_kv_vectors(kv.dtype, base + kv.v_offset[w.g], count, hd, kv.vector_bytes, vtile.data());
     for (int64_t row = 0; row < rows; ++row) {
