@@ -89,15 +89,49 @@ void head_norm(float* x, const std::vector<float>& w, int64_t vectors, int64_t h
 
 void Session::forward(std::span<const int32_t> tokens, std::vector<float>& logits,
                       bool all_logits) {
-  const ModelConfig& c = model_.config();
-  const auto n = static_cast<int64_t>(tokens.size());
-  if (n == 0) fail(ErrorKind::kInvalidArgument, "no tokens to run");
-  for (int32_t t : tokens)
-    if (t < 0 || t >= c.vocab)
-      fail(ErrorKind::kInvalidArgument, "token id " + std::to_string(t) +
-                                            " is outside the vocabulary of " +
-                                            std::to_string(c.vocab));
-  reserve(pos_ + n);  // after validation: nothing changes on bad input
+  const Segment one{this, tokens};
+  forward_batch(std::span(&one, 1), logits, all_logits);
+}
+
+void Session::forward_batch(std::span<const Segment> segments, std::vector<float>& logits,
+                            bool all_logits) {
+  if (segments.empty()) fail(ErrorKind::kInvalidArgument, "no sequences to run");
+  const Model& model = segments[0].session->model_;
+  const ModelConfig& c = model.config();
+  // Rows: every token of every segment, in order; row r is at position pos[r] of seg_of[r].
+  std::vector<int32_t> ids;
+  std::vector<int64_t> pos, first_row;
+  for (const Segment& sg : segments) {
+    if (&sg.session->model_ != &model)
+      fail(ErrorKind::kInvalidArgument, "a batch must run sessions of one model");
+    if (sg.tokens.empty()) fail(ErrorKind::kInvalidArgument, "no tokens to run");
+    for (const Segment& other : segments)
+      if (&other != &sg && other.session == sg.session)
+        fail(ErrorKind::kInvalidArgument, "a session appears twice in one batch");
+    for (int32_t t : sg.tokens)
+      if (t < 0 || t >= c.vocab)
+        fail(ErrorKind::kInvalidArgument, "token id " + std::to_string(t) +
+                                              " is outside the vocabulary of " +
+                                              std::to_string(c.vocab));
+    first_row.push_back(static_cast<int64_t>(ids.size()));
+    for (size_t i = 0; i < sg.tokens.size(); ++i) {
+      ids.push_back(sg.tokens[i]);
+      pos.push_back(sg.session->pos_ + static_cast<int64_t>(i));
+    }
+  }
+  first_row.push_back(static_cast<int64_t>(ids.size()));
+  // All or nothing: if one sequence cannot grow, the others give back what they just took.
+  for (size_t i = 0; i < segments.size(); ++i) {
+    Session& s = *segments[i].session;
+    try {
+      s.reserve(s.pos_ + static_cast<int64_t>(segments[i].tokens.size()));
+    } catch (const Error&) {
+      for (size_t j = 0; j < i; ++j) segments[j].session->seq_->truncate(segments[j].session->pos_);
+      throw;
+    }
+  }
+
+  const auto n = static_cast<int64_t>(ids.size());
   const int64_t H = c.hidden, hd = c.head_dim, qd = c.q_dim(), kvd = c.kv_dim(),
                 ff = c.intermediate;
   const auto eps = static_cast<float>(c.norm_eps);
@@ -105,17 +139,16 @@ void Session::forward(std::span<const int32_t> tokens, std::vector<float>& logit
   std::vector<float> x = buf(n * H), xn = buf(n * H), q = buf(n * qd), k = buf(n * kvd),
                      v = buf(n * kvd), att = buf(n * qd), o = buf(n * H), g = buf(n * ff),
                      u = buf(n * ff);
-  for (int64_t t = 0; t < n; ++t)
-    decode_to_f32(model_.embed().dtype, model_.embed().row(tokens[static_cast<size_t>(t)]), H,
-                  x.data() + t * H);
+  for (int64_t r = 0; r < n; ++r)
+    decode_to_f32(model.embed().dtype, model.embed().row(ids[static_cast<size_t>(r)]), H,
+                  x.data() + r * H);
 
-  const KvDtype kv_dtype = seq_->pool().layout().dtype;
   ops::AttentionShape shape{c.heads, c.kv_heads, hd, 0};
   for (int64_t l = 0; l < c.layers; ++l) {
-    const LayerWeights& w = model_.layers()[static_cast<size_t>(l)];
-    for (int64_t t = 0; t < n; ++t)
-      ops::rmsnorm(x.data() + t * H, w.attn_norm.data(), H, eps, xn.data() + t * H);
-    ops::matmul(w.wq, xn.data(), n, q.data());
+    const LayerWeights& w = model.layers()[static_cast<size_t>(l)];
+    for (int64_t r = 0; r < n; ++r)
+      ops::rmsnorm(x.data() + r * H, w.attn_norm.data(), H, eps, xn.data() + r * H);
+    ops::matmul(w.wq, xn.data(), n, q.data());  // one matmul per projection for the batch
     ops::matmul(w.wk, xn.data(), n, k.data());
     ops::matmul(w.wv, xn.data(), n, v.data());
     add_bias(q.data(), w.bq, n);
@@ -123,37 +156,51 @@ void Session::forward(std::span<const int32_t> tokens, std::vector<float>& logit
     add_bias(v.data(), w.bv, n);
     head_norm(q.data(), w.q_norm, n * c.heads, hd, eps);
     head_norm(k.data(), w.k_norm, n * c.kv_heads, hd, eps);
-    for (int64_t t = 0; t < n; ++t) {
-      model_.rope().apply(q.data() + t * qd, c.heads, pos_ + t);
-      model_.rope().apply(k.data() + t * kvd, c.kv_heads, pos_ + t);
-      for (int64_t h = 0; h < c.kv_heads; ++h) {
-        ops::encode_kv_vector(kv_dtype, k.data() + t * kvd + h * hd, hd,
-                              seq_->k_vector(l, h, pos_ + t));
-        ops::encode_kv_vector(kv_dtype, v.data() + t * kvd + h * hd, hd,
-                              seq_->v_vector(l, h, pos_ + t));
-      }
-    }
     shape.window = w.window;
-    ops::paged_attention(shape, seq_->view(l, pos_ + n), q.data(), n, pos_, att.data());
+    for (size_t sgi = 0; sgi < segments.size(); ++sgi) {
+      Session& s = *segments[sgi].session;
+      const KvDtype kv_dtype = s.seq_->pool().layout().dtype;
+      const int64_t r0 = first_row[sgi], r1 = first_row[sgi + 1];
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t p = pos[static_cast<size_t>(r)];
+        model.rope().apply(q.data() + r * qd, c.heads, p);
+        model.rope().apply(k.data() + r * kvd, c.kv_heads, p);
+        for (int64_t h = 0; h < c.kv_heads; ++h) {
+          ops::encode_kv_vector(kv_dtype, k.data() + r * kvd + h * hd, hd,
+                                s.seq_->k_vector(l, h, p));
+          ops::encode_kv_vector(kv_dtype, v.data() + r * kvd + h * hd, hd,
+                                s.seq_->v_vector(l, h, p));
+        }
+      }
+      // Attention per sequence, over its own blocks.
+      ops::paged_attention(shape, s.seq_->view(l, s.pos_ + (r1 - r0)), q.data() + r0 * qd, r1 - r0,
+                           s.pos_, att.data() + r0 * qd);
+    }
     ops::matmul(w.wo, att.data(), n, o.data());
     add_bias(o.data(), w.bo, n);
     for (int64_t i = 0; i < n * H; ++i) x[static_cast<size_t>(i)] += o[static_cast<size_t>(i)];
 
-    for (int64_t t = 0; t < n; ++t)
-      ops::rmsnorm(x.data() + t * H, w.mlp_norm.data(), H, eps, xn.data() + t * H);
+    for (int64_t r = 0; r < n; ++r)
+      ops::rmsnorm(x.data() + r * H, w.mlp_norm.data(), H, eps, xn.data() + r * H);
     ops::matmul(w.gate, xn.data(), n, g.data());
     ops::matmul(w.up, xn.data(), n, u.data());
     ops::swiglu(g.data(), u.data(), n * ff);
     ops::matmul(w.down, g.data(), n, o.data());
     for (int64_t i = 0; i < n * H; ++i) x[static_cast<size_t>(i)] += o[static_cast<size_t>(i)];
   }
-  const int64_t first = all_logits ? 0 : n - 1;
-  const int64_t rows = n - first;
-  for (int64_t t = first; t < n; ++t)
-    ops::rmsnorm(x.data() + t * H, model_.final_norm().data(), H, eps, xn.data() + (t - first) * H);
+  // Rows that need logits: every row, or the last row of each segment.
+  std::vector<int64_t> out_rows;
+  for (size_t sgi = 0; sgi < segments.size(); ++sgi)
+    for (int64_t r = all_logits ? first_row[sgi] : first_row[sgi + 1] - 1; r < first_row[sgi + 1];
+         ++r)
+      out_rows.push_back(r);
+  for (size_t i = 0; i < out_rows.size(); ++i)
+    ops::rmsnorm(x.data() + out_rows[i] * H, model.final_norm().data(), H, eps,
+                 xn.data() + static_cast<int64_t>(i) * H);
+  const auto rows = static_cast<int64_t>(out_rows.size());
   logits.resize(static_cast<size_t>(rows * c.vocab));
-  ops::matmul(model_.lm_head(), xn.data(), rows, logits.data());
-  pos_ += n;
+  ops::matmul(model.lm_head(), xn.data(), rows, logits.data());
+  for (const Segment& sg : segments) sg.session->pos_ += static_cast<int64_t>(sg.tokens.size());
 }
 
 }  // namespace gqa::model

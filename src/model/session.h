@@ -30,6 +30,18 @@ class Session {
   void forward(std::span<const int32_t> tokens, std::vector<float>& logits,
                bool all_logits = false);
 
+  // Several sequences of one model at once (continuous batching): each segment's tokens run at
+  // its session's position; the projections and the MLP are one matmul over all rows, attention
+  // runs per sequence over its own blocks. logits: the last token of each segment
+  // ([segments, vocab]), or with all_logits every token in segment order. All or nothing: on
+  // any error no session changes.
+  struct Segment {
+    Session* session;
+    std::span<const int32_t> tokens;
+  };
+  static void forward_batch(std::span<const Segment> segments, std::vector<float>& logits,
+                            bool all_logits = false);
+
   int64_t position() const { return pos_; }
   int64_t capacity() const { return capacity_; }
   // Back to an empty sequence; its blocks return to the pool.
