@@ -10,8 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "cli/runtime_options.h"
 #include "cli/human_format.h"
+#include "cli/runtime_options.h"
 #include "cli/text_table.h"
 #include "core/error.h"
 #include "eval/speed.h"

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
-#include "cli/runtime_options.h"
 #include "cli/progress.h"
+#include "cli/runtime_options.h"
 #include "core/error.h"
 #include "eval/logprob_file.h"
 #include "eval/perplexity.h"

@@ -21,7 +21,9 @@ BlockPool::BlockPool(const KvLayout& layout, int64_t n_blocks)
   for (int64_t i = n_blocks - 1; i >= 0; --i) free_.push_back(static_cast<int32_t>(i));
 }
 
-void BlockPool::Free::operator()(std::byte* p) const { std::free(p); }
+void BlockPool::Free::operator()(std::byte* p) const {
+  std::free(p);
+}
 
 int64_t BlockPool::blocks_for_memory(const KvLayout& layout, int64_t bytes) {
   return bytes / static_cast<int64_t>(layout.block_bytes());

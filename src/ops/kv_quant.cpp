@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/float_codec.h"
 #include "core/half.h"
 
 #include <immintrin.h>
@@ -256,21 +257,13 @@ void decode_kv_vectors(KvDtype t, const std::byte* in, int64_t count, int64_t hd
     if (level != FastDecode::kNone && decode_fast(t, in, hd, out) == hd) continue;
     switch (t) {
       case KvDtype::kF32:
-        std::memcpy(out, in, static_cast<size_t>(hd) * 4);
+        decode_to_f32(DType::kF32, in, hd, out);
         break;
       case KvDtype::kF16:
-        for (int64_t i = 0; i < hd; ++i) {
-          uint16_t h;
-          std::memcpy(&h, in + 2 * i, 2);
-          out[i] = f16_to_f32(h);
-        }
+        decode_to_f32(DType::kF16, in, hd, out);
         break;
       case KvDtype::kBF16:
-        for (int64_t i = 0; i < hd; ++i) {
-          uint16_t h;
-          std::memcpy(&h, in + 2 * i, 2);
-          out[i] = bf16_to_f32(h);
-        }
+        decode_to_f32(DType::kBF16, in, hd, out);
         break;
       case KvDtype::kF8E4M3:
         for (int64_t i = 0; i < hd; ++i) out[i] = e4m3_to_f32(static_cast<uint8_t>(in[i]));
