@@ -2,6 +2,7 @@
 // a SentencePiece tokenizer trained here.
 #include <gtest/gtest.h>
 
+#include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
 #include <filesystem>
@@ -66,6 +67,34 @@ TEST_F(CliRuntime, GenerateStreamsTextAndReportsSpeed) {
       run_gqa("generate " + ckpt() + " --tokens 1,5,9 -n 8 --temp 0.9 --top-k 20 --seed 4");
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(a.out, b.out);
+}
+
+// What generate streams is exactly the tokenizer's decoding of the tokens it chose.
+TEST_F(CliRuntime, StreamedTextIsTheDecodingOfTheGeneratedIds) {
+  sentencepiece::SentencePieceProcessor sp;
+  ASSERT_TRUE(sp.Load((*dir_ / "tok.model").string()).ok());
+  const std::string prompt = "the cache holds keys";
+  std::vector<int> ids;
+  ASSERT_TRUE(sp.Encode(prompt, &ids).ok());
+  std::string list = "1";  // BOS, as the CLI adds it
+  for (int id : ids) list += "," + std::to_string(id);
+  const auto text = run_gqa("generate " + ckpt() + " -p '" + prompt + "' -n 12");
+  const auto raw = run_gqa("generate " + ckpt() + " --tokens " + list + " -n 12");
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  ASSERT_EQ(raw.exit_code, 0) << raw.err;
+  std::vector<int> generated;
+  std::string item;
+  for (char ch : raw.out) {
+    if (ch == ',' || ch == '\n') {
+      if (!item.empty()) generated.push_back(std::stoi(item));
+      item.clear();
+    } else {
+      item.push_back(ch);
+    }
+  }
+  std::string decoded;
+  sp.Decode(generated, &decoded);
+  EXPECT_EQ(text.out, decoded + "\n");
 }
 
 TEST_F(CliRuntime, PerplexityBaselineAndKldAgainstItself) {

@@ -1,4 +1,5 @@
 // gqa generate: stream a continuation of a prompt.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -64,13 +65,19 @@ int run_generate(const GenerateCli& o) {
   const char* stop = "length";
   for (int64_t i = 0; i < o.n; ++i) {
     const int32_t next = sampler.sample(logits);
-    if (tok && tok->is_eos(next)) {
+    const auto& eos = m.config().eos_token_ids;  // without a tokenizer, config.json's EOS
+    if (tok ? tok->is_eos(next) : std::find(eos.begin(), eos.end(), next) != eos.end()) {
       stop = "end of sequence";
       break;
     }
     out.push_back(next);
     if (tok) {
-      const std::string text = tok->decode(out);  // the whole suffix: pieces join across tokens
+      // Decode everything generated (pieces join across tokens) and print what is new. A
+      // character split over byte-fallback tokens decodes as U+FFFD until its last byte
+      // arrives, so a trailing U+FFFD is held back rather than printed.
+      std::string text = tok->decode(out);
+      while (text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0)
+        text.resize(text.size() - 3);
       if (text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0) {
         std::fputs(text.c_str() + printed.size(), stdout);
         printed = text;
@@ -87,6 +94,11 @@ int run_generate(const GenerateCli& o) {
     ++decoded;
   }
   const double decode_s = std::chrono::duration<double>(Clock::now() - t1).count();
+  if (tok) {  // whatever was held back
+    const std::string text = tok->decode(out);
+    if (text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0)
+      std::fputs(text.c_str() + printed.size(), stdout);
+  }
   fmt::print("\n");
   fmt::print(stderr,
              "prefill: {} tokens in {:.3f} s ({:.1f} tok/s); decode: {} tokens in {:.3f} s ({:.1f} "
