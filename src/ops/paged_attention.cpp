@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string_view>
 #include <vector>
@@ -37,30 +38,88 @@ struct WorkItem {
   int64_t j0, j1;  // context tokens [j0, j1) this item reads
 };
 
-// Online-softmax update of one query row over tile tokens [lo, hi), hi - lo <= 16 (indices
-// into k/v tiles),
-// written for AVX-512 with the row's query and accumulator held in NC registers each
-// (head_dim = 16 * NC, a compile-time count so nothing spills).
-template <int NC>
-__attribute__((target("avx512f"))) void row_tile_avx512(const float* qr, const float* k,
-                                                        const float* v, int64_t lo, int64_t hi,
-                                                        float& m, float& l, float* acc,
-                                                        float* scores) {
-  constexpr int64_t hd = 16 * NC;
+// Where a row kernel reads token j's 16-value chunk c of K or V, and the token's scale.
+// F32Tile: a tile already widened to f32. Stored<T>: the cache's own bytes, widened in the
+// kernel (used when one query row reads a block, so a tile would be written and read once).
+struct F32Tile {
+  const float* base;
+  int64_t hd;
+  static F32Tile from(const void* p) { return *static_cast<const F32Tile*>(p); }
+  __attribute__((target("avx512f"), always_inline)) __m512 load(int64_t j, int c) const {
+    return _mm512_loadu_ps(base + j * hd + 16 * c);
+  }
+  float scale(int64_t) const { return 1.0f; }
+};
+
+struct StoredRun {
+  const std::byte* base;  // token 0 of the run
+  size_t stride;          // vector bytes
+};
+
+template <KvDtype T>
+struct Stored {
+  const std::byte* base;
+  size_t stride;
+  static Stored from(const void* p) {
+    const auto* r = static_cast<const StoredRun*>(p);
+    return {r->base, r->stride};
+  }
+  __attribute__((target("avx512f,avx512bw,avx2,f16c"), always_inline)) __m512 load(int64_t j,
+                                                                                   int c) const {
+    const std::byte* p = base + static_cast<size_t>(j) * stride;
+    if constexpr (T == KvDtype::kF16) {
+      return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p) + c));
+    } else if constexpr (T == KvDtype::kBF16) {
+      const __m512i w =
+          _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p) + c));
+      return _mm512_castsi512_ps(_mm512_slli_epi32(w, 16));
+    } else if constexpr (T == KvDtype::kF8E5M2) {
+      const __m256i b =
+          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * c)));
+      return _mm512_cvtph_ps(_mm256_slli_epi16(b, 8));
+    } else if constexpr (T == KvDtype::kF8E4M3) {  // 2^-8 of the value; scale() restores it
+      const __m256i b =
+          _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * c)));
+      const __m256i h =
+          _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8),
+                          _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x7f)), 7));
+      return _mm512_cvtph_ps(h);
+    } else {  // int8: integers; scale() is the vector's f32 scale
+      return _mm512_cvtepi32_ps(
+          _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 4 + 16 * c))));
+    }
+  }
+  float scale(int64_t j) const {
+    if constexpr (T == KvDtype::kF8E4M3) return 256.0f;
+    if constexpr (T == KvDtype::kInt8) {
+      float sc;
+      std::memcpy(&sc, base + static_cast<size_t>(j) * stride, 4);
+      return sc;
+    }
+    return 1.0f;
+  }
+};
+
+// Online-softmax update of one query row over tokens [lo, hi), hi - lo <= 16, written for
+// AVX-512 with the row's query and accumulator held in NC registers each (head_dim = 16 * NC,
+// a compile-time count so nothing spills).
+template <int NC, class KL, class VL>
+__attribute__((target("avx512f,avx512bw,avx2,f16c"))) void row_tile_avx512(
+    const float* qr, const KL& k, const VL& v, int64_t lo, int64_t hi, float& m, float& l,
+    float* acc, float* scores) {
   __m512 reg[NC];
   for (int c = 0; c < NC; ++c) reg[c] = _mm512_loadu_ps(qr + 16 * c);
   float mx = m;
   for (int64_t j = lo; j < hi; ++j) {
-    const float* kj = k + j * hd;
-    __m512 s0 = _mm512_mul_ps(reg[0], _mm512_loadu_ps(kj));
+    __m512 s0 = _mm512_mul_ps(reg[0], k.load(j, 0));
     __m512 s1 = _mm512_setzero_ps();
     for (int c = 1; c < NC; ++c) {
       if (c % 2)
-        s1 = _mm512_fmadd_ps(reg[c], _mm512_loadu_ps(kj + 16 * c), s1);
+        s1 = _mm512_fmadd_ps(reg[c], k.load(j, c), s1);
       else
-        s0 = _mm512_fmadd_ps(reg[c], _mm512_loadu_ps(kj + 16 * c), s0);
+        s0 = _mm512_fmadd_ps(reg[c], k.load(j, c), s0);
     }
-    const float sc = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    const float sc = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)) * k.scale(j);
     scores[j - lo] = sc;
     mx = std::max(mx, sc);
   }
@@ -70,7 +129,7 @@ __attribute__((target("avx512f"))) void row_tile_avx512(const float* qr, const f
     l *= corr;
     m = mx;
   }
-  const int64_t cnt = hi - lo;  // <= 16: one tile of a block
+  const int64_t cnt = hi - lo;  // <= 16
   const __mmask16 live = static_cast<__mmask16>((1u << cnt) - 1);
   const __m512 e =
       exp_nonpos_avx512(_mm512_sub_ps(_mm512_maskz_loadu_ps(live, scores), _mm512_set1_ps(mx)));
@@ -78,41 +137,66 @@ __attribute__((target("avx512f"))) void row_tile_avx512(const float* qr, const f
   const __m512 vc = _mm512_set1_ps(corr);
   for (int c = 0; c < NC; ++c) reg[c] = _mm512_mul_ps(_mm512_loadu_ps(acc + 16 * c), vc);
   for (int64_t j = 0; j < cnt; ++j) {
-    const float* vj = v + (lo + j) * hd;
-    const __m512 p = _mm512_set1_ps(scores[j]);
-    for (int c = 0; c < NC; ++c) reg[c] = _mm512_fmadd_ps(p, _mm512_loadu_ps(vj + 16 * c), reg[c]);
+    const __m512 p = _mm512_set1_ps(scores[j] * v.scale(lo + j));
+    for (int c = 0; c < NC; ++c) reg[c] = _mm512_fmadd_ps(p, v.load(lo + j, c), reg[c]);
   }
   for (int c = 0; c < NC; ++c) _mm512_storeu_ps(acc + 16 * c, reg[c]);
   l += _mm512_reduce_add_ps(_mm512_maskz_mov_ps(live, e));
 }
 
-using RowTileFn = void (*)(const float*, const float*, const float*, int64_t, int64_t, float&,
-                           float&, float*, float*);
+// One row over tokens [lo, hi) of a tile (f32) or of the stored runs (fused), in chunks of 16.
+using RowFn = void (*)(const float* qr, const void* k, const void* v, int64_t lo, int64_t hi,
+                       float& m, float& l, float* acc, float* scores);
 
-// The register-blocked kernel for this head_dim, or null (then the VecOps path runs).
-RowTileFn row_tile_for(int64_t hd) {
+template <int NC, class L>
+void row_chunks(const float* qr, const void* k, const void* v, int64_t lo, int64_t hi, float& m,
+                float& l, float* acc, float* scores) {
+  for (int64_t a = lo; a < hi; a += 16)
+    row_tile_avx512<NC>(qr, L::from(k), L::from(v), a, std::min(hi, a + 16), m, l, acc, scores);
+}
+
+template <class L>
+RowFn row_fn_for(int64_t hd) {
   switch (hd) {
     case 48:
-      return row_tile_avx512<3>;
+      return row_chunks<3, L>;
     case 64:
-      return row_tile_avx512<4>;
+      return row_chunks<4, L>;
     case 80:
-      return row_tile_avx512<5>;
+      return row_chunks<5, L>;
     case 96:
-      return row_tile_avx512<6>;
+      return row_chunks<6, L>;
     case 128:
-      return row_tile_avx512<8>;
+      return row_chunks<8, L>;
     case 256:
-      return row_tile_avx512<16>;
+      return row_chunks<16, L>;
     default:
       return nullptr;
   }
 }
 
-RowTileFn use_avx512_tiles(const VecOps& vec, int64_t hd) {
-  static const bool cpu = __builtin_cpu_supports("avx512f");
-  if (!cpu || &vec != &vec_ops() || std::string_view(vec.name) != "avx512") return nullptr;
-  return row_tile_for(hd);
+bool avx512_rows(const VecOps& vec) {
+  static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("f16c");
+  return cpu && &vec == &vec_ops() && std::string_view(vec.name) == "avx512";
+}
+
+// The fused kernel for reading the cache's bytes directly, or null.
+RowFn fused_row_fn(KvDtype t, int64_t hd) {
+  switch (t) {
+    case KvDtype::kF16:
+      return row_fn_for<Stored<KvDtype::kF16>>(hd);
+    case KvDtype::kBF16:
+      return row_fn_for<Stored<KvDtype::kBF16>>(hd);
+    case KvDtype::kF8E4M3:
+      return row_fn_for<Stored<KvDtype::kF8E4M3>>(hd);
+    case KvDtype::kF8E5M2:
+      return row_fn_for<Stored<KvDtype::kF8E5M2>>(hd);
+    case KvDtype::kInt8:
+      return row_fn_for<Stored<KvDtype::kInt8>>(hd);
+    default:
+      return nullptr;
+  }
 }
 
 // Accumulates query rows (t, r) of item w over its tokens into p. q_rows: [rows][hd], prescaled.
@@ -121,7 +205,11 @@ void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int
               std::vector<float>& scores, const VecOps& vec) {
   const int64_t hd = s.head_dim, n_rep = s.heads / s.kv_heads, bs = kv.block_size;
   const int64_t rows = (w.t1 - w.t0) * n_rep;
-  const RowTileFn tiles = use_avx512_tiles(vec, hd);
+  const bool simd_rows = avx512_rows(vec);
+  const RowFn tile_rows = simd_rows ? row_fn_for<F32Tile>(hd) : nullptr;
+  // One query row per block (MHA decode): read the stored bytes directly instead of widening
+  // a tile that would be read once.
+  const RowFn fused = simd_rows && rows == 1 ? fused_row_fn(kv.dtype, hd) : nullptr;
   p.reset(rows, hd);
   for (int64_t b = w.j0 / bs; b * bs < w.j1; ++b) {
     const int64_t lo_tok = std::max(b * bs, w.j0), hi_tok = std::min(b * bs + bs, w.j1);
@@ -137,8 +225,19 @@ void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int
         _mm_prefetch(reinterpret_cast<const char*>(next + kv.v_offset[w.g] + off), _MM_HINT_T0);
       }
     }
+    if (fused) {
+      const int64_t qpos = first_pos + w.t0;
+      const int64_t hi = std::min(hi_tok, qpos + 1);
+      const int64_t lo = s.window > 0 ? std::max(lo_tok, qpos - s.window + 1) : lo_tok;
+      if (lo >= hi) continue;
+      const StoredRun k{base + kv.k_offset[w.g], kv.vector_bytes};
+      const StoredRun v{base + kv.v_offset[w.g], kv.vector_bytes};
+      fused(q_rows, &k, &v, lo - lo_tok, hi - lo_tok, p.m[0], p.l[0], p.acc.data(), scores.data());
+      continue;
+    }
     decode_kv_vectors(kv.dtype, base + kv.k_offset[w.g], count, hd, kv.vector_bytes, ktile.data());
     decode_kv_vectors(kv.dtype, base + kv.v_offset[w.g], count, hd, kv.vector_bytes, vtile.data());
+    const F32Tile kt{ktile.data(), hd}, vt{vtile.data(), hd};
     for (int64_t row = 0; row < rows; ++row) {
       const int64_t qpos = first_pos + w.t0 + row / n_rep;
       const int64_t hi = std::min(hi_tok, qpos + 1);
@@ -146,10 +245,8 @@ void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int
       if (lo >= hi) continue;
       const float* qr = q_rows + row * hd;
       float* acc = p.acc.data() + row * hd;
-      if (tiles) {
-        for (int64_t a = lo; a < hi; a += 16)  // the kernel takes at most 16 tokens at a time
-          tiles(qr, ktile.data(), vtile.data(), a - lo_tok, std::min(hi, a + 16) - lo_tok, p.m[row],
-                p.l[row], acc, scores.data());
+      if (tile_rows) {
+        tile_rows(qr, &kt, &vt, lo - lo_tok, hi - lo_tok, p.m[row], p.l[row], acc, scores.data());
         continue;
       }
       const int64_t cnt = hi - lo;
