@@ -9,17 +9,13 @@
 
 #include "convert/group_plan.h"
 #include "core/dtype.h"
+#include "core/matrix_view.h"
 #include "core/random.h"
 
 namespace gqa::convert {
 
-// A block of rows inside a stored tensor: `rows` rows of `cols` elements of dtype, row-major.
-struct RowBlock {
-  const std::byte* data = nullptr;
-  DType dtype = DType::kF32;
-  int64_t rows = 0;
-  int64_t cols = 0;
-};
+// A block of rows inside a stored tensor: `rows` rows of `cols` elements, row-major.
+using RowBlock = MatrixView;
 
 // Receives each output row's bytes, in order.
 using RowSink = std::function<void(std::span<const std::byte>)>;
