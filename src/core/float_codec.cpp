@@ -17,6 +17,16 @@ namespace {
   fail(ErrorKind::kUnsupported,
        "dtype " + std::string(dtype_name(t)) + " cannot be converted here (f32, f16 and bf16 can)");
 }
+// dst[i] = widen(16-bit pattern i of src), for bf16 and f16.
+template <typename Widen>
+void widen_halves(const std::byte* src, size_t count, float* dst, Widen widen) {
+  for (size_t i = 0; i < count; ++i) {
+    uint16_t h;
+    std::memcpy(&h, src + 2 * i, 2);
+    dst[i] = widen(h);
+  }
+}
+
 }  // namespace
 
 void decode_to_f32(DType t, const std::byte* src, int64_t n, float* dst) {
@@ -26,18 +36,10 @@ void decode_to_f32(DType t, const std::byte* src, int64_t n, float* dst) {
       std::memcpy(dst, src, count * 4);
       return;
     case DType::kBF16:
-      for (size_t i = 0; i < count; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = bf16_to_f32(h);
-      }
+      widen_halves(src, count, dst, bf16_to_f32);
       return;
     case DType::kF16:
-      for (size_t i = 0; i < count; ++i) {
-        uint16_t h;
-        std::memcpy(&h, src + 2 * i, 2);
-        dst[i] = f16_to_f32(h);
-      }
+      widen_halves(src, count, dst, f16_to_f32);
       return;
     default:
       unsupported(t);

@@ -116,11 +116,7 @@ __attribute__((target("avx512f"))) float dot_avx512(const float* a, const float*
     const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1);
     acc = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), acc);
   }
-  alignas(64) float lanes[16];  // (_mm512_reduce_add_ps trips a GCC 12 header warning)
-  _mm512_store_ps(lanes, acc);
-  float r = 0.0f;
-  for (float v : lanes) r += v;
-  return r;
+  return _mm512_reduce_add_ps(acc);
 }
 __attribute__((target("avx512f"))) void axpy_avx512(float a, const float* x, float* y, int64_t n) {
   const __m512 va = _mm512_set1_ps(a);
