@@ -59,21 +59,16 @@ TEST(Matmul, MatvecAndMatmulMatchTheReferenceForEveryDtypeAndOddSizes) {
   }
 }
 
-TEST(Elementwise, RmsnormSoftmaxSwigluArgmax) {
+TEST(Elementwise, RmsnormAndSwiglu) {
   const std::vector<float> x{1, -2, 3, -4, 5}, w{1, 1, 2, 1, 0.5f};
   std::vector<float> out(5);
   rmsnorm(x.data(), w.data(), 5, 1e-6f, out.data());
   const double rms = std::sqrt((1 + 4 + 9 + 16 + 25) / 5.0 + 1e-6);
   for (size_t i = 0; i < 5; ++i) EXPECT_NEAR(out[i], x[i] / rms * w[i], 1e-6);
-  std::vector<float> s{1000, 1001, 999};
-  softmax(s.data(), 3);
-  EXPECT_NEAR(s[0] + s[1] + s[2], 1.0, 1e-6);
-  EXPECT_NEAR(s[1] / s[0], std::exp(1.0), 1e-4);
   std::vector<float> g{0, 1, -1}, u{2, 2, 2};
   swiglu(g.data(), u.data(), 3);
   EXPECT_NEAR(g[0], 0.0, 1e-7);
   EXPECT_NEAR(g[1], 2.0 / (1 + std::exp(-1.0)), 1e-6);
-  EXPECT_EQ(argmax(x.data(), 5), 4);
 }
 
 }  // namespace

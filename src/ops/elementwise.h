@@ -1,5 +1,5 @@
 #pragma once
-// Small per-token kernels: RMSNorm, SiLU-gated MLP activation, softmax, argmax.
+// Small per-token kernels: RMSNorm and the SiLU-gated MLP activation.
 #include <cstdint>
 
 namespace gqa::ops {
@@ -9,10 +9,5 @@ void rmsnorm(const float* x, const float* w, int64_t n, float eps, float* out);
 
 // gate[i] = silu(gate[i]) * up[i]  (SwiGLU), silu(g) = g / (1 + exp(-g)).
 void swiglu(float* gate, const float* up, int64_t n);
-
-// In place, numerically stable (max subtracted).
-void softmax(float* x, int64_t n);
-
-int64_t argmax(const float* x, int64_t n);
 
 }  // namespace gqa::ops

@@ -150,10 +150,6 @@ bool has_avx512() {
 
 }  // namespace
 
-const VecOps& scalar_vec_ops() {
-  return kScalar;
-}
-
 const VecOps& vec_ops() {
   static const VecOps& best = has_avx512() ? kAvx512 : has_avx2() ? kAvx2 : kScalar;
   return best;

@@ -15,8 +15,7 @@ struct VecOps {
   void (*exp_nonpos)(float* x, int64_t n);
 };
 
-const VecOps& vec_ops();         // the best the CPU supports
-const VecOps& scalar_vec_ops();  // the reference
+const VecOps& vec_ops();  // the best the CPU supports
 // Every implementation this CPU can run (scalar first), for tests.
 int available_vec_ops(const VecOps** out, int max);
 
