@@ -19,5 +19,8 @@ Command add_import_command(CLI::App& root);
 Command add_generate_command(CLI::App& root);
 Command add_ppl_command(CLI::App& root);
 Command add_bench_command(CLI::App& root);
+Command add_train_command(CLI::App& root);      // runs gqa-trainer (libtorch)
+Command add_uptrain_command(CLI::App& root);    // runs gqa-trainer
+Command add_reproduce_command(CLI::App& root);  // runs gqa-trainer
 
 }  // namespace gqa::cli

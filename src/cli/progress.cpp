@@ -22,7 +22,7 @@ double Progress::seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
 }
 
-void Progress::update(uint64_t done, uint64_t total) {
+void Progress::update(uint64_t done, uint64_t total, const std::string& detail) {
   if (quiet_) return;
   const auto now = std::chrono::steady_clock::now();
   const double since_start = std::chrono::duration<double>(now - start_).count();
@@ -35,9 +35,14 @@ void Progress::update(uint64_t done, uint64_t total) {
     return unit_ == Unit::kBytes ? format_bytes(static_cast<int64_t>(v))
                                  : format_grouped(static_cast<int64_t>(v)) + " tokens";
   };
-  const std::string text = fmt::format("{} {:3.0f}%  {} / {}  {}/s", label_, 100 * frac,
-                                       amount(static_cast<double>(done)),
-                                       amount(static_cast<double>(total)), amount(rate));
+  std::string text = fmt::format("{} {:3.0f}%  {} / {}  {}/s", label_, 100 * frac,
+                                 amount(static_cast<double>(done)),
+                                 amount(static_cast<double>(total)), amount(rate));
+  if (!detail.empty()) text += "  " + detail;
+  if (done > 0 && done < total) {
+    const auto eta = static_cast<int64_t>(static_cast<double>(total - done) / rate);
+    text += fmt::format("  ETA {}:{:02}", eta / 60, eta % 60);
+  }
   if (tty_) {
     const int width = 30;
     const int filled = static_cast<int>(frac * width);
@@ -47,6 +52,13 @@ void Progress::update(uint64_t done, uint64_t total) {
   } else {
     fmt::print(stderr, "{}\n", text);
   }
+}
+
+void Progress::note(const std::string& line) {
+  if (quiet_) return;
+  if (drawn_) fmt::print(stderr, "\r\033[K");
+  fmt::print(stderr, "{}\n", line);
+  drawn_ = false;
 }
 
 void Progress::finish() {

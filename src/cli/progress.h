@@ -11,7 +11,10 @@ class Progress {
  public:
   enum class Unit { kBytes, kTokens };
   Progress(std::string label, bool quiet = false, Unit unit = Unit::kBytes);
-  void update(uint64_t done, uint64_t total);
+  // `detail` follows the counts (e.g. "loss 3.21"); an ETA ends the line.
+  void update(uint64_t done, uint64_t total, const std::string& detail = {});
+  // A line that stays (e.g. an evaluation result), printed above the bar.
+  void note(const std::string& line);
   // Ends the bar's line (if one was drawn).
   void finish();
   double seconds() const;

@@ -19,6 +19,37 @@ constexpr int64_t kChunk = 1 << 20;
 
 }  // namespace
 
+TensorInitializer::TensorInitializer(const ModelConfig& m, const ExpectedTensor& t, size_t index,
+                                     const InitOptions& o)
+    : kind_(t.init),
+      is_bias_(t.name.ends_with(".bias")),
+      std_(o.std),
+      residual_std_(o.std / std::sqrt(2.0 * static_cast<double>(m.layers))),
+      rng_(derive_seed(o.seed, index)) {}
+
+void TensorInitializer::fill(float* out, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) {
+    float v = 0;
+    switch (kind_) {
+      case InitKind::kNormal:
+        v = static_cast<float>(std_ * rng_.normal());
+        break;
+      case InitKind::kNormalScaled:
+        v = static_cast<float>(residual_std_ * rng_.normal());
+        break;
+      case InitKind::kOnes:
+        v = 1.0f;
+        break;
+      case InitKind::kZeros:
+        // Biases of a fresh model are zero in HF; ours are small and random so that tests of
+        // the bias paths (Qwen2 q/k/v biases, their pooling) exercise real numbers.
+        v = is_bias_ ? static_cast<float>(std_ * rng_.normal()) : 0.0f;
+        break;
+    }
+    out[k] = v;
+  }
+}
+
 uint64_t write_random_checkpoint(const ModelConfig& model, const std::filesystem::path& out,
                                  const InitOptions& o,
                                  const std::function<void(uint64_t, uint64_t)>& progress) {
@@ -37,37 +68,16 @@ uint64_t write_random_checkpoint(const ModelConfig& model, const std::filesystem
   io::WeightsWriter writer(folder.tmp(), specs, {{"format", "pt"}}, o.max_shard_bytes);
   const uint64_t total = writer.total_bytes();
   uint64_t done = 0;
-  const double residual_std = o.std / std::sqrt(2.0 * static_cast<double>(m.layers));
   std::vector<float> buf(kChunk);
   std::vector<std::byte> bytes(static_cast<size_t>(kChunk * dtype_size(o.dtype)));
   for (size_t i = 0; i < tensors.size(); ++i) {
     const ExpectedTensor& t = tensors[i];
-    Rng rng(derive_seed(o.seed, i));
+    TensorInitializer init(m, t, i, o);
     int64_t numel = 1;
     for (int64_t d : t.shape) numel *= d;
-    // Biases of a fresh model are zero in HF; ours are small and random so that tests of the
-    // bias paths (Qwen2 q/k/v biases, their pooling) exercise real numbers.
-    const bool is_bias = t.name.ends_with(".bias");
     for (int64_t off = 0; off < numel; off += kChunk) {
       const int64_t n = std::min(kChunk, numel - off);
-      for (int64_t k = 0; k < n; ++k) {
-        float v = 0;
-        switch (t.init) {
-          case InitKind::kNormal:
-            v = static_cast<float>(o.std * rng.normal());
-            break;
-          case InitKind::kNormalScaled:
-            v = static_cast<float>(residual_std * rng.normal());
-            break;
-          case InitKind::kOnes:
-            v = 1.0f;
-            break;
-          case InitKind::kZeros:
-            v = is_bias ? static_cast<float>(o.std * rng.normal()) : 0.0f;
-            break;
-        }
-        buf[static_cast<size_t>(k)] = v;
-      }
+      init.fill(buf.data(), n);
       encode_from_f32(o.dtype, buf.data(), n, bytes.data());
       const auto nbytes = static_cast<size_t>(n * dtype_size(o.dtype));
       writer.write(t.name, {bytes.data(), nbytes});

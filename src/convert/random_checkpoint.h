@@ -8,7 +8,9 @@
 #include <functional>
 
 #include "config/model_config.h"
+#include "config/tensor_names.h"
 #include "core/dtype.h"
+#include "core/random.h"
 
 namespace gqa::convert {
 
@@ -18,6 +20,22 @@ struct InitOptions {
   double std = 0.02;  // initializer_range
   uint64_t max_shard_bytes = 0;
   bool force = false;
+};
+
+// The initial values of one tensor of expected_tensors(m) (its position `index` there picks its
+// random stream), produced in order a chunk at a time: what `gqa init` writes and what
+// `gqa train` starts from.
+class TensorInitializer {
+ public:
+  TensorInitializer(const ModelConfig& m, const ExpectedTensor& t, size_t index,
+                    const InitOptions& options);
+  void fill(float* out, int64_t n);  // the next n values
+
+ private:
+  InitKind kind_;
+  bool is_bias_;
+  double std_, residual_std_;
+  Rng rng_;
 };
 
 // Writes config.json and the weights to `out` (all or nothing). `progress(done, total)` counts

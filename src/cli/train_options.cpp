@@ -1,0 +1,99 @@
+#include "cli/train_options.h"
+
+#include <cmath>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/human_format.h"
+#include "cli/trainer_process.h"
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/float_codec.h"
+#include "train/corpus.h"
+
+namespace gqa::cli {
+
+void add_train_options(CLI::App& cmd, TrainCli& o) {
+  cmd.add_option("--data", o.data, "Training text (UTF-8, one document or verse per line)")
+      ->required();
+  cmd.add_option("--heldout", o.heldout,
+                 "Held-out text for the evaluation loss (default: the last 5% of --data)");
+  cmd.add_option("--out", o.out, "Checkpoint folder to create")->required();
+  auto& r = o.recipe;
+  cmd.add_option("--batch", r.batch, "Sequences per step")->capture_default_str();
+  cmd.add_option("--seq", r.seq, "Tokens per sequence")->capture_default_str();
+  cmd.add_option("--lr", r.lr, "Peak learning rate")->capture_default_str();
+  cmd.add_option("--min-lr-ratio", r.min_lr_ratio, "Final learning rate as a fraction of the peak")
+      ->capture_default_str();
+  cmd.add_option("--warmup", r.warmup_fraction, "Warmup as a fraction of the run's steps")
+      ->capture_default_str();
+  cmd.add_option("--weight-decay", r.weight_decay, "AdamW weight decay (matrices only)")
+      ->capture_default_str();
+  cmd.add_option("--grad-clip", r.grad_clip, "Clip the global gradient norm (0: off)")
+      ->capture_default_str();
+  cmd.add_option("--seed", r.seed, "Seed of the batch order (and of fresh weights)")
+      ->capture_default_str();
+  cmd.add_option("--precision", o.precision,
+                 "bf16 (autocast matmuls, f32 weights and optimizer) or f32")
+      ->capture_default_str();
+  cmd.add_option("--dtype", o.dtype, "Dtype of the saved weights: f32, bf16, f16")
+      ->capture_default_str();
+  cmd.add_option("--eval-every", o.eval_every, "Held-out loss every N steps (and at the end)")
+      ->capture_default_str();
+  cmd.add_option("--eval-windows", o.eval_windows, "Held-out windows of --seq tokens to score")
+      ->capture_default_str();
+  cmd.add_option("--save-every", o.save_every, "Resumable checkpoint every N steps (0: none)")
+      ->capture_default_str();
+  cmd.add_option("--threads", o.threads, "CPU threads")->capture_default_str();
+  cmd.add_flag("--resume", o.resume, "Continue the unfinished run in OUT.partial");
+  cmd.add_flag("--force", o.force, "Replace OUT (and any unfinished run) if it exists");
+  cmd.add_flag("--quiet", o.quiet, "No progress on stderr");
+  cmd.add_flag("--json", o.json, "Print the final training state as JSON");
+}
+
+train::TrainJob make_train_job(const TrainCli& o) {
+  train::TrainJob job;
+  job.out = o.out;
+  job.data = o.data;
+  if (!o.heldout.empty()) job.heldout = o.heldout;
+  job.recipe = o.recipe;
+  job.recipe.precision = train::parse_precision(o.precision);
+  job.save_dtype = parse_dtype(o.dtype);
+  if (!is_float_weight_dtype(job.save_dtype))
+    fail(ErrorKind::kInvalidArgument, "--dtype must be f32, bf16 or f16");
+  if (o.eval_every < 0 || o.save_every < 0 || o.eval_windows < 1)
+    fail(ErrorKind::kInvalidArgument, "--eval-every and --save-every >= 0, --eval-windows >= 1");
+  if (o.threads < 1) fail(ErrorKind::kInvalidArgument, "--threads must be positive");
+  job.loop = {o.eval_every, o.save_every};
+  job.eval_windows = o.eval_windows;
+  job.threads = o.threads;
+  job.resume = o.resume;
+  job.force = o.force;
+  return job;
+}
+
+int run_job_and_report(const train::TrainJob& job, const TrainCli& o) {
+  Progress progress("train", o.quiet);
+  const train::TrainJob prepared =
+      train::prepare_job(job, [&](const std::string& s) { progress.note(s); });
+  if (const int rc = run_trainer(prepared, o.quiet); rc != 0) return rc;
+  const train::TrainingState s = train::load_training_state(job.out / train::kStateFile);
+  if (o.json) {
+    std::cout << train::to_json(s);
+    return 0;
+  }
+  const double heldout = s.history.empty() ? NAN : s.history.back().heldout_loss;
+  fmt::print(
+      "{}: {} steps, {} tokens in {:.0f} s ({:.0f} tokens/s), held-out loss {:.4f} (ppl {:.2f})\n",
+      job.out.string(), s.step, format_grouped(s.tokens_seen), s.seconds,
+      s.seconds > 0 ? static_cast<double>(s.tokens_seen) / s.seconds : 0.0, heldout,
+      std::exp(heldout));
+  if (s.uptrain)
+    fmt::print("uptrained {} for alpha {} of its {} pretraining tokens\n", s.uptrain->source,
+               s.uptrain->alpha, format_grouped(s.pretraining_tokens));
+  return 0;
+}
+
+}  // namespace gqa::cli

@@ -1,0 +1,42 @@
+#pragma once
+// Options `gqa train` and `gqa uptrain` share (the recipe, evaluation, checkpoints, output) and
+// the progress display of a training run.
+#include <cstdint>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "cli/progress.h"
+#include "train/train_job.h"
+
+namespace gqa::cli {
+
+struct TrainCli {
+  std::string out;
+  std::string data;
+  std::string heldout;
+  train::TrainRecipe recipe;
+  std::string precision = "bf16";
+  std::string dtype = "f32";
+  int64_t eval_every = 50;
+  int64_t eval_windows = 32;
+  int64_t save_every = 200;
+  int threads = 2;
+  bool resume = false;
+  bool force = false;
+  bool quiet = false;
+  bool json = false;
+};
+
+// --data, --heldout, --out, the recipe flags, --eval-every, --save-every, --dtype, --threads,
+// --resume, --force, --quiet, --json.
+void add_train_options(CLI::App& cmd, TrainCli& o);
+
+// The job's common fields from the options. Throws Error for bad values.
+train::TrainJob make_train_job(const TrainCli& o);
+
+// Prepares the job here (tokenizer, token files), runs it in gqa-trainer (progress on stderr),
+// then prints the summary (or training_state.json with --json) on stdout.
+int run_job_and_report(const train::TrainJob& job, const TrainCli& o);
+
+}  // namespace gqa::cli

@@ -1,0 +1,51 @@
+// gqa-trainer: the libtorch half of `gqa train`, `gqa uptrain` and `gqa reproduce`. gqa
+// prepares a job (tokenizer, token files) and starts this program on it; people run gqa.
+// Exit codes as gqa: 0 success, 2 bad input, 1 an internal failure.
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <string>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "cli/human_format.h"
+#include "cli/progress.h"
+#include "core/error.h"
+#include "io/checkpoint.h"
+#include "train/training_run.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"gqa-trainer: runs a training job that `gqa train` or `gqa uptrain` prepared"};
+  std::string job_file;
+  bool quiet = false;
+  app.add_option("--job", job_file, "job.json written by gqa")->required();
+  app.add_flag("--quiet", quiet, "No progress on stderr");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const gqa::train::TrainJob job =
+        gqa::train::job_from_json(gqa::io::read_text_file(job_file), job_file);
+    gqa::cli::Progress progress("train", quiet, gqa::cli::Progress::Unit::kTokens);
+    gqa::train::JobEvents events;
+    events.status = [&](const std::string& s) { progress.note(s); };
+    events.step = [&](const gqa::train::StepReport& r) {
+      const int64_t tps = job.recipe.batch * job.recipe.seq;
+      progress.update(
+          static_cast<uint64_t>(r.tokens), static_cast<uint64_t>(r.total_steps * tps),
+          fmt::format("step {}/{}  loss {:.3f}  lr {:.2e}", r.step, r.total_steps, r.loss, r.lr));
+      if (r.heldout_loss)
+        progress.note(fmt::format("step {:>6}  {:>12} tokens  held-out loss {:.4f}  ppl {:.2f}",
+                                  r.step, gqa::cli::format_grouped(r.tokens), *r.heldout_loss,
+                                  std::exp(*r.heldout_loss)));
+    };
+    gqa::train::run_prepared_job(job, events);
+    progress.finish();
+    return 0;
+  } catch (const gqa::Error& e) {
+    fmt::print(stderr, "gqa train: error: {}\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "gqa train: internal error: {}\n", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,60 @@
+#include "cli/trainer_process.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "io/file_output.h"
+
+extern char** environ;
+
+namespace gqa::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path trainer_path() {
+  std::error_code ec;
+  const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path p = (ec ? fs::path("gqa") : self).parent_path() / "gqa-trainer";
+  if (!fs::exists(p))
+    fail(ErrorKind::kUnsupported,
+         p.string() +
+             " not found: this gqa was built without libtorch (install libtorch-dev, "
+             "which scripts/install-deps.sh does, and rebuild)");
+  return p;
+}
+
+}  // namespace
+
+int run_trainer(const train::TrainJob& job, bool quiet) {
+  const fs::path exe = trainer_path();
+  const fs::path job_file = train::partial_dir(job.out) / "job.json";
+  io::write_text_file(job_file, train::job_to_json(job));
+  std::vector<std::string> args{exe.string(), "--job", job_file.string()};
+  if (quiet) args.emplace_back("--quiet");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (const int rc = posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ);
+      rc != 0)
+    fail(ErrorKind::kIo, exe.string() + ": cannot start: " + std::strerror(rc));
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR)
+      fail(ErrorKind::kIo, "waiting for gqa-trainer: " + std::string(std::strerror(errno)));
+  }
+  if (WIFSIGNALED(status))
+    fail(ErrorKind::kIo, "gqa-trainer died from signal " + std::to_string(WTERMSIG(status)) +
+                             "; the last checkpoint is kept in " +
+                             train::partial_dir(job.out).string() + " (--resume)");
+  return WEXITSTATUS(status);
+}
+
+}  // namespace gqa::cli

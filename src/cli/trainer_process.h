@@ -1,0 +1,13 @@
+#pragma once
+// Running a prepared training job in gqa-trainer, the libtorch half of gqa that lives next to
+// the gqa executable (see train/train_job.h for why training is a second process).
+#include "train/train_job.h"
+
+namespace gqa::cli {
+
+// Writes the job to `out`.partial/job.json and runs gqa-trainer on it with stderr shared
+// (progress). Returns its exit code. Throws Error when gqa-trainer is missing (a build without
+// libtorch) or dies from a signal.
+int run_trainer(const train::TrainJob& job, bool quiet);
+
+}  // namespace gqa::cli
