@@ -17,6 +17,7 @@ struct TrainCommand {
   CLI::Option* kv_heads_opt = nullptr;
   int64_t tokens = 0;
   std::string tokenizer;
+  bool tie_embeddings = false;
 };
 
 int run_train(const TrainCommand& o) {
@@ -24,6 +25,7 @@ int run_train(const TrainCommand& o) {
   if (!o.train.resume) {
     ModelConfig m = resolve_model(o.source);
     if (o.kv_heads_opt->count()) m = m.regrouped(o.kv_heads);
+    if (o.tie_embeddings) m.tie_embeddings = true;
     job.config = m;
   } else {
     job.config = ModelConfig{};  // the checkpoint in OUT.partial says what the model is
@@ -45,6 +47,7 @@ Command add_train_command(CLI::App& root) {
   o->kv_heads_opt = cmd->add_option("--kv-heads", o->kv_heads, "KV heads (default: the model's)");
   cmd->add_option("--tokens", o->tokens, "Training tokens (rounded up to whole steps)");
   cmd->add_option("--tokenizer", o->tokenizer, "Use this tokenizer.model instead of training one");
+  cmd->add_flag("--tie-embeddings", o->tie_embeddings, "Share the embedding and lm_head weights");
   add_train_options(*cmd, o->train);
   cmd->footer(R"(
 The model's shape comes from MODEL (a preset, a config.json or a checkpoint folder) or from

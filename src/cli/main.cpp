@@ -22,11 +22,12 @@ int main(int argc, char** argv) {
   app.footer("Run 'gqa COMMAND --help' for a command's options.");
 
   std::vector<gqa::cli::Command> commands{
-      gqa::cli::add_kv_command(app),     gqa::cli::add_inspect_command(app),
-      gqa::cli::add_init_command(app),   gqa::cli::add_convert_command(app),
-      gqa::cli::add_import_command(app), gqa::cli::add_generate_command(app),
-      gqa::cli::add_ppl_command(app),    gqa::cli::add_bench_command(app),
-      gqa::cli::add_train_command(app),  gqa::cli::add_uptrain_command(app)};
+      gqa::cli::add_kv_command(app),       gqa::cli::add_inspect_command(app),
+      gqa::cli::add_init_command(app),     gqa::cli::add_convert_command(app),
+      gqa::cli::add_import_command(app),   gqa::cli::add_generate_command(app),
+      gqa::cli::add_ppl_command(app),      gqa::cli::add_bench_command(app),
+      gqa::cli::add_train_command(app),    gqa::cli::add_uptrain_command(app),
+      gqa::cli::add_reproduce_command(app)};
 
   if (argc > 1 && argv[1][0] != '-') {
     std::string names;

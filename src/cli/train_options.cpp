@@ -7,11 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/human_format.h"
-#include "cli/trainer_process.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/float_codec.h"
 #include "train/corpus.h"
+#include "train/trainer_process.h"
 
 namespace gqa::cli {
 
@@ -78,7 +78,7 @@ int run_job_and_report(const train::TrainJob& job, const TrainCli& o) {
   Progress progress("train", o.quiet);
   const train::TrainJob prepared =
       train::prepare_job(job, [&](const std::string& s) { progress.note(s); });
-  if (const int rc = run_trainer(prepared, o.quiet); rc != 0) return rc;
+  if (const int rc = train::run_trainer(prepared, o.quiet); rc != 0) return rc;
   const train::TrainingState s = train::load_training_state(job.out / train::kStateFile);
   if (o.json) {
     std::cout << train::to_json(s);

@@ -103,7 +103,12 @@ TrainJob prepare_job(TrainJob job, const std::function<void(const std::string&)>
     job.config->eos_token_ids = {2};
   }
 
-  if (!fs::exists(partial / kTrainTokensFile) || !fs::exists(partial / kHeldoutTokensFile)) {
+  const bool cached = job.token_cache && fs::exists(*job.token_cache / kTrainTokensFile) &&
+                      fs::exists(*job.token_cache / kHeldoutTokensFile);
+  if (cached) {
+    for (const char* f : {kTrainTokensFile, kHeldoutTokensFile})
+      io::copy_file(*job.token_cache / f, partial / f);
+  } else if (!fs::exists(partial / kTrainTokensFile) || !fs::exists(partial / kHeldoutTokensFile)) {
     say("tokenizing " + job.data.string());
     std::vector<int32_t> train = encode_corpus(tokenizer, job.data);
     std::vector<int32_t> heldout;
@@ -116,6 +121,11 @@ TrainJob prepare_job(TrainJob job, const std::function<void(const std::string&)>
     }
     io::write_token_file(partial / kHeldoutTokensFile, heldout);
     io::write_token_file(partial / kTrainTokensFile, train);
+    if (job.token_cache) {
+      fs::create_directories(*job.token_cache);
+      for (const char* f : {kTrainTokensFile, kHeldoutTokensFile})
+        io::copy_file(partial / f, *job.token_cache / f);
+    }
   }
   return job;
 }

@@ -35,8 +35,11 @@ struct TrainJob {
   std::optional<std::filesystem::path> source;
   std::optional<std::filesystem::path> tokenizer;  // fresh runs: reuse this tokenizer.model
   int64_t vocab = 4096;                            // fresh runs without one: train it
-  int64_t tokens = 0;                              // rounded up to whole steps
-  std::optional<double> alpha;                     // uptraining: tokens = alpha * budget
+  // A folder of train.tokens/heldout.tokens encoded with the same tokenizer and texts, reused
+  // instead of encoding again (gqa reproduce's many runs); filled when empty. gqa side only.
+  std::optional<std::filesystem::path> token_cache;
+  int64_t tokens = 0;           // rounded up to whole steps
+  std::optional<double> alpha;  // uptraining: tokens = alpha * budget
   TrainRecipe recipe;
   DType save_dtype = DType::kF32;
   LoopOptions loop;

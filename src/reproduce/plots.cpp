@@ -1,0 +1,80 @@
+#include "reproduce/plots.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "reproduce/svg_chart.h"
+
+namespace gqa::reproduce {
+namespace {
+
+const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+
+std::string method_name(convert::PoolMethod m) {
+  switch (m) {
+    case convert::PoolMethod::kMean:
+      return "mean";
+    case convert::PoolMethod::kFirst:
+      return "first";
+    case convert::PoolMethod::kRandom:
+      return "random";
+  }
+  return "?";
+}
+
+}  // namespace
+
+std::string ppl_vs_kv_heads_svg(const Results& r) {
+  LineChart c;
+  c.title = "Held-out perplexity vs KV heads";
+  c.x_label = "KV heads (log scale; MHA left, MQA right)";
+  c.y_label = "perplexity";
+  c.x_reversed = true;
+  std::vector<double> alphas{0.0};
+  alphas.insert(alphas.end(), r.alphas.begin(), r.alphas.end());
+  int color = 0;
+  for (convert::PoolMethod m :
+       {convert::PoolMethod::kMean, convert::PoolMethod::kFirst, convert::PoolMethod::kRandom}) {
+    for (size_t ai = 0; ai < alphas.size(); ++ai) {
+      Series s;
+      s.name = fmt::format("{}, alpha {:g}", method_name(m), alphas[ai]);
+      s.dashed = ai == 0;
+      for (const auto& v : r.variants) {
+        if (v.variant.method != m) continue;
+        const auto it = v.ppl.find(alphas[ai]);
+        if (it != v.ppl.end()) s.points.emplace_back(std::log2(v.variant.kv_heads), it->second);
+      }
+      if (s.points.empty()) continue;
+      s.line = s.points.size() > 1;
+      s.color = kColors[color++ % 6];
+      c.series.push_back(std::move(s));
+    }
+  }
+  for (const auto& v : r.variants)
+    if (v.variant.method == convert::PoolMethod::kMean)
+      c.x_ticks.emplace_back(std::log2(v.variant.kv_heads), std::to_string(v.variant.kv_heads));
+  return render_svg(c);
+}
+
+std::string ppl_vs_alpha_svg(const Results& r) {
+  LineChart c;
+  c.title = "Held-out perplexity vs uptraining (mean pooling)";
+  c.x_label = "alpha: uptraining tokens / pretraining tokens";
+  c.y_label = "perplexity";
+  std::vector<double> alphas{0.0};
+  alphas.insert(alphas.end(), r.alphas.begin(), r.alphas.end());
+  for (double a : alphas) c.x_ticks.emplace_back(a, fmt::format("{:g}", a));
+  int color = 0;
+  for (const auto& v : r.variants) {
+    if (v.variant.method != convert::PoolMethod::kMean) continue;
+    Series s;
+    s.name = fmt::format("{} KV head{}", v.variant.kv_heads, v.variant.kv_heads == 1 ? "" : "s");
+    s.color = kColors[color++ % 6];
+    for (const auto& [a, ppl] : v.ppl) s.points.emplace_back(a, ppl);
+    c.series.push_back(std::move(s));
+  }
+  return render_svg(c);
+}
+
+}  // namespace gqa::reproduce
