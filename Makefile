@@ -28,9 +28,12 @@ asan: deps
 	cmake --build --preset asan-ubsan -j$(JOBS)
 	ctest --preset asan-ubsan -j$(JOBS)
 
+# The main job: the GQA paper's conversion + uptraining experiment on the committed KJV model
+# (see docs/reproduce.md). Builds only the programs it runs.
 demo: deps
-	$(MAKE) build
-	$(GQA) kv llama-2-7b --sweep --memory 80GiB
+	cmake --preset $(PRESET)
+	cmake --build --preset $(PRESET) -j$(JOBS) --target gqa gqa-trainer
+	$(GQA) reproduce --out demo-out --force
 
 bench: deps
 	$(MAKE) build

@@ -24,6 +24,7 @@ struct ReproduceCli {
   std::string data, heldout;
   bool pretrain = false;
   bool quick = false;
+  double uptrain_lr_scale = 0.5;
   int threads = 2;
   bool force = false;
   bool quiet = false;
@@ -68,6 +69,7 @@ int run_reproduce(const ReproduceCli& o) {
   if (!o.data.empty()) opt.data = o.data;
   if (!o.heldout.empty()) opt.heldout = o.heldout;
   opt.profile = o.quick ? reproduce::quick_profile() : reproduce::full_profile();
+  opt.profile.uptrain_lr_scale = o.uptrain_lr_scale;
   opt.threads = o.threads;
   opt.force = o.force;
   opt.quiet = o.quiet;
@@ -95,6 +97,9 @@ Command add_reproduce_command(CLI::App& root) {
   cmd->add_flag("--pretrain", o->pretrain, "Pretrain the MHA model again instead of --base");
   cmd->add_flag("--quick", o->quick,
                 "A small profile for tests: alphas 0.002/0.004, short evaluations");
+  cmd->add_option("--uptrain-lr-scale", o->uptrain_lr_scale,
+                  "Uptraining's peak learning rate as a fraction of pretraining's")
+      ->capture_default_str();
   cmd->add_option("--data", o->data, "Training text instead of the King James Bible");
   cmd->add_option("--heldout", o->heldout, "Held-out text (with --data)");
   cmd->add_option("--threads", o->threads, "CPU threads")->capture_default_str();
@@ -110,7 +115,8 @@ Steps (each line of progress says which):
  3. Conversion to 8 (MHA), 4, 2 and 1 (MQA) KV heads by mean pooling, and to 2 by first-head
     and random; held-out perplexity as converted (alpha = 0).
  4. Uptraining (gqa uptrain) for alpha = 0.05 of the pretraining tokens, and 0.10 for mean
-    pooling, then held-out perplexity again.
+    pooling, with the pretraining recipe at --uptrain-lr-scale of its peak learning rate,
+    then held-out perplexity again.
  5. KV bytes/token (f16 cache) and decode tokens/s at a long context for each variant.
  6. A table, results.json and two SVG plots, and a plain statement of whether the numbers
     agree with the paper: mean > first > random; GQA usable at alpha = 0 while MQA needs

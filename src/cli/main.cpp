@@ -10,12 +10,14 @@
 
 #include "cli/command.h"
 #include "core/error.h"
+#include "ops/blas_kernel.h"
 
 #ifndef GQA_VERSION
 #define GQA_VERSION "0.0.0"
 #endif
 
 int main(int argc, char** argv) {
+  gqa::ops::ensure_fast_blas_kernel(argv);
   CLI::App app{"gqa: grouped-query attention and the KV cache, from planning to serving"};
   app.set_version_flag("--version", std::string("gqa ") + GQA_VERSION);
   app.require_subcommand(1);

@@ -12,10 +12,12 @@
 #include "cli/human_format.h"
 #include "cli/progress.h"
 #include "core/error.h"
+#include "ops/blas_kernel.h"
 #include "io/checkpoint.h"
 #include "train/training_run.h"
 
 int main(int argc, char** argv) {
+  gqa::ops::ensure_fast_blas_kernel(argv);  // libtorch's f32 GEMM is OpenBLAS too
   CLI::App app{"gqa-trainer: runs a training job that `gqa train` or `gqa uptrain` prepared"};
   std::string job_file;
   bool quiet = false;

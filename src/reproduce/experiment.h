@@ -30,6 +30,11 @@ struct Profile {
   int64_t decode_depth = 3968;  // context already cached when decode speed is measured
   int64_t decode_tokens = 64;
   int64_t pretrain_tokens = 2'000'000;
+  // Uptraining's peak learning rate as a fraction of pretraining's. The paper restarts its
+  // pretraining recipe; over this model's 25-50 uptraining steps a restart at the full peak
+  // costs the MHA model itself 20% perplexity, so the demo uses half (docs/reproduce.md has
+  // the sweep that chose it).
+  double uptrain_lr_scale = 0.5;
 };
 
 // The full experiment (make demo) and --quick (a CTest test: the same steps, alphas 50x
@@ -74,6 +79,7 @@ struct Results {
   int64_t eval_tokens = 0;
   int64_t decode_depth = 0;
   std::vector<double> alphas;  // every alpha that some variant ran, ascending, without 0
+  double uptrain_lr = 0;
   std::vector<VariantResult> variants;
   std::vector<Finding> findings;
   double seconds = 0;

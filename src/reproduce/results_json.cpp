@@ -40,6 +40,7 @@ std::string results_json(const Results& r) {
                   {"eval_tokens", r.eval_tokens},
                   {"decode_depth", r.decode_depth},
                   {"alphas", r.alphas},
+                  {"uptrain_peak_lr", r.uptrain_lr},
                   {"variants", variants},
                   {"findings", findings},
                   {"seconds", r.seconds}};
