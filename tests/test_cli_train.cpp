@@ -38,8 +38,8 @@ TEST(CliTrain, TrainThenConvertThenUptrainForAlpha) {
                             " --tokens 20000 --out " + pre.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("held-out loss"), std::string::npos) << r.out;
-  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model",
-                        "training_state.json"})
+  for (const char* f :
+       {"config.json", "model.safetensors", "tokenizer.model", "training_state.json"})
     EXPECT_TRUE(fs::exists(pre / f)) << f;
   EXPECT_FALSE(fs::exists(tmp.path() / "pre.partial"));
   const json state = json::parse(slurp(pre / "training_state.json"));

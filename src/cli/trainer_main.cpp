@@ -12,8 +12,8 @@
 #include "cli/human_format.h"
 #include "cli/progress.h"
 #include "core/error.h"
-#include "ops/blas_kernel.h"
 #include "io/checkpoint.h"
+#include "ops/blas_kernel.h"
 #include "train/training_run.h"
 
 int main(int argc, char** argv) {

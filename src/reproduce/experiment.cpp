@@ -188,15 +188,17 @@ Results run_reproduce(const Options& o) {
     convert::ConvertOptions co;
     co.kv_heads = v.kv_heads;
     co.method = v.method;
-    co.dtype = DType::kF32;
+    // The base's dtype (bf16): what a user would ship, and what decode speed is measured on.
     co.seed = 1;
     convert::convert_checkpoint(base, converted, co);
     vr.ppl[0.0] = heldout_ppl(converted, eval_tokens, ctx);
     {
       const model::Model m(converted);
-      vr.decode_tokens_per_s = eval::measure_decode(m, {KvDtype::kF16, 16}, o.profile.decode_depth,
-                                                    o.profile.decode_tokens, 7)
-                                   .tokens_per_s;
+      for (int repeat = 0; repeat < 3; ++repeat) {  // best of 3: this machine's speed wanders
+        const auto row = eval::measure_decode(m, {KvDtype::kF16, 16}, o.profile.decode_depth,
+                                              o.profile.decode_tokens, 7 + repeat);
+        vr.decode_tokens_per_s = std::max(vr.decode_tokens_per_s, row.tokens_per_s);
+      }
     }
     say(fmt::format("{}: held-out ppl {:.2f} as converted; decode {:.0f} tok/s at depth {}", v.name,
                     vr.ppl[0.0], vr.decode_tokens_per_s, o.profile.decode_depth));
@@ -243,7 +245,8 @@ std::vector<Finding> judge(const Results& r) {
   const double base = ppl_at(mha, 0);
   auto pct = [&](double ppl) { return 100.0 * (ppl / base - 1.0); };
 
-  Finding f1{"conversion: mean pooling > first head > random (2 KV heads, after uptraining)"};
+  Finding f1{"conversion: mean pooling > first head > random (2 KV heads, after uptraining)", false,
+             ""};
   const double m = ppl_at(mean2, a1), fi = ppl_at(first2, a1), ra = ppl_at(random2, a1);
   f1.agrees = m < fi && fi < ra;
   f1.detail = fmt::format(
@@ -252,7 +255,7 @@ std::vector<Finding> judge(const Results& r) {
       a1, m, fi, ra, ppl_at(mean2, 0), ppl_at(first2, 0), ppl_at(random2, 0));
   out.push_back(f1);
 
-  Finding f2{"GQA is usable as converted while MQA needs uptraining"};
+  Finding f2{"GQA is usable as converted while MQA needs uptraining", false, ""};
   const double g0 = pct(ppl_at(mean2, 0)), q0 = pct(ppl_at(mqa, 0));
   const double g1 = pct(ppl_at(mean2, a1)), q1 = pct(ppl_at(mqa, a1));
   // Usable: GQA loses less than half of what MQA loses without training, and MQA gains more
@@ -265,7 +268,8 @@ std::vector<Finding> judge(const Results& r) {
   out.push_back(f2);
 
   Finding f3{
-      fmt::format("uptraining helps at alpha {:g}, with diminishing returns at {:g}", a1, a2)};
+      fmt::format("uptraining helps at alpha {:g}, with diminishing returns at {:g}", a1, a2),
+      false, ""};
   f3.agrees = true;
   std::string parts;
   for (const VariantResult* v : {mean4, mean2, mqa}) {

@@ -9,7 +9,9 @@
 namespace gqa::reproduce {
 namespace {
 
-const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+constexpr int kPalette = 9;
+const char* kColors[kPalette] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
+                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"};
 
 std::string method_name(convert::PoolMethod m) {
   switch (m) {
@@ -47,7 +49,7 @@ std::string ppl_vs_kv_heads_svg(const Results& r) {
       }
       if (s.points.empty()) continue;
       s.line = s.points.size() > 1;
-      s.color = kColors[color++ % 6];
+      s.color = kColors[color++ % kPalette];
       c.series.push_back(std::move(s));
     }
   }
@@ -70,7 +72,7 @@ std::string ppl_vs_alpha_svg(const Results& r) {
     if (v.variant.method != convert::PoolMethod::kMean) continue;
     Series s;
     s.name = fmt::format("{} KV head{}", v.variant.kv_heads, v.variant.kv_heads == 1 ? "" : "s");
-    s.color = kColors[color++ % 6];
+    s.color = kColors[color++ % kPalette];
     for (const auto& [a, ppl] : v.ppl) s.points.emplace_back(a, ppl);
     c.series.push_back(std::move(s));
   }
