@@ -142,4 +142,21 @@ ModelConfig ModelConfig::regrouped(int64_t new_kv_heads) const {
   return c;
 }
 
+void require_llama_family(const ModelConfig& c, const std::string& where, const std::string& who) {
+  switch (c.arch) {
+    case Architecture::kLlama:
+    case Architecture::kMistral:
+    case Architecture::kQwen2:
+    case Architecture::kQwen3:
+      break;
+    default:
+      fail(ErrorKind::kUnsupported,
+           where + ": " + who + " supports Llama, Mistral, Qwen2 and Qwen3 checkpoints; " +
+               std::string(architecture_name(c.arch)) + " is not supported yet");
+  }
+  if (c.partial_rotary_factor != 1.0)
+    fail(ErrorKind::kUnsupported, where + ": partial_rotary_factor is not supported");
+  if (c.head_dim % 2 != 0) fail(ErrorKind::kUnsupported, where + ": RoPE needs an even head_dim");
+}
+
 }  // namespace gqa

@@ -81,6 +81,11 @@ struct ModelConfig {
   ModelConfig regrouped(int64_t kv_heads) const;
 };
 
+// The model family the native runtime and the trainer implement: Llama, Mistral, Qwen2, Qwen3
+// with full rotary embeddings on an even head_dim. Throws Error (kUnsupported) naming `where`
+// and what `who` ("the runtime", "training") does not support.
+void require_llama_family(const ModelConfig& c, const std::string& where, const std::string& who);
+
 // Every divisor of heads from heads (MHA) down to 1 (MQA).
 std::vector<int64_t> valid_kv_head_counts(int64_t heads);
 

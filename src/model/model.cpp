@@ -13,21 +13,7 @@ namespace {
 ModelConfig runnable_config(const io::Checkpoint& ck) {
   ModelConfig c = parse_hf_config(ck.config_text(), (ck.dir() / "config.json").string());
   c.name = ck.dir().filename().string();
-  switch (c.arch) {
-    case Architecture::kLlama:
-    case Architecture::kMistral:
-    case Architecture::kQwen2:
-    case Architecture::kQwen3:
-      break;
-    default:
-      fail(ErrorKind::kUnsupported,
-           ck.dir().string() + ": the runtime runs Llama, Mistral, Qwen2 and Qwen3 checkpoints; " +
-               std::string(architecture_name(c.arch)) + " is not supported yet");
-  }
-  if (c.partial_rotary_factor != 1.0)
-    fail(ErrorKind::kUnsupported, ck.dir().string() + ": partial_rotary_factor is not supported");
-  if (c.head_dim % 2 != 0)
-    fail(ErrorKind::kUnsupported, ck.dir().string() + ": RoPE needs an even head_dim");
+  require_llama_family(c, ck.dir().string(), "the runtime");
   return c;
 }
 

@@ -21,20 +21,7 @@ namespace {
 namespace F = torch::nn::functional;
 
 void check_trainable(const ModelConfig& c, const std::string& where) {
-  switch (c.arch) {
-    case Architecture::kLlama:
-    case Architecture::kMistral:
-    case Architecture::kQwen2:
-    case Architecture::kQwen3:
-      break;
-    default:
-      fail(ErrorKind::kUnsupported, where +
-                                        ": training supports Llama, Mistral, Qwen2 and Qwen3; " +
-                                        std::string(architecture_name(c.arch)) + " is not");
-  }
-  if (c.partial_rotary_factor != 1.0)
-    fail(ErrorKind::kUnsupported, where + ": partial_rotary_factor is not supported");
-  if (c.head_dim % 2 != 0) fail(ErrorKind::kUnsupported, where + ": RoPE needs an even head_dim");
+  require_llama_family(c, where, "training");
   if (c.intermediate <= 0 || c.vocab <= 0)
     fail(ErrorKind::kInvalidArgument, where + ": intermediate_size and vocab_size are needed");
 }
