@@ -35,7 +35,7 @@ TEST(CliTrain, TrainThenConvertThenUptrainForAlpha) {
   const fs::path corpus = write_corpus(tmp.path());
   const fs::path pre = tmp.path() / "pre";
   CommandResult r = run_gqa("train" + kShape + " --data " + corpus.string() +
-                            " --tokens 20000 --out " + pre.string());
+                            " --tokens 20000 --lr 5e-3 --out " + pre.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("held-out loss"), std::string::npos) << r.out;
   for (const char* f :
@@ -55,13 +55,16 @@ TEST(CliTrain, TrainThenConvertThenUptrainForAlpha) {
   r = run_gqa("convert " + pre.string() + " " + conv.string() + " --kv-heads 2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const fs::path up = tmp.path() / "up";
+  // The recipe (batch 8, seq 32, lr 5e-3) comes from the source's training_state.json.
   r = run_gqa("uptrain " + conv.string() + " --alpha 0.1 --data " + corpus.string() +
-              " --batch 8 --seq 32 --threads 1 --quiet --json --out " + up.string());
+              " --threads 1 --quiet --json --out " + up.string());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json up_state = json::parse(r.out);
   EXPECT_EQ(up_state["pretraining_tokens"], 79 * 256);
   EXPECT_EQ(up_state["tokens_seen"], 8 * 256);  // ceil(0.1 * 20224 / 256) steps
   EXPECT_EQ(up_state["uptrain"]["alpha"], 0.1);
+  EXPECT_EQ(up_state["recipe"]["lr"], 5e-3);
+  EXPECT_EQ(up_state["recipe"]["batch"], 8);
   EXPECT_NE(slurp(up / "config.json").find("\"num_key_value_heads\": 2"), std::string::npos);
 }
 

@@ -1,9 +1,11 @@
 // gqa uptrain: continue training a converted checkpoint for a fraction of its pretraining.
+#include <filesystem>
 #include <memory>
 #include <string>
 
 #include "cli/command.h"
 #include "cli/train_options.h"
+#include "train/training_state.h"
 
 namespace gqa::cli {
 namespace {
@@ -19,6 +21,9 @@ struct UptrainCommand {
 int run_uptrain(const UptrainCommand& o) {
   train::TrainJob job = make_train_job(o.train);
   job.source = o.source;
+  const auto source_state = std::filesystem::path(o.source) / train::kStateFile;
+  if (std::filesystem::exists(source_state))
+    inherit_recipe(o.train, train::load_training_state(source_state).recipe, job.recipe);
   if (o.tokens_opt->count())
     job.tokens = o.tokens;
   else
@@ -43,7 +48,9 @@ Command add_uptrain_command(CLI::App& root) {
   cmd->footer(R"(
 The GQA paper's uptraining: the converted model continues with the pretraining recipe for
 alpha (default 5%) of the tokens the original saw, read from SRC's training_state.json (gqa
-train writes it; gqa convert carries it). Give the same recipe flags as pretraining.
+train writes it; gqa convert carries it). The recipe (batch, seq, lr, schedule, decay, clip,
+precision) is SRC's recorded one unless a flag says otherwise; the defaults shown above apply
+only when SRC has no training_state.json.
 
 The learning-rate schedule restarts: linear warmup over --warmup of the uptraining steps to
 --lr, then cosine decay to --min-lr-ratio x --lr at the last uptraining step. AdamW's moments

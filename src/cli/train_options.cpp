@@ -22,22 +22,27 @@ void add_train_options(CLI::App& cmd, TrainCli& o) {
                  "Held-out text for the evaluation loss (default: the last 5% of --data)");
   cmd.add_option("--out", o.out, "Checkpoint folder to create")->required();
   auto& r = o.recipe;
-  cmd.add_option("--batch", r.batch, "Sequences per step")->capture_default_str();
-  cmd.add_option("--seq", r.seq, "Tokens per sequence")->capture_default_str();
-  cmd.add_option("--lr", r.lr, "Peak learning rate")->capture_default_str();
-  cmd.add_option("--min-lr-ratio", r.min_lr_ratio, "Final learning rate as a fraction of the peak")
-      ->capture_default_str();
-  cmd.add_option("--warmup", r.warmup_fraction, "Warmup as a fraction of the run's steps")
-      ->capture_default_str();
-  cmd.add_option("--weight-decay", r.weight_decay, "AdamW weight decay (matrices only)")
-      ->capture_default_str();
-  cmd.add_option("--grad-clip", r.grad_clip, "Clip the global gradient norm (0: off)")
-      ->capture_default_str();
+  auto& given = o.recipe_options;
+  given.push_back(cmd.add_option("--batch", r.batch, "Sequences per step")->capture_default_str());
+  given.push_back(cmd.add_option("--seq", r.seq, "Tokens per sequence")->capture_default_str());
+  given.push_back(cmd.add_option("--lr", r.lr, "Peak learning rate")->capture_default_str());
+  given.push_back(cmd.add_option("--min-lr-ratio", r.min_lr_ratio,
+                                 "Final learning rate as a fraction of the peak")
+                      ->capture_default_str());
+  given.push_back(
+      cmd.add_option("--warmup", r.warmup_fraction, "Warmup as a fraction of the run's steps")
+          ->capture_default_str());
+  given.push_back(
+      cmd.add_option("--weight-decay", r.weight_decay, "AdamW weight decay (matrices only)")
+          ->capture_default_str());
+  given.push_back(
+      cmd.add_option("--grad-clip", r.grad_clip, "Clip the global gradient norm (0: off)")
+          ->capture_default_str());
   cmd.add_option("--seed", r.seed, "Seed of the batch order (and of fresh weights)")
       ->capture_default_str();
-  cmd.add_option("--precision", o.precision,
-                 "bf16 (autocast matmuls, f32 weights and optimizer) or f32")
-      ->capture_default_str();
+  given.push_back(cmd.add_option("--precision", o.precision,
+                                 "bf16 (autocast matmuls, f32 weights and optimizer) or f32")
+                      ->capture_default_str());
   cmd.add_option("--dtype", o.dtype, "Dtype of the saved weights: f32, bf16, f16")
       ->capture_default_str();
   cmd.add_option("--eval-every", o.eval_every, "Held-out loss every N steps (and at the end)")
@@ -51,6 +56,21 @@ void add_train_options(CLI::App& cmd, TrainCli& o) {
   cmd.add_flag("--force", o.force, "Replace OUT (and any unfinished run) if it exists");
   cmd.add_flag("--quiet", o.quiet, "No progress on stderr");
   cmd.add_flag("--json", o.json, "Print the final training state as JSON");
+}
+
+void inherit_recipe(const TrainCli& o, const train::TrainRecipe& from, train::TrainRecipe& r) {
+  auto keep = [&](size_t i) { return o.recipe_options.at(i)->count() > 0; };
+  if (!keep(0)) r.batch = from.batch;
+  if (!keep(1)) r.seq = from.seq;
+  if (!keep(2)) r.lr = from.lr;
+  if (!keep(3)) r.min_lr_ratio = from.min_lr_ratio;
+  if (!keep(4)) r.warmup_fraction = from.warmup_fraction;
+  if (!keep(5)) r.weight_decay = from.weight_decay;
+  if (!keep(6)) r.grad_clip = from.grad_clip;
+  if (!keep(7)) r.precision = from.precision;
+  r.beta1 = from.beta1;
+  r.beta2 = from.beta2;
+  r.eps = from.eps;
 }
 
 train::TrainJob make_train_job(const TrainCli& o) {

@@ -3,6 +3,7 @@
 // the progress display of a training run.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -26,11 +27,17 @@ struct TrainCli {
   bool force = false;
   bool quiet = false;
   bool json = false;
+  // --batch --seq --lr --min-lr-ratio --warmup --weight-decay --grad-clip --precision, in order
+  std::vector<CLI::Option*> recipe_options;
 };
 
 // --data, --heldout, --out, the recipe flags, --eval-every, --save-every, --dtype, --threads,
 // --resume, --force, --quiet, --json.
 void add_train_options(CLI::App& cmd, TrainCli& o);
+
+// Every recipe value not given on the command line taken from `from` (uptraining continues its
+// source's recipe), betas and eps always.
+void inherit_recipe(const TrainCli& o, const train::TrainRecipe& from, train::TrainRecipe& r);
 
 // The job's common fields from the options. Throws Error for bad values.
 train::TrainJob make_train_job(const TrainCli& o);
