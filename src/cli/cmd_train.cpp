@@ -27,9 +27,7 @@ int run_train(const TrainCommand& o) {
     if (o.kv_heads_opt->count()) m = m.regrouped(o.kv_heads);
     if (o.tie_embeddings) m.tie_embeddings = true;
     job.config = m;
-  } else {
-    job.config = ModelConfig{};  // the checkpoint in OUT.partial says what the model is
-  }
+  }  // resuming: the checkpoint in OUT.partial says what the model is
   job.tokens = o.tokens;
   // --vocab sizes the tokenizer trained on --data (default 4096); the model takes its size.
   if (o.source.vocab > 0) job.vocab = o.source.vocab;
