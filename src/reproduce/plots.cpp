@@ -13,18 +13,6 @@ constexpr int kPalette = 9;
 const char* kColors[kPalette] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
                                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"};
 
-std::string method_name(convert::PoolMethod m) {
-  switch (m) {
-    case convert::PoolMethod::kMean:
-      return "mean";
-    case convert::PoolMethod::kFirst:
-      return "first";
-    case convert::PoolMethod::kRandom:
-      return "random";
-  }
-  return "?";
-}
-
 }  // namespace
 
 std::string ppl_vs_kv_heads_svg(const Results& r) {
@@ -40,7 +28,7 @@ std::string ppl_vs_kv_heads_svg(const Results& r) {
        {convert::PoolMethod::kMean, convert::PoolMethod::kFirst, convert::PoolMethod::kRandom}) {
     for (size_t ai = 0; ai < alphas.size(); ++ai) {
       Series s;
-      s.name = fmt::format("{}, alpha {:g}", method_name(m), alphas[ai]);
+      s.name = fmt::format("{}, alpha {:g}", convert::pool_method_name(m), alphas[ai]);
       s.dashed = ai == 0;
       for (const auto& v : r.variants) {
         if (v.variant.method != m) continue;

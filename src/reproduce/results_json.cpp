@@ -15,17 +15,12 @@ std::string fmt_alpha(double a) {
 
 std::string results_json(const Results& r) {
   using nlohmann::json;
-  auto method = [](convert::PoolMethod m) {
-    return m == convert::PoolMethod::kMean    ? "mean"
-           : m == convert::PoolMethod::kFirst ? "first"
-                                              : "random";
-  };
   json variants = json::array();
   for (const auto& v : r.variants) {
     json ppl = json::object();
     for (const auto& [a, p] : v.ppl) ppl[fmt_alpha(a)] = p;
     variants.push_back({{"name", v.variant.name},
-                        {"method", method(v.variant.method)},
+                        {"method", convert::pool_method_name(v.variant.method)},
                         {"kv_heads", v.variant.kv_heads},
                         {"kv_bytes_per_token_f16", v.kv_bytes_per_token},
                         {"compression", v.compression},
