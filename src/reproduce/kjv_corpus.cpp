@@ -1,5 +1,6 @@
 #include "reproduce/kjv_corpus.h"
 
+#include <cctype>
 #include <cstdio>
 #include <memory>
 #include <sstream>
