@@ -136,7 +136,7 @@ int64_t TorchLlama::parameter_count() const {
 
 // h: [B, T, hidden] -> [B, T, hidden]
 torch::Tensor TorchLlama::attention(int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
-                                    const torch::Tensor& sin) const {
+                                    const torch::Tensor& sin, const torch::Tensor& masked) const {
   const ModelConfig& c = config_;
   const std::string p = "model.layers." + std::to_string(layer) + ".self_attn.";
   const int64_t B = h.size(0), T = h.size(1), hd = c.head_dim;
@@ -159,11 +159,6 @@ torch::Tensor TorchLlama::attention(int64_t layer, const torch::Tensor& h, const
   k = k.unsqueeze(2);  // [B, h_kv, 1, T, d]
   v = v.unsqueeze(2);
   torch::Tensor scores = torch::matmul(q, k.transpose(-1, -2)) / std::sqrt(double(hd));
-  const auto pos = torch::arange(T, torch::kLong);
-  torch::Tensor masked = pos.unsqueeze(0) > pos.unsqueeze(1);  // [T, T]: key after query
-  if (c.sliding_window && !c.layer_types.empty() &&
-      c.layer_types[static_cast<size_t>(layer)] == LayerAttention::kSliding)
-    masked = masked.logical_or(pos.unsqueeze(1) - pos.unsqueeze(0) >= *c.sliding_window);
   scores = scores.masked_fill(masked, -std::numeric_limits<double>::infinity());
   torch::Tensor out = torch::matmul(torch::softmax(scores, -1), v);  // [B, h_kv, n_rep, T, d]
   out = out.reshape({B, c.heads, T, hd}).transpose(1, 2).reshape({B, T, c.heads * hd});
@@ -182,9 +177,18 @@ torch::Tensor TorchLlama::forward(const torch::Tensor& ids) const {
   const torch::Tensor angles =
       torch::outer(torch::arange(T, torch::kDouble), inv_freq_).repeat({1, 2});
   const torch::Tensor cos = angles.cos().to(dtype), sin = angles.sin().to(dtype);
+  // Masks once per forward, not per layer: [T, T], true where a key may not be seen.
+  const auto pos = torch::arange(T, torch::kLong);
+  const torch::Tensor causal = pos.unsqueeze(0) > pos.unsqueeze(1);  // key after query
+  const torch::Tensor sliding =
+      c.sliding_window ? causal.logical_or(pos.unsqueeze(1) - pos.unsqueeze(0) >= *c.sliding_window)
+                       : causal;
   for (int64_t l = 0; l < c.layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    x = x + attention(l, rms_norm(x, param(p + "input_layernorm.weight"), c.norm_eps), cos, sin);
+    const bool is_sliding =
+        !c.layer_types.empty() && c.layer_types[static_cast<size_t>(l)] == LayerAttention::kSliding;
+    x = x + attention(l, rms_norm(x, param(p + "input_layernorm.weight"), c.norm_eps), cos, sin,
+                      is_sliding ? sliding : causal);
     const torch::Tensor h = rms_norm(x, param(p + "post_attention_layernorm.weight"), c.norm_eps);
     const torch::Tensor gate = F::linear(h, param(p + "mlp.gate_proj.weight"));
     const torch::Tensor up = F::linear(h, param(p + "mlp.up_proj.weight"));

@@ -47,8 +47,9 @@ class TorchLlama {
 
  private:
   TorchLlama(ModelConfig config, std::vector<NamedTensor> params);
+  // masked: [T, T], true where query t may not see key s (causal, and the window if sliding).
   torch::Tensor attention(int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
-                          const torch::Tensor& sin) const;
+                          const torch::Tensor& sin, const torch::Tensor& masked) const;
 
   ModelConfig config_;
   std::vector<NamedTensor> params_;      // expected_tensors() order
