@@ -83,9 +83,6 @@ train::TrainJob make_train_job(const TrainCli& o) {
   job.save_dtype = parse_dtype(o.dtype);
   if (!is_float_weight_dtype(job.save_dtype))
     fail(ErrorKind::kInvalidArgument, "--dtype must be f32, bf16 or f16");
-  if (o.eval_every < 0 || o.save_every < 0 || o.eval_windows < 1)
-    fail(ErrorKind::kInvalidArgument, "--eval-every and --save-every >= 0, --eval-windows >= 1");
-  if (o.threads < 1) fail(ErrorKind::kInvalidArgument, "--threads must be positive");
   job.loop = {o.eval_every, o.save_every};
   job.eval_windows = o.eval_windows;
   job.threads = o.threads;
