@@ -8,6 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libopenblas-dev libsentencepiece-dev sentencepiece
+  libcpp-httplib-dev
   libtorch-dev
   bible-kjv
   clang-format

@@ -59,6 +59,30 @@ TEST(Matmul, MatvecAndMatmulMatchTheReferenceForEveryDtypeAndOddSizes) {
   }
 }
 
+TEST(Matmul, RowwiseMatchesTheReferenceAndEachRowEqualsMatvecBitForBit) {
+  std::mt19937_64 rng(2);
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16}) {
+    for (auto [rows, cols, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1},
+                                 {7, 13, 3},
+                                 {65, 129, 5},
+                                 {200, 300, 17}}) {
+      const auto w = stored(rng, t, rows, cols);
+      const auto x = randn(rng, static_cast<size_t>(n * cols));
+      std::vector<float> batch(static_cast<size_t>(n * rows)), ref(batch.size());
+      matmul_rowwise(w.m, x.data(), n, batch.data());
+      matmul_reference(w.m, x.data(), n, ref.data());
+      EXPECT_LE(max_rel(batch, ref), 1e-5) << dtype_name(t) << " " << rows << "x" << cols;
+      std::vector<float> one(static_cast<size_t>(rows));
+      for (int64_t i = 0; i < n; ++i) {
+        matvec(w.m, x.data() + i * cols, one.data());
+        for (int64_t r = 0; r < rows; ++r)
+          ASSERT_EQ(one[static_cast<size_t>(r)], batch[static_cast<size_t>(i * rows + r)])
+              << dtype_name(t) << " row " << i << " of " << n;
+      }
+    }
+  }
+}
+
 TEST(Elementwise, RmsnormAndSwiglu) {
   const std::vector<float> x{1, -2, 3, -4, 5}, w{1, 1, 2, 1, 0.5f};
   std::vector<float> out(5);

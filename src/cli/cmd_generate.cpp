@@ -14,6 +14,7 @@
 #include "model/model.h"
 #include "model/sampler.h"
 #include "model/session.h"
+#include "model/text_stream.h"
 #include "model/tokenizer.h"
 #include "ops/matmul.h"
 
@@ -58,8 +59,8 @@ int run_generate(const GenerateCli& o) {
   s.forward(ids, logits);
   const double prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();
 
-  std::vector<int32_t> out;
-  std::string printed;
+  std::optional<model::TextStream> text;
+  if (tok) text.emplace(*tok);
   const auto t1 = Clock::now();
   int64_t decoded = 0;
   const char* stop = "length";
@@ -70,21 +71,10 @@ int run_generate(const GenerateCli& o) {
       stop = "end of sequence";
       break;
     }
-    out.push_back(next);
-    if (tok) {
-      // Decode everything generated (pieces join across tokens) and print what is new. A
-      // character split over byte-fallback tokens decodes as U+FFFD until its last byte
-      // arrives, so a trailing U+FFFD is held back rather than printed.
-      std::string text = tok->decode(out);
-      while (text.size() >= 3 && text.compare(text.size() - 3, 3, "\xEF\xBF\xBD") == 0)
-        text.resize(text.size() - 3);
-      if (text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0) {
-        std::fputs(text.c_str() + printed.size(), stdout);
-        printed = text;
-      }
-    } else {
+    if (text)
+      std::fputs(text->push(next).c_str(), stdout);
+    else
       fmt::print("{}{}", i ? "," : "", next);
-    }
     std::fflush(stdout);
     if (s.position() >= s.capacity()) {
       stop = "context full";
@@ -94,11 +84,7 @@ int run_generate(const GenerateCli& o) {
     ++decoded;
   }
   const double decode_s = std::chrono::duration<double>(Clock::now() - t1).count();
-  if (tok) {  // whatever was held back
-    const std::string text = tok->decode(out);
-    if (text.size() > printed.size() && text.compare(0, printed.size(), printed) == 0)
-      std::fputs(text.c_str() + printed.size(), stdout);
-  }
+  if (text) std::fputs(text->finish().c_str(), stdout);  // whatever was held back
   fmt::print("\n");
   fmt::print(stderr,
              "prefill: {} tokens in {:.3f} s ({:.1f} tok/s); decode: {} tokens in {:.3f} s ({:.1f} "

@@ -22,5 +22,6 @@ Command add_bench_command(CLI::App& root);
 Command add_train_command(CLI::App& root);      // runs gqa-trainer (libtorch)
 Command add_uptrain_command(CLI::App& root);    // runs gqa-trainer
 Command add_reproduce_command(CLI::App& root);  // runs gqa-trainer
+Command add_serve_command(CLI::App& root);
 
 }  // namespace gqa::cli

@@ -1,5 +1,6 @@
 #include "model/session.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -143,14 +144,21 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
     decode_to_f32(model.embed().dtype, model.embed().row(ids[static_cast<size_t>(r)]), H,
                   x.data() + r * H);
 
+  // A decode step (one token per sequence) multiplies row by row, so that each sequence gets
+  // bit for bit the logits it would get decoding alone: batching never changes a greedy output.
+  const bool decode_step =
+      std::all_of(segments.begin(), segments.end(), [](const Segment& sg) {
+        return sg.tokens.size() == 1;
+      });
+  const auto project = decode_step ? ops::matmul_rowwise : ops::matmul;
   ops::AttentionShape shape{c.heads, c.kv_heads, hd, 0};
   for (int64_t l = 0; l < c.layers; ++l) {
     const LayerWeights& w = model.layers()[static_cast<size_t>(l)];
     for (int64_t r = 0; r < n; ++r)
       ops::rmsnorm(x.data() + r * H, w.attn_norm.data(), H, eps, xn.data() + r * H);
-    ops::matmul(w.wq, xn.data(), n, q.data());  // one matmul per projection for the batch
-    ops::matmul(w.wk, xn.data(), n, k.data());
-    ops::matmul(w.wv, xn.data(), n, v.data());
+    project(w.wq, xn.data(), n, q.data());  // one matmul per projection for the batch
+    project(w.wk, xn.data(), n, k.data());
+    project(w.wv, xn.data(), n, v.data());
     add_bias(q.data(), w.bq, n);
     add_bias(k.data(), w.bk, n);
     add_bias(v.data(), w.bv, n);
@@ -176,16 +184,16 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
       ops::paged_attention(shape, s.seq_->view(l, s.pos_ + (r1 - r0)), q.data() + r0 * qd, r1 - r0,
                            s.pos_, att.data() + r0 * qd);
     }
-    ops::matmul(w.wo, att.data(), n, o.data());
+    project(w.wo, att.data(), n, o.data());
     add_bias(o.data(), w.bo, n);
     for (int64_t i = 0; i < n * H; ++i) x[static_cast<size_t>(i)] += o[static_cast<size_t>(i)];
 
     for (int64_t r = 0; r < n; ++r)
       ops::rmsnorm(x.data() + r * H, w.mlp_norm.data(), H, eps, xn.data() + r * H);
-    ops::matmul(w.gate, xn.data(), n, g.data());
-    ops::matmul(w.up, xn.data(), n, u.data());
+    project(w.gate, xn.data(), n, g.data());
+    project(w.up, xn.data(), n, u.data());
     ops::swiglu(g.data(), u.data(), n * ff);
-    ops::matmul(w.down, g.data(), n, o.data());
+    project(w.down, g.data(), n, o.data());
     for (int64_t i = 0; i < n * H; ++i) x[static_cast<size_t>(i)] += o[static_cast<size_t>(i)];
   }
   // Rows that need logits: every row, or the last row of each segment.
@@ -199,7 +207,7 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
                  xn.data() + static_cast<int64_t>(i) * H);
   const auto rows = static_cast<int64_t>(out_rows.size());
   logits.resize(static_cast<size_t>(rows * c.vocab));
-  ops::matmul(model.lm_head(), xn.data(), rows, logits.data());
+  project(model.lm_head(), xn.data(), rows, logits.data());
   for (const Segment& sg : segments) sg.session->pos_ += static_cast<int64_t>(sg.tokens.size());
 }
 

@@ -2,6 +2,7 @@
 
 #include <sentencepiece_processor.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <sstream>
@@ -52,11 +53,15 @@ Tokenizer::Tokenizer(const fs::path& dir, const ModelConfig& config)
 Tokenizer::~Tokenizer() = default;
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
+  return encode(text, add_bos_);
+}
+
+std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_bos) const {
   std::vector<int> ids;
   const auto status = sp_->Encode(text, &ids);
   if (!status.ok()) fail(ErrorKind::kInvalidArgument, "cannot tokenize: " + status.ToString());
   std::vector<int32_t> out;
-  if (add_bos_ && bos_) out.push_back(*bos_);
+  if (add_bos && bos_) out.push_back(*bos_);
   out.insert(out.end(), ids.begin(), ids.end());
   return out;
 }

@@ -24,6 +24,12 @@ class Tokenizer {
   ~Tokenizer();
 
   std::vector<int32_t> encode(const std::string& text) const;  // BOS first when configured
+  std::vector<int32_t> encode(const std::string& text, bool add_bos) const;
+  std::optional<int32_t> bos_id() const { return bos_; }
+  // The first EOS id (what ends a turn in chat formats), if the tokenizer has one.
+  std::optional<int32_t> eos_id() const {
+    return eos_.empty() ? std::nullopt : std::optional<int32_t>(eos_.front());
+  }
   std::string decode(const std::vector<int32_t>& ids) const;
   bool is_eos(int32_t id) const;
   int64_t vocab_size() const;

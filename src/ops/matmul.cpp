@@ -15,8 +15,10 @@ namespace {
 // Rows of W widened per sgemm call in the bf16/f16 path: 64 rows of a 8192-wide matrix are 2 MiB.
 constexpr int64_t kTileRows = 64;
 
-template <typename Widen>
-float dot_row(const uint16_t* w, const float* x, int64_t n, Widen widen) {
+// Not inlined, so every caller runs the same code and one row's sum does not depend on the
+// loop around it (matvec and matmul_rowwise agree bit for bit).
+template <typename T, typename Widen>
+__attribute__((noinline)) float dot_row(const T* w, const float* x, int64_t n, Widen widen) {
   float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
   for (int64_t c = 0; c < n; ++c) sum += widen(w[c]) * x[c];
@@ -31,37 +33,41 @@ void set_threads(int n) {
   openblas_set_num_threads(n);
 }
 
-void matvec(const Matrix& w, const float* x, float* y) {
+void matvec(const Matrix& w, const float* x, float* y) { matmul_rowwise(w, x, 1, y); }
+
+void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y) {
   const int64_t rows = w.rows, cols = w.cols;
+  // One weight row at a time against every input row: the row is read from memory once for the
+  // batch, and y[t, r] comes from the same dot_row call whatever n is.
   switch (w.dtype) {
     case DType::kF32: {
       const auto* m = reinterpret_cast<const float*>(w.data);
 #pragma omp parallel for schedule(static)
-      for (int64_t r = 0; r < rows; ++r) {
-        const float* row = m + r * cols;
-        float sum = 0.0f;
-#pragma omp simd reduction(+ : sum)
-        for (int64_t c = 0; c < cols; ++c) sum += row[c] * x[c];
-        y[r] = sum;
-      }
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t t = 0; t < n; ++t)
+          y[t * rows + r] = dot_row(m + r * cols, x + t * cols, cols, [](float f) { return f; });
       return;
     }
     case DType::kBF16: {
       const auto* m = reinterpret_cast<const uint16_t*>(w.data);
 #pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < rows; ++r)
-        y[r] = dot_row(m + r * cols, x, cols, [](uint16_t h) { return bf16_to_f32(h); });
+        for (int64_t t = 0; t < n; ++t)
+          y[t * rows + r] = dot_row(m + r * cols, x + t * cols, cols,
+                                    [](uint16_t h) { return bf16_to_f32(h); });
       return;
     }
     case DType::kF16: {
       const auto* m = reinterpret_cast<const uint16_t*>(w.data);
 #pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < rows; ++r)
-        y[r] = dot_row(m + r * cols, x, cols, [](uint16_t h) { return f16_to_f32(h); });
+        for (int64_t t = 0; t < n; ++t)
+          y[t * rows + r] = dot_row(m + r * cols, x + t * cols, cols,
+                                    [](uint16_t h) { return f16_to_f32(h); });
       return;
     }
     default:
-      matvec_reference(w, x, y);  // throws for dtypes the decoder does not know
+      matmul_reference(w, x, n, y);  // throws for dtypes the decoder does not know
   }
 }
 

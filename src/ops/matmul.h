@@ -16,6 +16,10 @@ void matvec_reference(const Matrix& w, const float* x, float* y);
 // f32: one OpenBLAS sgemm. bf16/f16: W is widened tile by tile (a block of rows at a time) into
 // a small f32 buffer and multiplied with sgemm, so the whole matrix is never copied to f32.
 void matmul(const Matrix& w, const float* x, int64_t n, float* y);
+// Decode batches: n rows, each computed exactly as matvec would compute it alone (so a batched
+// decode step gives every sequence the logits it would get by itself), with W read once for
+// all n. Slower than matmul for long prompts; meant for n up to a few dozen.
+void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y);
 void matmul_reference(const Matrix& w, const float* x, int64_t n, float* y);
 
 // Threads for OpenMP kernels and OpenBLAS.

@@ -1,0 +1,190 @@
+// gqa serve: the OpenAI-compatible server with continuous batching over the paged KV cache.
+#include <pthread.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <csignal>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "cli/command.h"
+#include "cli/human_format.h"
+#include "cli/runtime_options.h"
+#include "core/byte_size.h"
+#include "core/error.h"
+#include "kv/block_pool.h"
+#include "model/model.h"
+#include "model/tokenizer.h"
+#include "plan/capacity.h"
+#include "serve/chat_format.h"
+#include "serve/http_server.h"
+#include "serve/metrics.h"
+#include "serve/scheduler.h"
+
+namespace gqa::cli {
+namespace {
+
+struct ServeCli {
+  std::string ckpt;
+  RuntimeOptions rt;
+  std::string host = "127.0.0.1";
+  int port = 8000;
+  std::string kv_memory;
+  int64_t kv_tokens = 0;
+  int64_t max_seqs = 16;
+  int64_t max_queue = 64;
+  int64_t ctx = 0;
+  std::string model_name;
+  std::string chat_format = "auto";
+};
+
+constexpr const char* kFooter = R"(
+The KV cache is one pool of blocks (--block-size tokens of every layer's K and V), sized by
+--kv-memory (bytes of KV, weights not counted) or --kv-tokens; by default it holds --max-seqs
+full contexts, at most a quarter of this machine's memory. A request is admitted when the free
+blocks cover its prompt; when the pool runs out mid-generation the newest sequence is paused
+and later resumed (its output is unchanged). More than --max-queue waiting sequences: HTTP 429.
+
+Routes: POST /v1/completions, POST /v1/chat/completions (stream: true for SSE),
+GET /v1/models, GET /health, GET /metrics (Prometheus). Details: docs/serve.md.
+
+Example:
+  gqa serve models/kjv-mha --port 8000 --kv-memory 256MiB --max-seqs 32
+  curl localhost:8000/v1/completions -d '{"prompt": "In the beginning", "max_tokens": 20}'
+)";
+
+int64_t physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{8} << 30;
+}
+
+int run_serve(const ServeCli& o) {
+  // SIGINT/SIGTERM go to one waiting thread (blocked here before any thread starts).
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  const model::CacheOptions cache = o.rt.apply();
+  if (!o.kv_memory.empty() && o.kv_tokens > 0)
+    fail(ErrorKind::kInvalidArgument, "give --kv-memory or --kv-tokens, not both");
+  if (o.kv_tokens < 0) fail(ErrorKind::kInvalidArgument, "--kv-tokens must be positive");
+  if (o.max_seqs <= 0 || o.max_seqs > 4096)
+    fail(ErrorKind::kInvalidArgument, "--max-seqs must be between 1 and 4096");
+  if (o.max_queue < 0 || o.max_queue > 100000)
+    fail(ErrorKind::kInvalidArgument, "--max-queue must be between 0 and 100000");
+  if (o.port < 0 || o.port > 65535)
+    fail(ErrorKind::kInvalidArgument, "--port must be between 0 and 65535");
+  const model::Model m(o.ckpt);
+  const model::Tokenizer tok(m.dir(), m.config());
+  const serve::ChatFormatChoice chat = o.chat_format == "auto"
+                                           ? serve::detect_chat_format(m.dir())
+                                           : serve::ChatFormatChoice{
+                                                 serve::parse_chat_format(o.chat_format),
+                                                 "--chat-format"};
+  const int64_t max_pos = std::max<int64_t>(m.config().max_positions, 1);
+  if (o.ctx < 0) fail(ErrorKind::kInvalidArgument, "--ctx must be positive");
+  if (o.ctx > max_pos)
+    fail(ErrorKind::kInvalidArgument,
+         fmt::format("--ctx {} is more than the model's {} positions", o.ctx, max_pos));
+  const int64_t ctx = o.ctx > 0 ? o.ctx : std::min<int64_t>(max_pos, 4096);
+
+  const auto layout = kv::KvLayout::for_model(m.config(), cache.kv_dtype, cache.block_size);
+  int64_t blocks = 0;
+  if (!o.kv_memory.empty()) {
+    blocks = kv::BlockPool::blocks_for_memory(layout, parse_byte_size(o.kv_memory));
+  } else {
+    const int64_t tokens = o.kv_tokens > 0 ? o.kv_tokens : o.max_seqs * ctx;
+    blocks = kv::BlockPool::blocks_for_tokens(layout, tokens);
+    if (o.kv_tokens == 0)
+      blocks = std::min<int64_t>(
+          blocks, physical_memory() / 4 / static_cast<int64_t>(layout.block_bytes()));
+  }
+  if (blocks <= 0)
+    fail(ErrorKind::kInvalidArgument,
+         fmt::format("--kv-memory {} is less than one {}-byte block", o.kv_memory,
+                     layout.block_bytes()));
+
+  serve::Metrics metrics;
+  serve::SchedulerOptions so;
+  so.kv_blocks = blocks;
+  so.kv_dtype = cache.kv_dtype;
+  so.block_size = cache.block_size;
+  so.max_seqs = o.max_seqs;
+  so.max_queue = o.max_queue;
+  so.ctx = ctx;
+  serve::Scheduler scheduler(m, tok, so, metrics);
+
+  serve::HttpOptions ho;
+  ho.host = o.host;
+  ho.port = o.port;
+  ho.model_name = o.model_name.empty() ? m.dir().filename().string() : o.model_name;
+  if (ho.model_name.empty()) ho.model_name = m.dir().parent_path().filename().string();
+  ho.chat_format = chat.format;
+  serve::HttpServer http(m, tok, scheduler, metrics, ho);
+  http.bind();
+
+  const int64_t kv_bytes = blocks * static_cast<int64_t>(layout.block_bytes());
+  const plan::Capacity cap = plan::capacity(m.config(), cache.kv_dtype, ctx, cache.block_size,
+                                            kv_bytes, DType::kBF16, int64_t{0});
+  fmt::print(stderr, "gqa serve: model '{}' ({} layers, {} query / {} KV heads, {} context)\n",
+             ho.model_name, m.config().layers, m.config().heads, m.config().kv_heads, ctx);
+  fmt::print(stderr,
+             "gqa serve: KV cache {} ({}): {} blocks of {} tokens = {} tokens; {} sessions of "
+             "{} tokens fit (as gqa kv --memory {} --weights 0 predicts); batch up to {}, queue "
+             "up to {}\n",
+             format_bytes(kv_bytes), kv_dtype_name(cache.kv_dtype), blocks, cache.block_size,
+             blocks * cache.block_size, cap.sessions, ctx, kv_bytes, o.max_seqs, o.max_queue);
+  fmt::print(stderr, "gqa serve: chat format {} ({})\n", serve::chat_format_name(chat.format),
+             chat.source);
+  fmt::print(stderr, "gqa serve: listening on http://{}:{}\n", o.host, http.port());
+
+  std::thread waiter([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    fmt::print(stderr, "gqa serve: {} received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    http.stop();
+  });
+  http.listen();
+  scheduler.stop();
+  // listen() can also end without a signal (the socket failed): wake the waiter then.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  return 0;
+}
+
+}  // namespace
+
+Command add_serve_command(CLI::App& root) {
+  auto o = std::make_shared<ServeCli>();
+  CLI::App* cmd = root.add_subcommand(
+      "serve", "OpenAI-compatible HTTP server with continuous batching over the paged KV cache");
+  cmd->add_option("ckpt", o->ckpt, "Checkpoint folder (with tokenizer.model)")->required();
+  add_runtime_options(*cmd, o->rt, "f16");
+  cmd->add_option("--host", o->host, "Address to listen on")->capture_default_str();
+  cmd->add_option("--port", o->port, "Port (0: any free port, printed at start)")
+      ->capture_default_str();
+  auto* mem = cmd->add_option("--kv-memory", o->kv_memory,
+                              "Bytes of KV cache, e.g. 512MiB (weights not counted)");
+  cmd->add_option("--kv-tokens", o->kv_tokens, "KV cache size in tokens")->excludes(mem);
+  cmd->add_option("--max-seqs", o->max_seqs, "Sequences decoded together (batch size)")
+      ->capture_default_str();
+  cmd->add_option("--max-queue", o->max_queue, "Waiting sequences before HTTP 429")
+      ->capture_default_str();
+  cmd->add_option("--ctx", o->ctx,
+                  "Most tokens per sequence, prompt + output (default: the model's positions, at "
+                  "most 4096)");
+  cmd->add_option("--model-name", o->model_name,
+                  "Name in /v1/models and requests (default: the folder's name)");
+  cmd->add_option("--chat-format", o->chat_format,
+                  "auto (from tokenizer_config.json), plain, llama2, zephyr, chatml")
+      ->capture_default_str();
+  cmd->footer(kFooter);
+  return {cmd, [o] { return run_serve(*o); }};
+}
+
+}  // namespace gqa::cli

@@ -1,0 +1,151 @@
+#include "serve/chat_format.h"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace gqa::serve {
+namespace {
+
+// Appends text pieces and special ids in order.
+struct PromptBuilder {
+  const model::Tokenizer& tok;
+  std::vector<int32_t> ids;
+
+  void text(const std::string& s) {
+    if (s.empty()) return;
+    const auto piece = tok.encode(s, false);
+    ids.insert(ids.end(), piece.begin(), piece.end());
+  }
+  void bos() {
+    if (tok.bos_id()) ids.push_back(*tok.bos_id());
+  }
+  void eos() {
+    if (tok.eos_id()) ids.push_back(*tok.eos_id());
+  }
+};
+
+void check_role(const ChatMessage& m) {
+  if (m.role != "system" && m.role != "user" && m.role != "assistant")
+    fail(ErrorKind::kInvalidArgument,
+         "message role '" + m.role + "' is not one of system, user, assistant");
+}
+
+void render_llama2(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
+  std::string system;
+  size_t i = 0;
+  if (!msgs.empty() && msgs[0].role == "system") system = msgs[i++].content;
+  bool first_user = true;
+  for (; i < msgs.size(); ++i) {
+    const ChatMessage& m = msgs[i];
+    if (m.role == "system")
+      fail(ErrorKind::kInvalidArgument, "llama2 chat format: a system message must come first");
+    if (m.role == "user") {
+      std::string turn = "[INST] ";
+      if (first_user && !system.empty()) turn += "<<SYS>>\n" + system + "\n<</SYS>>\n\n";
+      turn += m.content + " [/INST]";
+      first_user = false;
+      b.bos();
+      b.text(turn);
+    } else {
+      b.text(" " + m.content + " ");
+      b.eos();
+    }
+  }
+}
+
+void render_zephyr(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
+  b.bos();
+  for (const ChatMessage& m : msgs) {
+    b.text("<|" + m.role + "|>\n" + m.content);
+    b.eos();
+    b.text("\n");
+  }
+  b.text("<|assistant|>\n");
+}
+
+void render_chatml(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
+  for (const ChatMessage& m : msgs) b.text("<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n");
+  b.text("<|im_start|>assistant\n");
+}
+
+void render_plain(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
+  b.bos();
+  std::string s;
+  for (const ChatMessage& m : msgs) {
+    if (m.role == "system")
+      s += m.content + "\n\n";
+    else
+      s += (m.role == "user" ? "User: " : "Assistant: ") + m.content + "\n";
+  }
+  b.text(s + "Assistant:");
+}
+
+}  // namespace
+
+ChatFormat parse_chat_format(const std::string& name) {
+  if (name == "plain") return ChatFormat::kPlain;
+  if (name == "llama2") return ChatFormat::kLlama2;
+  if (name == "zephyr") return ChatFormat::kZephyr;
+  if (name == "chatml") return ChatFormat::kChatML;
+  fail(ErrorKind::kInvalidArgument,
+       "unknown chat format '" + name + "' (choices: auto, plain, llama2, zephyr, chatml)");
+}
+
+const char* chat_format_name(ChatFormat f) {
+  switch (f) {
+    case ChatFormat::kLlama2: return "llama2";
+    case ChatFormat::kZephyr: return "zephyr";
+    case ChatFormat::kChatML: return "chatml";
+    case ChatFormat::kPlain: break;
+  }
+  return "plain";
+}
+
+ChatFormatChoice detect_chat_format(const std::filesystem::path& dir) {
+  const auto path = dir / "tokenizer_config.json";
+  std::ifstream in(path);
+  if (!in) return {ChatFormat::kPlain, "default (no tokenizer_config.json)"};
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    fail(ErrorKind::kParse, path.string() + ": malformed JSON: " + e.what());
+  }
+  if (!j.contains("chat_template") || j["chat_template"].is_null())
+    return {ChatFormat::kPlain, "default (tokenizer_config.json has no chat_template)"};
+  std::string tmpl;
+  if (j["chat_template"].is_string()) {
+    tmpl = j["chat_template"].get<std::string>();
+  } else if (j["chat_template"].is_array()) {  // named templates: take "default"
+    for (const auto& t : j["chat_template"])
+      if (t.value("name", "") == "default" && t.contains("template") && t["template"].is_string())
+        tmpl = t["template"].get<std::string>();
+  }
+  const std::string from = "tokenizer_config.json chat_template";
+  if (tmpl.find("<|im_start|>") != std::string::npos) return {ChatFormat::kChatML, from};
+  if (tmpl.find("<|user|>") != std::string::npos) return {ChatFormat::kZephyr, from};
+  if (tmpl.find("[INST]") != std::string::npos) return {ChatFormat::kLlama2, from};
+  fail(ErrorKind::kUnsupported,
+       path.string() +
+           ": the chat_template is not of a family the server knows (llama2, zephyr, chatml); "
+           "pick one with --chat-format");
+}
+
+std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& messages,
+                                 const model::Tokenizer& tok) {
+  if (messages.empty()) fail(ErrorKind::kInvalidArgument, "'messages' is empty");
+  for (const ChatMessage& m : messages) check_role(m);
+  PromptBuilder b{tok, {}};
+  switch (f) {
+    case ChatFormat::kLlama2: render_llama2(messages, b); break;
+    case ChatFormat::kZephyr: render_zephyr(messages, b); break;
+    case ChatFormat::kChatML: render_chatml(messages, b); break;
+    case ChatFormat::kPlain: render_plain(messages, b); break;
+  }
+  return b.ids;
+}
+
+}  // namespace gqa::serve

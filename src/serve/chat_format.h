@@ -1,0 +1,44 @@
+#pragma once
+// Chat messages -> prompt token ids. Hugging Face checkpoints carry a Jinja chat_template in
+// tokenizer_config.json; Debian has no Jinja engine for C++, so the server recognizes the
+// template families that SentencePiece checkpoints use and renders them natively:
+//   llama2  "<s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {assistant} </s>..."
+//           (Llama 2 chat, Mistral/Mixtral instruct: the template contains "[INST]")
+//   zephyr  "<|system|>\n{system}</s>\n<|user|>\n{user}</s>\n<|assistant|>\n" (TinyLlama chat)
+//   chatml  "<|im_start|>{role}\n{content}<|im_end|>\n ... <|im_start|>assistant\n"
+//   plain   the default when there is no template: "{system}\n\nUser: {user}\nAssistant:
+//           {assistant}\n...Assistant:" after BOS.
+// <s> and </s> become the BOS/EOS ids, never text.
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "model/tokenizer.h"
+
+namespace gqa::serve {
+
+enum class ChatFormat { kPlain, kLlama2, kZephyr, kChatML };
+
+struct ChatMessage {
+  std::string role;  // system, user or assistant
+  std::string content;
+};
+
+struct ChatFormatChoice {
+  ChatFormat format = ChatFormat::kPlain;
+  std::string source;  // where it came from, for the startup log
+};
+
+// From tokenizer_config.json's chat_template; plain when there is none. Throws Error for a
+// template of an unknown family (the user picks one with --chat-format) or malformed JSON.
+ChatFormatChoice detect_chat_format(const std::filesystem::path& checkpoint_dir);
+// "auto" is not accepted here. Throws Error naming the choices.
+ChatFormat parse_chat_format(const std::string& name);
+const char* chat_format_name(ChatFormat f);
+
+// The conversation, ending with the cue for the assistant's reply. Throws Error for an
+// unknown role or a format rule the messages break (llama2: system only first).
+std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& messages,
+                                 const model::Tokenizer& tok);
+
+}  // namespace gqa::serve

@@ -1,0 +1,309 @@
+#include "serve/http_server.h"
+
+#include <httplib.h>
+
+#include <chrono>
+#include <random>
+#include <variant>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "serve/openai_api.h"
+
+namespace gqa::serve {
+
+using nlohmann::json;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+int64_t unix_now() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void send_error(httplib::Response& res, const ApiError& e) {
+  res.status = e.status;
+  res.set_content(dump(e.body()), "application/json");
+}
+
+// The SSE side of one streaming request, shared by httplib's provider calls.
+struct StreamState {
+  CompletionParams params;
+  std::shared_ptr<SequenceHandle> handle;
+  std::string id, model;
+  int64_t created = 0;
+  int64_t open = 0;  // choices not yet finished
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  bool started = false;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  const model::Model& model;
+  const model::Tokenizer& tok;
+  Scheduler& scheduler;
+  Metrics& metrics;
+  HttpOptions o;
+  httplib::Server svr;
+  std::atomic<uint64_t> next_id{0};
+  uint64_t id_salt = std::random_device{}();
+
+  std::string new_id(const char* prefix) {
+    return fmt::format("{}-{:08x}{:08x}", prefix, static_cast<uint32_t>(id_salt), next_id++);
+  }
+
+  std::vector<int32_t> prompt_ids(const CompletionParams& p) {
+    if (p.chat) {
+      try {
+        return render_chat(o.chat_format, p.messages, tok);
+      } catch (const Error& e) {
+        throw ApiError(400, e.what(), "invalid_request_error", "messages");
+      }
+    }
+    if (const auto* ids = std::get_if<std::vector<int32_t>>(&p.prompt)) {
+      for (int32_t t : *ids)
+        if (t >= model.config().vocab)
+          throw ApiError(400,
+                         fmt::format("token id {} is outside the vocabulary of {}", t,
+                                     model.config().vocab),
+                         "invalid_request_error", "prompt");
+      return *ids;
+    }
+    auto ids = tok.encode(std::get<std::string>(p.prompt));
+    if (ids.empty()) throw ApiError(400, "the prompt has no tokens", "invalid_request_error", "prompt");
+    return ids;
+  }
+
+  void completion(const httplib::Request& req, httplib::Response& res, bool chat) {
+    const std::string route = chat ? "/v1/chat/completions" : "/v1/completions";
+    try {
+      CompletionParams p = parse_completion(req.body, chat);
+      if (p.model && *p.model != o.model_name)
+        throw ApiError(404,
+                       fmt::format("The model '{}' does not exist; this server serves '{}'",
+                                   *p.model, o.model_name),
+                       "invalid_request_error", "model", "model_not_found");
+      const std::vector<int32_t> prompt = prompt_ids(p);
+      const auto n_prompt = static_cast<int64_t>(prompt.size());
+      const int64_t ctx = scheduler.ctx();
+      if (n_prompt >= ctx)
+        throw ApiError(400,
+                       fmt::format("This model's maximum context length is {} tokens; the prompt "
+                                   "has {} tokens and leaves no room to generate",
+                                   ctx, n_prompt),
+                       "invalid_request_error", chat ? "messages" : "prompt",
+                       "context_length_exceeded");
+      int64_t max_tokens = 0;
+      if (p.max_tokens) {
+        max_tokens = *p.max_tokens;
+        if (n_prompt + max_tokens > ctx)
+          throw ApiError(400,
+                         fmt::format("This model's maximum context length is {} tokens; you "
+                                     "requested {} tokens ({} in the prompt, {} to generate)",
+                                     ctx, n_prompt + max_tokens, n_prompt, max_tokens),
+                         "invalid_request_error", "max_tokens", "context_length_exceeded");
+      } else {
+        max_tokens = chat ? ctx - n_prompt : std::min(kDefaultCompletionTokens, ctx - n_prompt);
+      }
+      auto handle = std::make_shared<SequenceHandle>();
+      const auto arrived = std::chrono::steady_clock::now();
+      std::vector<Scheduler::Entry> entries;
+      for (int64_t i = 0; i < p.n; ++i) {
+        GenerationRequest g;
+        g.prompt = prompt;
+        g.max_tokens = max_tokens;
+        g.sampling = p.sampling;
+        g.sampling.seed += static_cast<uint64_t>(i);  // choices differ when sampling
+        g.stop = p.stop;
+        g.choice = i;
+        g.arrived = arrived;
+        entries.push_back({std::move(g), handle});
+      }
+      if (!scheduler.submit(std::move(entries))) {
+        res.set_header("Retry-After", "1");
+        throw ApiError(429, "the server's queue is full; retry shortly", "rate_limit_error", "",
+                       "rate_limit_exceeded");
+      }
+      const std::string id = new_id(chat ? "chatcmpl" : "cmpl");
+      if (p.stream)
+        stream(res, std::move(p), handle, id, n_prompt);
+      else
+        collect(res, p, *handle, id);
+    } catch (const ApiError& e) {
+      send_error(res, e);
+    } catch (const std::exception& e) {
+      send_error(res, ApiError(500, e.what(), "server_error"));
+    }
+    metrics.count_request(route, res.status < 0 ? 200 : res.status);  // -1: httplib's 200
+  }
+
+  // Waits for every choice to finish and answers with one JSON object.
+  void collect(httplib::Response& res, const CompletionParams& p, SequenceHandle& handle,
+               const std::string& id) {
+    std::vector<ChoiceResult> choices(static_cast<size_t>(p.n));
+    int64_t open = p.n, prompt_tokens = 0, completion_tokens = 0;
+    StreamEvent ev;
+    while (open > 0) {
+      if (!handle.next(ev, 1s)) continue;
+      ChoiceResult& c = choices[static_cast<size_t>(ev.choice)];
+      c.text += ev.text;
+      if (!ev.done) continue;
+      if (ev.finish_reason == "error") {
+        handle.cancel();
+        throw ApiError(503, "generation failed: " + ev.error, "server_error");
+      }
+      c.finish_reason = ev.finish_reason;
+      prompt_tokens = ev.prompt_tokens;
+      completion_tokens += ev.completion_tokens;
+      --open;
+    }
+    res.set_content(dump(completion_response(p, id, o.model_name, unix_now(), choices,
+                                             prompt_tokens, completion_tokens)),
+                    "application/json");
+  }
+
+  // Server-sent events: one chunk per piece of text, a last chunk per choice with its
+  // finish_reason, the usage chunk when asked for, then "data: [DONE]".
+  void stream(httplib::Response& res, CompletionParams p, std::shared_ptr<SequenceHandle> handle,
+              const std::string& id, int64_t n_prompt) {
+    auto st = std::make_shared<StreamState>();
+    st->params = std::move(p);
+    st->handle = std::move(handle);
+    st->id = id;
+    st->model = o.model_name;
+    st->created = unix_now();
+    st->open = st->params.n;
+    st->prompt_tokens = n_prompt;
+    res.set_header("Cache-Control", "no-cache");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [st](size_t, httplib::DataSink& sink) {
+          auto send = [&](const json& j) {
+            const std::string line = "data: " + dump(j) + "\n\n";
+            return sink.write(line.data(), line.size());
+          };
+          const CompletionParams& p = st->params;
+          if (!st->started) {
+            st->started = true;
+            if (p.chat)
+              for (int64_t i = 0; i < p.n; ++i)
+                if (!send(chat_role_chunk(st->id, st->model, st->created, i))) return false;
+          }
+          StreamEvent ev;
+          while (!st->handle->next(ev, 200ms))
+            if (!sink.is_writable()) return false;  // the client went away
+          bool ok = true;
+          if (ev.done && ev.finish_reason == "error") {
+            ok = send(ApiError(503, "generation failed: " + ev.error, "server_error").body());
+            st->open = 0;
+          } else if (ev.done) {
+            ok = send(completion_chunk(p, st->id, st->model, st->created, ev.choice, ev.text,
+                                       ev.finish_reason));
+            st->completion_tokens += ev.completion_tokens;
+            --st->open;
+          } else if (!ev.text.empty()) {
+            ok = send(completion_chunk(p, st->id, st->model, st->created, ev.choice, ev.text,
+                                       std::nullopt));
+          }
+          if (ok && st->open == 0) {
+            if (p.include_usage)
+              ok = send(usage_chunk(p, st->id, st->model, st->created, st->prompt_tokens,
+                                    st->completion_tokens));
+            static constexpr std::string_view kDone = "data: [DONE]\n\n";
+            if (ok) ok = sink.write(kDone.data(), kDone.size());
+            if (ok) sink.done();
+          }
+          return ok;
+        },
+        [st](bool success) {
+          if (!success || st->open > 0) st->handle->cancel();  // frees the KV blocks
+        });
+  }
+
+  void routes() {
+    svr.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) {
+      completion(q, r, false);
+    });
+    svr.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
+      completion(q, r, true);
+    });
+    svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& r) {
+      const json body = {{"object", "list"},
+                         {"data", json::array({{{"id", o.model_name},
+                                                {"object", "model"},
+                                                {"created", unix_now()},
+                                                {"owned_by", "gqa"},
+                                                {"max_model_len", scheduler.ctx()}}})}};
+      r.set_content(dump(body), "application/json");
+      metrics.count_request("/v1/models", 200);
+    });
+    svr.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
+      r.set_content(R"({"status":"ok"})", "application/json");
+      metrics.count_request("/health", 200);
+    });
+    svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
+      r.set_content(metrics.render(scheduler.gauges()), "text/plain; version=0.0.4");
+    });
+    // Unknown routes, bodies over the limit and other httplib-level failures: JSON too.
+    svr.set_error_handler([](const httplib::Request& q, httplib::Response& r) {
+      if (!r.body.empty()) return;
+      const std::string msg =
+          r.status == 404   ? fmt::format("no route {} {}", q.method, q.path)
+          : r.status == 413 ? std::string("the request body is too large")
+                            : fmt::format("HTTP {}", r.status);
+      r.set_content(dump(ApiError(r.status, msg).body()), "application/json");
+    });
+    svr.set_exception_handler(
+        [](const httplib::Request&, httplib::Response& r, std::exception_ptr ep) {
+          std::string msg = "internal error";
+          try {
+            if (ep) std::rethrow_exception(ep);
+          } catch (const std::exception& e) {
+            msg = e.what();
+          } catch (...) {
+          }
+          send_error(r, ApiError(500, msg, "server_error"));
+        });
+  }
+};
+
+HttpServer::HttpServer(const model::Model& model, const model::Tokenizer& tok,
+                       Scheduler& scheduler, Metrics& metrics, HttpOptions o)
+    : impl_(new Impl{model, tok, scheduler, metrics, std::move(o), {}, {}}) {
+  const int threads =
+      impl_->o.threads > 0
+          ? impl_->o.threads
+          : static_cast<int>(scheduler.options().max_seqs + scheduler.options().max_queue + 8);
+  impl_->svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  impl_->svr.set_payload_max_length(static_cast<size_t>(impl_->o.max_body_bytes));
+  impl_->routes();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+void HttpServer::bind() {
+  if (impl_->o.port == 0) {
+    port_ = impl_->svr.bind_to_any_port(impl_->o.host);
+  } else {
+    port_ = impl_->o.port;
+    if (!impl_->svr.bind_to_port(impl_->o.host, port_)) port_ = -1;
+  }
+  if (port_ < 0)
+    fail(ErrorKind::kIo, fmt::format("cannot listen on {}:{} (in use, or not an address here)",
+                                     impl_->o.host, impl_->o.port));
+}
+
+void HttpServer::listen() { impl_->svr.listen_after_bind(); }
+
+void HttpServer::stop() {
+  if (impl_) impl_->svr.stop();
+}
+
+}  // namespace gqa::serve

@@ -1,0 +1,51 @@
+#pragma once
+// The HTTP face of the server (cpp-httplib): the OpenAI routes, health, models and metrics.
+//   POST /v1/completions, POST /v1/chat/completions   (stream: true answers with SSE)
+//   GET  /v1/models, GET /health, GET /metrics        (Prometheus text)
+// Every error is an OpenAI-style JSON object with a 4xx/5xx status; a handler never throws.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model/model.h"
+#include "model/tokenizer.h"
+#include "serve/chat_format.h"
+#include "serve/metrics.h"
+#include "serve/scheduler.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace gqa::serve {
+
+struct HttpOptions {
+  std::string host = "127.0.0.1";
+  int port = 8000;  // 0: any free port (see HttpServer::port())
+  std::string model_name;
+  ChatFormat chat_format = ChatFormat::kPlain;
+  int threads = 0;  // HTTP worker threads; 0: enough for every running and waiting sequence
+  int64_t max_body_bytes = 8 << 20;
+};
+
+class HttpServer {
+ public:
+  HttpServer(const model::Model& model, const model::Tokenizer& tok, Scheduler& scheduler,
+             Metrics& metrics, HttpOptions o);
+  ~HttpServer();
+
+  // Binds the listening socket. Throws Error when the address cannot be had.
+  void bind();
+  int port() const { return port_; }
+  // Serves until stop() (from another thread or a signal handler's helper thread).
+  void listen();
+  void stop();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  int port_ = 0;
+};
+
+}  // namespace gqa::serve

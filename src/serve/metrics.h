@@ -1,0 +1,51 @@
+#pragma once
+// The server's counters, gauges and latency histograms, rendered as Prometheus text. Updated
+// by the scheduler thread and the HTTP handlers; every member is thread-safe.
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+
+namespace gqa::serve {
+
+// Cumulative histogram with fixed upper bounds in seconds (Prometheus buckets).
+class LatencyHistogram {
+ public:
+  void observe(double seconds);
+  // "# TYPE name histogram" and its _bucket/_sum/_count lines.
+  std::string render(const std::string& name, const std::string& help) const;
+  int64_t count() const;
+
+ private:
+  static constexpr std::array<double, 14> kBounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                  0.25,  0.5,    1.0,   2.5,  5.0,   10.0, 30.0};
+  mutable std::mutex mutex_;
+  std::array<int64_t, kBounds.size() + 1> counts_{};  // the last is +Inf
+  double sum_ = 0;
+  int64_t n_ = 0;
+};
+
+// What the scheduler reports about the KV cache and its queues at one moment.
+struct SchedulerGauges {
+  int64_t kv_blocks_total = 0, kv_blocks_free = 0;
+  int64_t running = 0, waiting = 0;
+  int64_t running_peak = 0;  // most sequences ever decoding at once
+};
+
+class Metrics {
+ public:
+  // One finished HTTP request: its route ("/v1/completions") and status code.
+  void count_request(const std::string& route, int status);
+  std::atomic<int64_t> prompt_tokens{0}, generated_tokens{0}, preemptions{0}, cancelled{0};
+  LatencyHistogram time_to_first_token, inter_token_latency;
+
+  std::string render(const SchedulerGauges& g) const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, int>, int64_t> requests_;
+};
+
+}  // namespace gqa::serve

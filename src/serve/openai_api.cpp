@@ -1,0 +1,264 @@
+#include "serve/openai_api.h"
+
+#include <cmath>
+#include <limits>
+
+namespace gqa::serve {
+
+using nlohmann::json;
+
+ApiError::ApiError(int status, std::string message, std::string type, std::string param,
+                   std::string code)
+    : std::runtime_error(std::move(message)),
+      status(status),
+      type(std::move(type)),
+      param(std::move(param)),
+      code(std::move(code)) {}
+
+json ApiError::body() const {
+  return {{"error",
+           {{"message", what()},
+            {"type", type},
+            {"param", param.empty() ? json(nullptr) : json(param)},
+            {"code", code.empty() ? json(nullptr) : json(code)}}}};
+}
+
+namespace {
+
+[[noreturn]] void bad(const std::string& param, const std::string& message) {
+  throw ApiError(400, message, "invalid_request_error", param);
+}
+
+// A field that is absent or null gives nothing; a present one must have the right type.
+const json* field(const json& j, const char* key) {
+  const auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+
+std::optional<double> number(const json& j, const char* key, double lo, double hi) {
+  const json* f = field(j, key);
+  if (!f) return std::nullopt;
+  if (!f->is_number()) bad(key, std::string("'") + key + "' must be a number");
+  const double v = f->get<double>();
+  if (!(v >= lo && v <= hi))
+    bad(key, std::string("'") + key + "' must be between " + json(lo).dump() + " and " +
+                 json(hi).dump() + ", got " + f->dump());
+  return v;
+}
+
+std::optional<int64_t> integer(const json& j, const char* key, int64_t lo, int64_t hi) {
+  const json* f = field(j, key);
+  if (!f) return std::nullopt;
+  if (!f->is_number_integer()) bad(key, std::string("'") + key + "' must be an integer");
+  if (f->is_number_unsigned() && f->get<uint64_t>() > static_cast<uint64_t>(hi))
+    bad(key, std::string("'") + key + "' must be at most " + std::to_string(hi));
+  const auto v = f->get<int64_t>();
+  if (v < lo || v > hi)
+    bad(key, std::string("'") + key + "' must be between " + std::to_string(lo) + " and " +
+                 std::to_string(hi) + ", got " + std::to_string(v));
+  return v;
+}
+
+std::optional<bool> boolean(const json& j, const char* key) {
+  const json* f = field(j, key);
+  if (!f) return std::nullopt;
+  if (!f->is_boolean()) bad(key, std::string("'") + key + "' must be true or false");
+  return f->get<bool>();
+}
+
+std::string text_of(const json& content, const std::string& param) {
+  if (content.is_string()) return content.get<std::string>();
+  // [{"type": "text", "text": "..."}, ...]: the text parts, joined.
+  if (content.is_array()) {
+    std::string out;
+    for (const json& part : content) {
+      if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") ||
+          !part["text"].is_string())
+        bad(param, "only text content parts are supported");
+      out += part["text"].get<std::string>();
+    }
+    return out;
+  }
+  bad(param, "'" + param + "' must be a string or an array of text parts");
+}
+
+void refuse_unsupported(const json& j) {
+  auto set = [&](const char* key) {
+    const json* f = field(j, key);
+    if (!f) return false;
+    if (f->is_boolean()) return f->get<bool>();
+    if (f->is_number()) return f->get<double>() != 0.0;
+    if (f->is_object() || f->is_array() || f->is_string()) return !f->empty();
+    return true;
+  };
+  for (const char* key : {"logprobs", "top_logprobs", "echo", "suffix", "presence_penalty",
+                          "frequency_penalty", "logit_bias", "tools", "functions",
+                          "response_format"})
+    if (set(key)) bad(key, std::string("'") + key + "' is not supported by this server");
+  if (const json* f = field(j, "best_of"); f && !(f->is_number_integer() && f->get<int64_t>() == 1))
+    bad("best_of", "'best_of' other than 1 is not supported by this server");
+}
+
+}  // namespace
+
+CompletionParams parse_completion(const std::string& body, bool chat) {
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::parse_error& e) {
+    bad("", std::string("malformed JSON: ") + e.what());
+  }
+  if (!j.is_object()) bad("", "the request body must be a JSON object");
+  refuse_unsupported(j);
+  CompletionParams p;
+  p.chat = chat;
+  if (const json* f = field(j, "model")) {
+    if (!f->is_string()) bad("model", "'model' must be a string");
+    p.model = f->get<std::string>();
+  }
+  if (chat) {
+    const json* m = field(j, "messages");
+    if (!m) bad("messages", "'messages' is required");
+    if (!m->is_array() || m->empty()) bad("messages", "'messages' must be a non-empty array");
+    for (size_t i = 0; i < m->size(); ++i) {
+      const json& msg = (*m)[i];
+      const std::string where = "messages[" + std::to_string(i) + "]";
+      if (!msg.is_object()) bad(where, where + " must be an object");
+      if (!msg.contains("role") || !msg["role"].is_string())
+        bad(where + ".role", where + ".role must be a string");
+      const std::string role = msg["role"].get<std::string>();
+      if (role != "system" && role != "user" && role != "assistant" && role != "developer")
+        bad(where + ".role",
+            where + ".role '" + role + "' is not one of system, developer, user, assistant");
+      if (!msg.contains("content") || msg["content"].is_null())
+        bad(where + ".content", where + ".content is required");
+      p.messages.push_back(
+          {role == "developer" ? "system" : role, text_of(msg["content"], where + ".content")});
+    }
+  } else {
+    const json* f = field(j, "prompt");
+    if (!f) bad("prompt", "'prompt' is required");
+    if (f->is_string()) {
+      p.prompt = f->get<std::string>();
+    } else if (f->is_array() && f->size() == 1 && (*f)[0].is_string()) {
+      p.prompt = (*f)[0].get<std::string>();
+    } else if (f->is_array() && !f->empty() && (*f)[0].is_number_integer()) {
+      std::vector<int32_t> ids;
+      for (const json& t : *f) {
+        if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+            t.get<int64_t>() > std::numeric_limits<int32_t>::max())
+          bad("prompt", "a token-id prompt must hold non-negative integers");
+        ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
+      }
+      p.prompt = std::move(ids);
+    } else if (f->is_array() && f->size() > 1) {
+      bad("prompt", "one prompt per request (send the others as their own requests)");
+    } else {
+      bad("prompt", "'prompt' must be a string or an array of token ids");
+    }
+  }
+  const int64_t kMaxTokens = std::numeric_limits<int32_t>::max();
+  p.max_tokens = integer(j, "max_tokens", 1, kMaxTokens);
+  if (chat && !p.max_tokens) p.max_tokens = integer(j, "max_completion_tokens", 1, kMaxTokens);
+  p.n = integer(j, "n", 1, kMaxChoices).value_or(1);
+  p.stream = boolean(j, "stream").value_or(false);
+  if (const json* so = field(j, "stream_options")) {
+    if (!so->is_object()) bad("stream_options", "'stream_options' must be an object");
+    if (!p.stream) bad("stream_options", "'stream_options' needs 'stream': true");
+    p.include_usage = boolean(*so, "include_usage").value_or(false);
+  }
+  p.sampling.temperature = number(j, "temperature", 0.0, 2.0).value_or(1.0);
+  p.sampling.top_p = number(j, "top_p", 0.0, 1.0).value_or(1.0);
+  if (p.sampling.top_p <= 0.0) bad("top_p", "'top_p' must be greater than 0");
+  const int64_t top_k = integer(j, "top_k", -1, kMaxTokens).value_or(0);
+  p.sampling.top_k = top_k < 0 ? 0 : top_k;  // -1 (vLLM's "all") is 0 here
+  if (const auto seed = integer(j, "seed", std::numeric_limits<int64_t>::min(),
+                                std::numeric_limits<int64_t>::max()))
+    p.sampling.seed = static_cast<uint64_t>(*seed);
+  if (const json* f = field(j, "stop")) {
+    if (f->is_string()) {
+      p.stop.push_back(f->get<std::string>());
+    } else if (f->is_array() && f->size() <= 4) {
+      for (const json& s : *f) {
+        if (!s.is_string()) bad("stop", "'stop' must hold strings");
+        p.stop.push_back(s.get<std::string>());
+      }
+    } else {
+      bad("stop", "'stop' must be a string or an array of at most 4 strings");
+    }
+  }
+  return p;
+}
+
+json completion_response(const CompletionParams& p, const std::string& id,
+                         const std::string& model, int64_t created,
+                         const std::vector<ChoiceResult>& choices, int64_t prompt_tokens,
+                         int64_t completion_tokens) {
+  json arr = json::array();
+  for (size_t i = 0; i < choices.size(); ++i) {
+    json c = {{"index", i}, {"finish_reason", choices[i].finish_reason}};
+    if (p.chat) {
+      c["message"] = {{"role", "assistant"}, {"content", choices[i].text}};
+    } else {
+      c["text"] = choices[i].text;
+    }
+    c["logprobs"] = nullptr;
+    arr.push_back(std::move(c));
+  }
+  return {{"id", id},
+          {"object", p.chat ? "chat.completion" : "text_completion"},
+          {"created", created},
+          {"model", model},
+          {"choices", std::move(arr)},
+          {"usage",
+           {{"prompt_tokens", prompt_tokens},
+            {"completion_tokens", completion_tokens},
+            {"total_tokens", prompt_tokens + completion_tokens}}}};
+}
+
+json completion_chunk(const CompletionParams& p, const std::string& id, const std::string& model,
+                      int64_t created, int64_t index, const std::string& text,
+                      const std::optional<std::string>& finish_reason) {
+  json c = {{"index", index},
+            {"finish_reason", finish_reason ? json(*finish_reason) : json(nullptr)},
+            {"logprobs", nullptr}};
+  if (p.chat) {
+    c["delta"] = json::object();
+    if (!text.empty() || !finish_reason) c["delta"]["content"] = text;
+  } else {
+    c["text"] = text;
+  }
+  return {{"id", id},
+          {"object", p.chat ? "chat.completion.chunk" : "text_completion"},
+          {"created", created},
+          {"model", model},
+          {"choices", json::array({std::move(c)})}};
+}
+
+json chat_role_chunk(const std::string& id, const std::string& model, int64_t created,
+                     int64_t index) {
+  return {{"id", id},
+          {"object", "chat.completion.chunk"},
+          {"created", created},
+          {"model", model},
+          {"choices",
+           json::array({{{"index", index},
+                         {"delta", {{"role", "assistant"}, {"content", ""}}},
+                         {"logprobs", nullptr},
+                         {"finish_reason", nullptr}}})}};
+}
+
+json usage_chunk(const CompletionParams& p, const std::string& id, const std::string& model,
+                 int64_t created, int64_t prompt_tokens, int64_t completion_tokens) {
+  return {{"id", id},
+          {"object", p.chat ? "chat.completion.chunk" : "text_completion"},
+          {"created", created},
+          {"model", model},
+          {"choices", json::array()},
+          {"usage",
+           {{"prompt_tokens", prompt_tokens},
+            {"completion_tokens", completion_tokens},
+            {"total_tokens", prompt_tokens + completion_tokens}}}};
+}
+
+}  // namespace gqa::serve

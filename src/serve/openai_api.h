@@ -1,0 +1,72 @@
+#pragma once
+// The OpenAI completions and chat completions API: request bodies checked field by field into
+// what the scheduler needs, and the JSON of responses, stream chunks and errors.
+// Accepted: model, prompt (a string, a one-string array, or token ids) / messages, max_tokens
+// (chat also max_completion_tokens), temperature, top_p, top_k (extension), seed, n, stop,
+// stream, stream_options.include_usage. Fields this server cannot honour (logprobs, echo,
+// best_of > 1, suffix, penalties, logit_bias, tools) are refused when set, not ignored; other
+// unknown fields are ignored, as OpenAI does.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/sampler.h"
+#include "serve/chat_format.h"
+
+namespace gqa::serve {
+
+// A request the API refuses: HTTP status and the OpenAI error object's fields.
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, std::string message, std::string type = "invalid_request_error",
+           std::string param = {}, std::string code = {});
+  int status;
+  std::string type, param, code;
+  nlohmann::json body() const;  // {"error": {"message", "type", "param", "code"}}
+};
+
+struct CompletionParams {
+  bool chat = false;
+  std::optional<std::string> model;
+  std::variant<std::string, std::vector<int32_t>> prompt;  // completions
+  std::vector<ChatMessage> messages;                       // chat
+  std::optional<int64_t> max_tokens;                       // absent: the API's default
+  int64_t n = 1;
+  bool stream = false, include_usage = false;
+  model::SamplerOptions sampling;  // temperature defaults to 1, as OpenAI's
+  std::vector<std::string> stop;
+};
+
+constexpr int64_t kMaxChoices = 16;
+constexpr int64_t kDefaultCompletionTokens = 16;  // OpenAI's default for /v1/completions
+
+// Throws ApiError (400) naming the field that is missing, mistyped or out of range.
+CompletionParams parse_completion(const std::string& body, bool chat);
+
+// Response and chunk objects. `id` is shared by every chunk of one response.
+struct ChoiceResult {
+  std::string text, finish_reason;
+};
+nlohmann::json completion_response(const CompletionParams& p, const std::string& id,
+                                   const std::string& model, int64_t created,
+                                   const std::vector<ChoiceResult>& choices,
+                                   int64_t prompt_tokens, int64_t completion_tokens);
+// One streamed piece of choice `index`: text (chat: delta.content), finish_reason or null.
+nlohmann::json completion_chunk(const CompletionParams& p, const std::string& id,
+                                const std::string& model, int64_t created, int64_t index,
+                                const std::string& text,
+                                const std::optional<std::string>& finish_reason);
+// The chat stream's first chunk of a choice: delta {"role": "assistant", "content": ""}.
+nlohmann::json chat_role_chunk(const std::string& id, const std::string& model, int64_t created,
+                               int64_t index);
+// stream_options.include_usage: the last chunk, with no choices and the usage.
+nlohmann::json usage_chunk(const CompletionParams& p, const std::string& id,
+                           const std::string& model, int64_t created, int64_t prompt_tokens,
+                           int64_t completion_tokens);
+
+}  // namespace gqa::serve

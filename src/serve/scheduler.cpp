@@ -1,0 +1,249 @@
+#include "serve/scheduler.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "core/error.h"
+#include "model/session.h"
+#include "model/text_stream.h"
+
+namespace gqa::serve {
+
+using Clock = std::chrono::steady_clock;
+
+struct Scheduler::Sequence {
+  Sequence(GenerationRequest r, std::shared_ptr<SequenceHandle> h, const model::Tokenizer& tok)
+      : request(std::move(r)),
+        handle(std::move(h)),
+        sampler(request.sampling),
+        text(tok, request.stop) {}
+
+  GenerationRequest request;
+  std::shared_ptr<SequenceHandle> handle;
+  model::Sampler sampler;
+  model::TextStream text;
+  std::vector<int32_t> generated;            // the last one has not been run yet
+  std::unique_ptr<model::Session> session;  // null while waiting
+  int64_t admitted_as = 0;
+  Clock::time_point last_token;
+};
+
+Scheduler::Scheduler(const model::Model& model, const model::Tokenizer& tok,
+                     const SchedulerOptions& o, Metrics& metrics)
+    : model_(model),
+      tok_(tok),
+      o_(o),
+      metrics_(metrics),
+      pool_(kv::KvLayout::for_model(model.config(), o.kv_dtype, o.block_size), o.kv_blocks) {
+  if (o.max_seqs <= 0) fail(ErrorKind::kInvalidArgument, "--max-seqs must be positive");
+  if (o.max_queue < 0) fail(ErrorKind::kInvalidArgument, "--max-queue must be >= 0");
+  if (o.ctx <= 0) fail(ErrorKind::kInvalidArgument, "the context must be positive");
+  if (blocks_for(o.ctx) > o.kv_blocks)
+    fail(ErrorKind::kInvalidArgument,
+         "the KV cache holds " + std::to_string(o.kv_blocks * o.block_size) +
+             " tokens, fewer than one " + std::to_string(o.ctx) +
+             "-token context; give more --kv-memory/--kv-tokens or a smaller --ctx");
+  thread_ = std::thread([this] { loop(); });
+}
+
+Scheduler::~Scheduler() { stop(); }
+
+int64_t Scheduler::blocks_for(int64_t tokens) const {
+  return (tokens + o_.block_size - 1) / o_.block_size;
+}
+
+bool Scheduler::submit(std::vector<Entry> entries) {
+  for (const Entry& e : entries) {
+    const auto n = static_cast<int64_t>(e.request.prompt.size());
+    if (n == 0 || e.request.max_tokens < 1 || n + e.request.max_tokens > o_.ctx)
+      fail(ErrorKind::kInvalidArgument, "a sequence does not fit the context");
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_) return false;
+    if (static_cast<int64_t>(waiting_.size() + entries.size()) > o_.max_queue) return false;
+    for (Entry& e : entries)
+      waiting_.push_back(
+          std::make_unique<Sequence>(std::move(e.request), std::move(e.handle), tok_));
+  }
+  wake_.notify_one();
+  return true;
+}
+
+SchedulerGauges Scheduler::gauges() const {
+  std::lock_guard lock(mutex_);
+  return {pool_.total_blocks(), pool_.free_blocks(), running_,
+          static_cast<int64_t>(waiting_.size()), running_peak_};
+}
+
+void Scheduler::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::publish_gauges() {
+  std::lock_guard lock(mutex_);
+  running_ = static_cast<int64_t>(active_.size());
+  running_peak_ = std::max(running_peak_, running_);
+}
+
+void Scheduler::loop() {
+  for (;;) {
+    {
+      std::unique_lock lock(mutex_);
+      // Idle: sleep until a request arrives (waking now and then to drop cancelled ones).
+      if (active_.empty())
+        wake_.wait_for(lock, std::chrono::milliseconds(50),
+                       [&] { return stopping_ || !waiting_.empty(); });
+      if (stopping_) break;
+    }
+    drop_cancelled();
+    admit();
+    if (!active_.empty()) decode_step();
+    publish_gauges();
+  }
+  // Shutting down: whoever still waits hears why.
+  for (auto& s : active_) finish(*s, "error", "the server is shutting down");
+  active_.clear();
+  std::lock_guard lock(mutex_);
+  for (auto& s : waiting_) finish(*s, "error", "the server is shutting down");
+  waiting_.clear();
+  running_ = 0;
+}
+
+void Scheduler::drop_cancelled() {
+  auto gone = [&](const std::unique_ptr<Sequence>& s) {
+    if (!s->handle->cancelled()) return false;
+    if (s->session) s->session->reset();
+    metrics_.cancelled++;
+    return true;
+  };
+  std::erase_if(active_, gone);
+  std::lock_guard lock(mutex_);
+  std::erase_if(waiting_, gone);
+}
+
+void Scheduler::admit() {
+  while (static_cast<int64_t>(active_.size()) < o_.max_seqs) {
+    std::unique_ptr<Sequence> s;
+    {
+      std::lock_guard lock(mutex_);
+      if (waiting_.empty()) return;
+      Sequence& front = *waiting_.front();
+      // A paused sequence resumes by prefilling its prompt and everything it generated.
+      const auto tokens =
+          static_cast<int64_t>(front.request.prompt.size() + front.generated.size());
+      // Room for its prompt and first decoded token, leaving the running sequences the
+      // blocks their next step needs (so that admitting never forces a pause at once).
+      if (pool_.free_blocks() < blocks_for(tokens + 1) + blocks_needed_by_next_step())
+        return;  // oldest first: a long prompt is not overtaken forever
+      s = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    std::vector<int32_t> tokens = s->request.prompt;
+    tokens.insert(tokens.end(), s->generated.begin(), s->generated.end());
+    const auto capacity =
+        static_cast<int64_t>(s->request.prompt.size()) + s->request.max_tokens;
+    try {
+      s->session = std::make_unique<model::Session>(model_, pool_, capacity);
+      s->session->forward(tokens, logits_);
+    } catch (const Error& e) {
+      finish(*s, "error", e.what());
+      continue;
+    }
+    metrics_.prompt_tokens += static_cast<int64_t>(tokens.size());
+    s->admitted_as = admitted_++;
+    if (take_token(*s, logits_)) active_.push_back(std::move(s));
+  }
+}
+
+int64_t Scheduler::blocks_needed_by_next_step() const {
+  int64_t need = 0;
+  for (const auto& s : active_)
+    if (s->session->position() % o_.block_size == 0) ++need;
+  return need;
+}
+
+void Scheduler::decode_step() {
+  // Every running sequence needs room for one more token; a sequence at a block boundary needs
+  // a new block. Pause the newest until the pool covers the rest.
+  while (blocks_needed_by_next_step() > pool_.free_blocks() && active_.size() > 1) {
+    auto newest = std::max_element(active_.begin(), active_.end(), [](const auto& a, const auto& b) {
+      return a->admitted_as < b->admitted_as;
+    });
+    std::unique_ptr<Sequence> s = std::move(*newest);
+    active_.erase(newest);
+    s->session.reset();  // its blocks go back to the pool
+    metrics_.preemptions++;
+    std::lock_guard lock(mutex_);
+    waiting_.push_front(std::move(s));
+  }
+  std::vector<model::Session::Segment> batch;
+  batch.reserve(active_.size());
+  for (const auto& s : active_)
+    batch.push_back({s->session.get(), std::span(&s->generated.back(), 1)});
+  try {
+    model::Session::forward_batch(batch, logits_);
+  } catch (const Error& e) {
+    for (auto& s : active_) finish(*s, "error", e.what());
+    active_.clear();
+    return;
+  }
+  const auto vocab = static_cast<size_t>(model_.config().vocab);
+  std::vector<std::unique_ptr<Sequence>> still;
+  still.reserve(active_.size());
+  for (size_t i = 0; i < active_.size(); ++i)
+    if (take_token(*active_[i], std::span(logits_).subspan(i * vocab, vocab)))
+      still.push_back(std::move(active_[i]));
+  active_ = std::move(still);
+}
+
+bool Scheduler::take_token(Sequence& s, std::span<const float> logits) {
+  const int32_t id = s.sampler.sample(logits);
+  const auto now = Clock::now();
+  if (s.generated.empty())
+    metrics_.time_to_first_token.observe(std::chrono::duration<double>(now - s.request.arrived).count());
+  else
+    metrics_.inter_token_latency.observe(std::chrono::duration<double>(now - s.last_token).count());
+  s.last_token = now;
+  if (tok_.is_eos(id)) {
+    finish(s, "stop");
+    return false;
+  }
+  s.generated.push_back(id);
+  metrics_.generated_tokens++;
+  StreamEvent e;
+  e.choice = s.request.choice;
+  e.text = s.text.push(id);
+  e.token = id;
+  s.handle->push(std::move(e));
+  if (s.text.stopped()) {
+    finish(s, "stop");
+    return false;
+  }
+  if (static_cast<int64_t>(s.generated.size()) >= s.request.max_tokens) {
+    finish(s, "length");
+    return false;
+  }
+  return true;
+}
+
+void Scheduler::finish(Sequence& s, const std::string& reason, const std::string& error) {
+  StreamEvent e;
+  e.choice = s.request.choice;
+  if (reason != "error") e.text = s.text.finish();
+  e.done = true;
+  e.finish_reason = reason;
+  e.error = error;
+  e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
+  e.completion_tokens = static_cast<int64_t>(s.generated.size());
+  s.handle->push(std::move(e));
+  s.session.reset();
+}
+
+}  // namespace gqa::serve

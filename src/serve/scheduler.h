@@ -1,0 +1,108 @@
+#pragma once
+// Continuous batching over one paged KV cache. One thread runs the loop:
+//   1. ends sequences whose client went away (their blocks return to the pool);
+//   2. admits waiting sequences, oldest first, while a batch slot is free and the free blocks
+//      cover the prompt (and the blocks running sequences take in the next step), and
+//      prefills each;
+//   3. runs one batched decode step for every running sequence (Session::forward_batch: one
+//      matmul per projection, attention per sequence over its own blocks), after pausing the
+//      newest sequences when the pool cannot give each running sequence its next token. A
+//      paused sequence goes back to the front of the queue and, when re-admitted, prefills its
+//      prompt and what it had generated, then goes on: its output does not change.
+// A decode step computes each sequence's logits exactly as decoding it alone would, so greedy
+// outputs equal `gqa generate`'s whatever the batch.
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kv/block_pool.h"
+#include "model/model.h"
+#include "model/sampler.h"
+#include "model/tokenizer.h"
+#include "serve/metrics.h"
+#include "serve/sequence_handle.h"
+
+namespace gqa::serve {
+
+struct SchedulerOptions {
+  int64_t kv_blocks = 0;  // blocks in the pool (each block_size tokens of every layer)
+  KvDtype kv_dtype = KvDtype::kF16;
+  int64_t block_size = 16;
+  int64_t max_seqs = 16;   // sequences decoded together
+  int64_t max_queue = 64;  // sequences waiting; more are refused (HTTP 429)
+  int64_t ctx = 0;         // most tokens one sequence holds (prompt + generated)
+};
+
+// One sequence to generate: the prompt's ids and how to continue it.
+struct GenerationRequest {
+  std::vector<int32_t> prompt;
+  int64_t max_tokens = 16;
+  model::SamplerOptions sampling;
+  std::vector<std::string> stop;
+  int64_t choice = 0;  // index among the request's sequences, copied into its events
+  std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
+};
+
+class Scheduler {
+ public:
+  // Throws Error when the options are inconsistent (ctx larger than the pool holds, etc.).
+  Scheduler(const model::Model& model, const model::Tokenizer& tok, const SchedulerOptions& o,
+            Metrics& metrics);
+  ~Scheduler();  // stop()
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  struct Entry {
+    GenerationRequest request;
+    std::shared_ptr<SequenceHandle> handle;
+  };
+  // Queues every entry or none: false when the queue has no room for all of them. Prompts
+  // must be non-empty and prompt + max_tokens at most ctx() (the API layer checks; this throws
+  // Error otherwise).
+  bool submit(std::vector<Entry> entries);
+
+  SchedulerGauges gauges() const;
+  int64_t ctx() const { return o_.ctx; }
+  const SchedulerOptions& options() const { return o_; }
+  // Ends the loop; sequences still running or waiting get a final "error" event.
+  void stop();
+
+ private:
+  struct Sequence;
+  void loop();
+  void drop_cancelled();
+  void admit();
+  void decode_step();
+  void publish_gauges();
+  // Samples from `logits` and hands the token to the sequence; false when it has ended.
+  bool take_token(Sequence& s, std::span<const float> logits);
+  void finish(Sequence& s, const std::string& reason, const std::string& error = {});
+  int64_t blocks_for(int64_t tokens) const;
+  // Running sequences at a block boundary: each takes a new block in the next decode step.
+  int64_t blocks_needed_by_next_step() const;
+
+  const model::Model& model_;
+  const model::Tokenizer& tok_;
+  SchedulerOptions o_;
+  Metrics& metrics_;
+  kv::BlockPool pool_;
+
+  mutable std::mutex mutex_;  // guards waiting_, stopping_ and the gauges below
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<Sequence>> waiting_;  // paused sequences go back to the front
+  bool stopping_ = false;
+  int64_t running_ = 0, running_peak_ = 0;
+
+  std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only
+  int64_t admitted_ = 0;                           // admission counter (newest is preempted)
+  std::vector<float> logits_;
+  std::thread thread_;
+};
+
+}  // namespace gqa::serve

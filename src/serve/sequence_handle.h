@@ -1,0 +1,43 @@
+#pragma once
+// The meeting point of one request's two sides: the scheduler thread pushes events for each of
+// its sequences (choices: new text, then a final event each), the HTTP handler waits for them
+// and may cancel them all.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+
+namespace gqa::serve {
+
+struct StreamEvent {
+  int64_t choice = 0;   // which of the request's sequences
+  std::string text;     // text that became final with this event (may be empty)
+  int32_t token = -1;   // the generated token; -1 on the final event
+  bool done = false;    // the last event of the sequence
+  std::string finish_reason;  // on done: "stop", "length", or "error"
+  std::string error;          // on "error": what went wrong
+  int64_t prompt_tokens = 0, completion_tokens = 0;  // on done
+};
+
+class SequenceHandle {
+ public:
+  // Scheduler side.
+  void push(StreamEvent e);
+  bool cancelled() const { return cancelled_.load(); }
+
+  // HTTP side: waits up to `timeout` for the next event; false when none came.
+  bool next(StreamEvent& e, std::chrono::milliseconds timeout);
+  // The client went away: the scheduler ends the sequence and frees its blocks.
+  void cancel() { cancelled_.store(true); }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<StreamEvent> events_;
+  std::atomic<bool> cancelled_{false};
+};
+
+}  // namespace gqa::serve
