@@ -242,8 +242,8 @@ void Scheduler::finish(Sequence& s, const std::string& reason, const std::string
   e.error = error;
   e.prompt_tokens = static_cast<int64_t>(s.request.prompt.size());
   e.completion_tokens = static_cast<int64_t>(s.generated.size());
+  s.session.reset();  // blocks back in the pool before the client hears the end
   s.handle->push(std::move(e));
-  s.session.reset();
 }
 
 }  // namespace gqa::serve

@@ -1,0 +1,385 @@
+// gqa serve in-process: the OpenAI request checks, streaming text, chat formats, and the HTTP
+// server with continuous batching on a loopback port over the committed KJV model.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "serve/chat_format.h"
+#include "serve/openai_api.h"
+#include "serve_fixtures.h"
+#include "temp_dir.h"
+
+namespace gqa::serve {
+namespace {
+
+using nlohmann::json;
+using test::kjv;
+using test::post;
+
+serve::SchedulerOptions small_server(int64_t blocks, int64_t max_seqs, int64_t max_queue) {
+  SchedulerOptions o;
+  o.kv_blocks = blocks;
+  o.kv_dtype = KvDtype::kF16;
+  o.block_size = 16;
+  o.max_seqs = max_seqs;
+  o.max_queue = max_queue;
+  o.ctx = 512;
+  return o;
+}
+
+// --- request checks ---------------------------------------------------------------------------
+
+TEST(ApiParse, ReadsTheDocumentedFields) {
+  const auto p = parse_completion(
+      R"({"model": "m", "prompt": "hi", "max_tokens": 7, "temperature": 0, "top_p": 0.5,
+          "top_k": 3, "seed": 9, "n": 2, "stop": ["a", "b"], "stream": true,
+          "stream_options": {"include_usage": true}, "user": "ignored"})",
+      false);
+  EXPECT_EQ(*p.model, "m");
+  EXPECT_EQ(std::get<std::string>(p.prompt), "hi");
+  EXPECT_EQ(*p.max_tokens, 7);
+  EXPECT_EQ(p.sampling.temperature, 0.0);
+  EXPECT_EQ(p.sampling.top_p, 0.5);
+  EXPECT_EQ(p.sampling.top_k, 3);
+  EXPECT_EQ(p.sampling.seed, 9u);
+  EXPECT_EQ(p.n, 2);
+  EXPECT_EQ(p.stop, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(p.stream && p.include_usage);
+
+  const auto ids = parse_completion(R"({"prompt": [1, 2, 3]})", false);
+  EXPECT_EQ(std::get<std::vector<int32_t>>(ids.prompt), (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(ids.sampling.temperature, 1.0);  // OpenAI's default
+  EXPECT_FALSE(ids.max_tokens);
+
+  const auto chat = parse_completion(
+      R"({"messages": [{"role": "developer", "content": "be brief"},
+                       {"role": "user", "content": [{"type": "text", "text": "a"},
+                                                    {"type": "text", "text": "b"}]}],
+          "max_completion_tokens": 5})",
+      true);
+  ASSERT_EQ(chat.messages.size(), 2u);
+  EXPECT_EQ(chat.messages[0].role, "system");
+  EXPECT_EQ(chat.messages[1].content, "ab");
+  EXPECT_EQ(*chat.max_tokens, 5);
+}
+
+TEST(ApiParse, RefusesEachBadFieldWith400NamingIt) {
+  struct Case {
+    const char* body;
+    bool chat;
+    const char* param;
+  };
+  const std::vector<Case> cases{
+      {"{not json", false, ""},
+      {"[1, 2]", false, ""},
+      {"{}", false, "prompt"},
+      {R"({"prompt": 5})", false, "prompt"},
+      {R"({"prompt": ["a", "b"]})", false, "prompt"},
+      {R"({"prompt": [1, -2]})", false, "prompt"},
+      {R"({"prompt": "x", "max_tokens": "10"})", false, "max_tokens"},
+      {R"({"prompt": "x", "max_tokens": 0})", false, "max_tokens"},
+      {R"({"prompt": "x", "max_tokens": 1.5})", false, "max_tokens"},
+      {R"({"prompt": "x", "n": 0})", false, "n"},
+      {R"({"prompt": "x", "n": 17})", false, "n"},
+      {R"({"prompt": "x", "temperature": -1})", false, "temperature"},
+      {R"({"prompt": "x", "temperature": "hot"})", false, "temperature"},
+      {R"({"prompt": "x", "top_p": 0})", false, "top_p"},
+      {R"({"prompt": "x", "stream": "yes"})", false, "stream"},
+      {R"({"prompt": "x", "stream_options": {"include_usage": true}})", false, "stream_options"},
+      {R"({"prompt": "x", "stop": [1]})", false, "stop"},
+      {R"({"prompt": "x", "stop": ["a", "b", "c", "d", "e"]})", false, "stop"},
+      {R"({"prompt": "x", "model": 3})", false, "model"},
+      {R"({"prompt": "x", "logprobs": 2})", false, "logprobs"},
+      {R"({"prompt": "x", "echo": true})", false, "echo"},
+      {R"({"prompt": "x", "best_of": 3})", false, "best_of"},
+      {R"({"prompt": "x", "presence_penalty": 0.5})", false, "presence_penalty"},
+      {R"({"messages": []})", true, "messages"},
+      {R"({"prompt": "x"})", true, "messages"},
+      {R"({"messages": [{"role": "robot", "content": "x"}]})", true, "messages[0].role"},
+      {R"({"messages": [{"role": "user"}]})", true, "messages[0].content"},
+      {R"({"messages": [{"role": "user", "content": [{"type": "image_url"}]}]})", true,
+       "messages[0].content"},
+  };
+  for (const Case& c : cases) {
+    try {
+      parse_completion(c.body, c.chat);
+      ADD_FAILURE() << "accepted " << c.body;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 400) << c.body;
+      EXPECT_EQ(e.param, c.param) << c.body << ": " << e.what();
+      const json b = e.body();
+      EXPECT_EQ(b["error"]["type"], "invalid_request_error");
+      EXPECT_FALSE(b["error"]["message"].get<std::string>().empty());
+    }
+  }
+}
+
+// --- text streaming and chat formats ----------------------------------------------------------
+
+TEST(TextStream, EmitsDecodedTextAndEndsBeforeAStopString) {
+  const auto& tok = kjv().tok;
+  const std::vector<int32_t> ids = tok.encode("In the beginning God created the heaven", false);
+  model::TextStream plain(tok);
+  std::string all;
+  for (int32_t id : ids) all += plain.push(id);
+  all += plain.finish();
+  EXPECT_EQ(all, tok.decode(ids));
+
+  model::TextStream stopping(tok, {"God cr", "never"});
+  std::string out;
+  for (int32_t id : ids) {
+    out += stopping.push(id);
+    if (stopping.stopped()) break;
+  }
+  out += stopping.finish();
+  EXPECT_TRUE(stopping.stopped());
+  const std::string full = tok.decode(ids);
+  EXPECT_EQ(out, full.substr(0, full.find("God cr")));
+}
+
+TEST(ChatFormat, RendersEachFamilyWithSpecialIdsNotText) {
+  const auto& tok = kjv().tok;
+  const std::vector<ChatMessage> msgs{{"system", "Be brief."}, {"user", "Who?"}};
+  const int32_t bos = *tok.bos_id(), eos = *tok.eos_id();
+
+  std::vector<int32_t> want{bos};
+  for (int32_t id : tok.encode("Be brief.\n\nUser: Who?\nAssistant:", false)) want.push_back(id);
+  EXPECT_EQ(render_chat(ChatFormat::kPlain, msgs, tok), want);
+
+  const auto llama2 = render_chat(
+      ChatFormat::kLlama2, {{"user", "a"}, {"assistant", "b"}, {"user", "c"}}, tok);
+  std::vector<int32_t> l2{bos};
+  auto add = [&](std::vector<int32_t>& v, const std::string& s) {
+    for (int32_t id : tok.encode(s, false)) v.push_back(id);
+  };
+  add(l2, "[INST] a [/INST]");
+  add(l2, " b ");
+  l2.push_back(eos);
+  l2.push_back(bos);
+  add(l2, "[INST] c [/INST]");
+  EXPECT_EQ(llama2, l2);
+
+  const auto zephyr = render_chat(ChatFormat::kZephyr, {{"user", "hi"}}, tok);
+  EXPECT_EQ(zephyr.front(), bos);
+  EXPECT_EQ(std::count(zephyr.begin(), zephyr.end(), eos), 1);
+
+  EXPECT_THROW(render_chat(ChatFormat::kLlama2, {{"user", "a"}, {"system", "late"}}, tok), Error);
+  EXPECT_THROW(render_chat(ChatFormat::kPlain, {{"tool", "x"}}, tok), Error);
+}
+
+TEST(ChatFormat, DetectsTheFamilyOfTokenizerConfigTemplates) {
+  test::TempDir dir;
+  auto with_template = [&](const json& tmpl) {
+    std::ofstream(dir / "tokenizer_config.json") << json{{"chat_template", tmpl}}.dump();
+    return detect_chat_format(dir.path()).format;
+  };
+  EXPECT_EQ(detect_chat_format(dir.path()).format, ChatFormat::kPlain);  // no file
+  EXPECT_EQ(with_template("{% for m in messages %}<|im_start|>{{ m.role }}"), ChatFormat::kChatML);
+  EXPECT_EQ(with_template("{{ '<|user|>\\n' + message['content'] }}"), ChatFormat::kZephyr);
+  EXPECT_EQ(with_template("{{ bos_token + '[INST] ' + content + ' [/INST]' }}"),
+            ChatFormat::kLlama2);
+  EXPECT_EQ(with_template(json::array({{{"name", "default"}, {"template", "[INST]"}}})),
+            ChatFormat::kLlama2);
+  EXPECT_EQ(with_template(nullptr), ChatFormat::kPlain);
+  EXPECT_THROW(with_template("{{ '<start_of_turn>' }}"), Error);
+  std::ofstream(dir / "tokenizer_config.json") << "{broken";
+  EXPECT_THROW(detect_chat_format(dir.path()), Error);
+  EXPECT_EQ(parse_chat_format("zephyr"), ChatFormat::kZephyr);
+  EXPECT_THROW(parse_chat_format("jinja"), Error);
+}
+
+// --- the server -------------------------------------------------------------------------------
+
+const std::vector<std::string> kPrompts{
+    "In the beginning",
+    "And God said",
+    "The LORD is my shepherd",
+    "Blessed are the",
+    "And it came to pass, when the king",
+    "For God so loved",
+    "Now the serpent was more subtil than any beast",
+    "Thou shalt not",
+    "And Moses went up",
+    "The heavens declare",
+    "Vanity of vanities, saith the Preacher",
+    "Jesus wept",
+    "And the children of Israel",
+    "Let there be",
+    "Honour thy father and thy mother",
+    "I am the way, the truth,",
+    "Behold, a virgin shall conceive",
+    "And the earth was without form",
+};
+
+TEST(Serve, SixteenConcurrentStreamsEachGetWhatASingleGreedyRunGives) {
+  test::LiveServer server(small_server(512, 16, 64));
+  constexpr int64_t kTokens = 40;
+  std::vector<std::future<test::HttpReply>> replies;
+  for (size_t i = 0; i < kPrompts.size(); ++i)
+    replies.push_back(std::async(std::launch::async, [&, i] {
+      const json body = {{"prompt", kPrompts[i]}, {"max_tokens", kTokens}, {"temperature", 0},
+                         {"stream", true}};
+      return post(server.port(), "/v1/completions", body.dump());
+    }));
+  for (size_t i = 0; i < kPrompts.size(); ++i) {
+    const test::HttpReply r = replies[i].get();
+    ASSERT_EQ(r.status, 200) << r.body;
+    EXPECT_TRUE(r.done) << "no [DONE] for prompt " << i;
+    EXPECT_EQ(r.text, test::reference_text(kjv().tok.encode(kPrompts[i]), kTokens, KvDtype::kF16))
+        << "prompt " << i << ": " << kPrompts[i];
+    EXPECT_EQ(r.finish_reason, "length");
+  }
+  EXPECT_GT(server.scheduler().gauges().running_peak, 1) << "the streams were never batched";
+  EXPECT_TRUE(server.wait_for([](const SchedulerGauges& g) {
+    return g.kv_blocks_free == g.kv_blocks_total && g.running == 0;
+  }));
+}
+
+TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {
+  test::LiveServer server(small_server(256, 4, 8));
+  const auto r = post(server.port(), "/v1/completions",
+                      R"({"model": "kjv-mha", "prompt": "And God said", "max_tokens": 12,
+                          "temperature": 0, "n": 2})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json j = json::parse(r.body);
+  EXPECT_EQ(j["object"], "text_completion");
+  ASSERT_EQ(j["choices"].size(), 2u);
+  const std::string want =
+      test::reference_text(kjv().tok.encode("And God said"), 12, KvDtype::kF16);
+  for (const auto& c : j["choices"]) {
+    EXPECT_EQ(c["text"], want);  // greedy: both choices agree
+    EXPECT_EQ(c["finish_reason"], "length");
+  }
+  EXPECT_EQ(j["usage"]["completion_tokens"], 24);
+  EXPECT_EQ(j["usage"]["prompt_tokens"], kjv().tok.encode("And God said").size());
+
+  const auto chat = post(server.port(), "/v1/chat/completions",
+                         R"({"messages": [{"role": "user", "content": "Who made the earth?"}],
+                             "max_tokens": 8, "temperature": 0, "stop": ["."]})");
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  const json c = json::parse(chat.body);
+  EXPECT_EQ(c["object"], "chat.completion");
+  EXPECT_EQ(c["choices"][0]["message"]["role"], "assistant");
+  EXPECT_EQ(c["choices"][0]["message"]["content"].get<std::string>().find('.'),
+            std::string::npos);
+
+  const auto streamed = post(server.port(), "/v1/chat/completions",
+                             R"({"messages": [{"role": "user", "content": "Who made the earth?"}],
+                                 "max_tokens": 8, "temperature": 0, "stream": true,
+                                 "stop": ["."]})");
+  EXPECT_EQ(streamed.text, c["choices"][0]["message"]["content"]);
+  EXPECT_TRUE(streamed.done);
+
+  httplib::Client cli("127.0.0.1", server.port());
+  const auto models = cli.Get("/v1/models");
+  ASSERT_TRUE(models);
+  EXPECT_EQ(json::parse(models->body)["data"][0]["id"], "kjv-mha");
+  const auto health = cli.Get("/health");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  const auto metrics = cli.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  for (const char* name : {"gqa_requests_total{route=\"/v1/completions\",code=\"200\"} 1",
+                           "gqa_kv_blocks_free 256", "gqa_queue_depth 0",
+                           "gqa_time_to_first_token_seconds_bucket{le=\"+Inf\"}",
+                           "gqa_inter_token_latency_seconds_count"})
+    EXPECT_NE(metrics->body.find(name), std::string::npos) << name << "\n" << metrics->body;
+}
+
+TEST(Serve, AFloodOfBadRequestsGets4xxAndTheServerKeepsServing) {
+  test::LiveServer server(small_server(64, 4, 8));
+  struct Case {
+    std::string path, body;
+    int status;
+  };
+  const std::vector<Case> cases{
+      {"/v1/completions", "{", 400},
+      {"/v1/completions", "", 400},
+      {"/v1/completions", R"({"prompt": "x", "max_tokens": -1})", 400},
+      {"/v1/completions", R"({"prompt": "x", "n": 1000})", 400},
+      {"/v1/completions", R"({"prompt": "x", "model": "gpt-4"})", 404},
+      {"/v1/completions", R"({"prompt": [999999]})", 400},
+      {"/v1/completions", R"({"prompt": "x", "max_tokens": 100000})", 400},
+      {"/v1/completions", json{{"prompt", std::string(3000, 'a') + " b"}}.dump(), 400},
+      {"/v1/chat/completions", R"({"messages": "hi"})", 400},
+      {"/v1/nothing", "{}", 404},
+      {"/v1/completions", std::string(9 << 20, ' '), 413},
+  };
+  for (int round = 0; round < 5; ++round)
+    for (const Case& c : cases) {
+      const auto r = post(server.port(), c.path, c.body);
+      ASSERT_EQ(r.status, c.status) << c.path << " " << c.body.substr(0, 80) << " -> " << r.body;
+      const json j = json::parse(r.body);
+      EXPECT_TRUE(j["error"]["message"].is_string()) << r.body;
+    }
+  const auto ok = post(server.port(), "/v1/completions",
+                       R"({"prompt": "Let there be", "max_tokens": 4, "temperature": 0})");
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(server.scheduler().gauges().kv_blocks_free, 64);
+}
+
+TEST(Serve, AFullQueueAnswers429AndHangingUpFreesTheBlocks) {
+  test::LiveServer server(small_server(64, 1, 1));
+  const std::string longer =
+      R"({"prompt": "And it came to pass", "max_tokens": 400, "temperature": 0, "stream": true})";
+  // The first runs, the second waits; the client of each hangs up after a few chunks.
+  auto first = std::async(std::launch::async,
+                          [&] { return post(server.port(), "/v1/completions", longer, 30); });
+  ASSERT_TRUE(server.wait_for([](const SchedulerGauges& g) { return g.running == 1; }));
+  auto second = std::async(std::launch::async,
+                           [&] { return post(server.port(), "/v1/completions", longer, 3); });
+  ASSERT_TRUE(server.wait_for([](const SchedulerGauges& g) { return g.waiting == 1; }));
+  const auto refused = post(server.port(), "/v1/completions", longer);
+  EXPECT_EQ(refused.status, 429) << refused.body;
+  EXPECT_EQ(refused.retry_after, "1");
+  EXPECT_EQ(json::parse(refused.body)["error"]["code"], "rate_limit_exceeded");
+  EXPECT_FALSE(first.get().done);
+  EXPECT_FALSE(second.get().done);
+  EXPECT_TRUE(server.wait_for([](const SchedulerGauges& g) {
+    return g.kv_blocks_free == g.kv_blocks_total && g.running == 0 && g.waiting == 0;
+  })) << "blocks of hung-up clients were not freed";
+  EXPECT_EQ(server.metrics().cancelled.load(), 2);
+}
+
+TEST(Serve, AFullCachePausesTheNewestAndEverySequenceStillFinishes) {
+  // 20 blocks (320 tokens) for 6 sequences that each grow to about 8 blocks.
+  Metrics metrics;
+  SchedulerOptions o = small_server(20, 6, 16);
+  o.ctx = 256;
+  Scheduler scheduler(kjv().model, kjv().tok, o, metrics);
+  std::vector<std::shared_ptr<SequenceHandle>> handles;
+  std::vector<Scheduler::Entry> entries;
+  for (int i = 0; i < 6; ++i) {
+    GenerationRequest g;
+    g.prompt = kjv().tok.encode(kPrompts[static_cast<size_t>(i)]);
+    g.max_tokens = 110;
+    handles.push_back(std::make_shared<SequenceHandle>());
+    entries.push_back({g, handles.back()});
+  }
+  ASSERT_TRUE(scheduler.submit(std::move(entries)));
+  for (auto& h : handles) {
+    StreamEvent ev;
+    int64_t tokens = 0;
+    for (;;) {
+      ASSERT_TRUE(h->next(ev, std::chrono::seconds(60)));
+      if (ev.done) break;
+      ++tokens;
+    }
+    // EOS may end one early; otherwise every token arrives despite the pauses.
+    EXPECT_TRUE(ev.finish_reason == "length" || ev.finish_reason == "stop") << ev.error;
+    if (ev.finish_reason == "length") EXPECT_EQ(tokens, 110);
+  }
+  EXPECT_GT(metrics.preemptions.load(), 0);
+  const auto g = scheduler.gauges();
+  EXPECT_EQ(g.kv_blocks_free, 20);
+}
+
+}  // namespace
+}  // namespace gqa::serve
