@@ -104,6 +104,7 @@ struct HttpReply {
   std::string text, finish_reason;
   bool done = false;
   int chunks = 0;
+  std::string error;  // httplib's reason when no answer came
 };
 
 // POSTs `body`; `stop_after_chunks` > 0 hangs up after that many SSE chunks.
@@ -147,6 +148,8 @@ inline HttpReply post(int port, const std::string& path, const std::string& body
   if (res) {
     r.status = res->status;
     r.retry_after = res->get_header_value("Retry-After");
+  } else {
+    r.error = httplib::to_string(res.error());
   }
   return r;
 }

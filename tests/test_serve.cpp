@@ -230,7 +230,7 @@ TEST(Serve, SixteenConcurrentStreamsEachGetWhatASingleGreedyRunGives) {
     }));
   for (size_t i = 0; i < kPrompts.size(); ++i) {
     const test::HttpReply r = replies[i].get();
-    ASSERT_EQ(r.status, 200) << r.body;
+    ASSERT_EQ(r.status, 200) << r.body << r.error;
     EXPECT_TRUE(r.done) << "no [DONE] for prompt " << i;
     EXPECT_EQ(r.text, test::reference_text(kjv().tok.encode(kPrompts[i]), kTokens, KvDtype::kF16))
         << "prompt " << i << ": " << kPrompts[i];

@@ -283,6 +283,13 @@ HttpServer::HttpServer(const model::Model& model, const model::Tokenizer& tok,
           : static_cast<int>(scheduler.options().max_seqs + scheduler.options().max_queue + 8);
   impl_->svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   impl_->svr.set_payload_max_length(static_cast<size_t>(impl_->o.max_body_bytes));
+  // httplib listens with a backlog of 5: a burst of clients would see resets. Keep the socket
+  // to widen the backlog once bound.
+  impl_->svr.set_socket_options([this](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listen_socket_ = sock;
+  });
   impl_->routes();
 }
 
@@ -298,6 +305,7 @@ void HttpServer::bind() {
   if (port_ < 0)
     fail(ErrorKind::kIo, fmt::format("cannot listen on {}:{} (in use, or not an address here)",
                                      impl_->o.host, impl_->o.port));
+  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
 }
 
 void HttpServer::listen() { impl_->svr.listen_after_bind(); }
