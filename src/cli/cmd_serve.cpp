@@ -1,8 +1,8 @@
 // gqa serve: the OpenAI-compatible server with continuous batching over the paged KV cache.
-#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
 #include <memory>
 #include <string>
@@ -56,19 +56,19 @@ Example:
   curl localhost:8000/v1/completions -d '{"prompt": "In the beginning", "max_tokens": 20}'
 )";
 
+int g_signal_pipe[2] = {-1, -1};
+
+void on_signal(int sig) {
+  const char c = static_cast<char>(sig);
+  [[maybe_unused]] const auto n = ::write(g_signal_pipe[1], &c, 1);
+}
+
 int64_t physical_memory() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{8} << 30;
 }
 
 int run_serve(const ServeCli& o) {
-  // SIGINT/SIGTERM go to one waiting thread (blocked here before any thread starts).
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-
   const model::CacheOptions cache = o.rt.apply();
   if (!o.kv_memory.empty() && o.kv_tokens > 0)
     fail(ErrorKind::kInvalidArgument, "give --kv-memory or --kv-tokens, not both");
@@ -143,16 +143,27 @@ int run_serve(const ServeCli& o) {
              chat.source);
   fmt::print(stderr, "gqa serve: listening on http://{}:{}\n", o.host, http.port());
 
+  // SIGINT/SIGTERM: the handler (any thread: OpenBLAS starts its own before main) writes the
+  // signal to a pipe; this thread reads it and stops the server.
+  if (::pipe(g_signal_pipe) != 0) fail(ErrorKind::kIo, "cannot create a pipe");
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   std::thread waiter([&] {
-    int sig = 0;
-    sigwait(&signals, &sig);
+    char sig = 0;
+    while (::read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
+    }
+    if (sig == 0) return;  // listen() ended by itself
     fmt::print(stderr, "gqa serve: {} received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
     http.stop();
   });
   http.listen();
   scheduler.stop();
-  // listen() can also end without a signal (the socket failed): wake the waiter then.
-  pthread_kill(waiter.native_handle(), SIGTERM);
+  const char none = 0;
+  if (::write(g_signal_pipe[1], &none, 1) < 0) {
+  }  // the waiter may be gone already
   waiter.join();
   return 0;
 }

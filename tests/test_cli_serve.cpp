@@ -1,0 +1,126 @@
+// The gqa serve binary: 16 concurrent streaming clients get exactly what `gqa generate` prints
+// for their prompts (greedy), SIGTERM stops it cleanly, and bad flags are refused.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <future>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "run_command.h"
+#include "serve_fixtures.h"
+#include "temp_dir.h"
+
+extern char** environ;
+
+namespace gqa::test {
+namespace {
+
+// `gqa serve ARGS --port 0` in the background; stderr goes to a file that gives the port.
+class ServeProcess {
+ public:
+  explicit ServeProcess(std::vector<std::string> args) {
+    args.insert(args.begin(), {GQA_BINARY, "serve"});
+    args.insert(args.end(), {"--port", "0"});
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 2, (dir_ / "err").c_str(), O_WRONLY | O_CREAT, 0644);
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    EXPECT_EQ(posix_spawn(&pid_, GQA_BINARY, &fa, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&fa);
+    const std::regex listening("listening on http://127\\.0\\.0\\.1:([0-9]+)");
+    for (int i = 0; i < 600 && port_ == 0; ++i) {
+      std::smatch m;
+      const std::string err = stderr_text();
+      if (std::regex_search(err, m, listening)) port_ = std::stoi(m[1]);
+      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) stop();
+  }
+  int port() const { return port_; }
+  std::string stderr_text() const { return slurp(dir_ / "err"); }
+  // SIGTERM; the exit code.
+  int stop() {
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+TEST(CliServe, SixteenConcurrentStreamsMatchGqaGenerate) {
+  const std::vector<std::string> prompts{
+      "In the beginning",       "And God said",        "The LORD is my shepherd",
+      "Blessed are the",        "For God so loved",    "Thou shalt not",
+      "And Moses went up",      "The heavens declare", "Jesus wept",
+      "And the children of",    "Let there be",        "Honour thy father",
+      "I am the way",           "Behold, a virgin",    "And the earth was",
+      "Vanity of vanities"};
+  constexpr int kTokens = 32;
+  const std::string model = kjv_model_dir().string();
+  ServeProcess server({model, "--kv-dtype", "f16", "--max-seqs", "16", "--kv-tokens", "8192"});
+  ASSERT_GT(server.port(), 0) << server.stderr_text();
+
+  std::vector<std::future<HttpReply>> replies;
+  for (const std::string& p : prompts)
+    replies.push_back(std::async(std::launch::async, [&, p] {
+      const nlohmann::json body = {
+          {"prompt", p}, {"max_tokens", kTokens}, {"temperature", 0}, {"stream", true}};
+      return post(server.port(), "/v1/completions", body.dump());
+    }));
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    const HttpReply r = replies[i].get();
+    ASSERT_EQ(r.status, 200) << r.body << r.error;
+    const CommandResult g = run_gqa("generate " + model + " --kv-dtype f16 -n " +
+                                    std::to_string(kTokens) + " -p '" + prompts[i] + "'");
+    ASSERT_EQ(g.exit_code, 0) << g.err;
+    EXPECT_EQ(r.text + "\n", g.out) << prompts[i];
+    EXPECT_TRUE(r.done);
+  }
+  EXPECT_EQ(server.stop(), 0);
+  EXPECT_NE(server.stderr_text().find("SIGTERM received, stopping"), std::string::npos)
+      << server.stderr_text();
+}
+
+TEST(CliServe, RefusesBadFlagsWithAMessage) {
+  const std::string model = kjv_model_dir().string();
+  struct Case {
+    std::string args, message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"/nonexistent/ckpt", "not a checkpoint folder"},
+           {model + " --kv-memory 1KiB", "less than one"},
+           {model + " --kv-memory 1MiB --ctx 4096", "fewer than one 4096-token context"},
+           {model + " --ctx 9000", "more than the model's 4096 positions"},
+           {model + " --port 70000", "--port"},
+           {model + " --max-seqs 0", "--max-seqs"},
+           {model + " --kv-dtype q4_0", "q4_0"},
+           {model + " --chat-format jinja", "unknown chat format"},
+           {model + " --kv-memory 1GiB --kv-tokens 100", "excludes"},
+       }) {
+    const CommandResult r = run_gqa("serve " + c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace gqa::test
