@@ -122,6 +122,7 @@ struct HttpServer::Impl {
         g.sampling = p.sampling;
         g.sampling.seed += static_cast<uint64_t>(i);  // choices differ when sampling
         g.stop = p.stop;
+        g.ignore_eos = p.ignore_eos;
         g.choice = i;
         g.arrived = arrived;
         entries.push_back({std::move(g), handle});

@@ -162,6 +162,7 @@ CompletionParams parse_completion(const std::string& body, bool chat) {
   if (chat && !p.max_tokens) p.max_tokens = integer(j, "max_completion_tokens", 1, kMaxTokens);
   p.n = integer(j, "n", 1, kMaxChoices).value_or(1);
   p.stream = boolean(j, "stream").value_or(false);
+  p.ignore_eos = boolean(j, "ignore_eos").value_or(false);
   if (const json* so = field(j, "stream_options")) {
     if (!so->is_object()) bad("stream_options", "'stream_options' must be an object");
     if (!p.stream) bad("stream_options", "'stream_options' needs 'stream': true");

@@ -2,8 +2,8 @@
 // The OpenAI completions and chat completions API: request bodies checked field by field into
 // what the scheduler needs, and the JSON of responses, stream chunks and errors.
 // Accepted: model, prompt (a string, a one-string array, or token ids) / messages, max_tokens
-// (chat also max_completion_tokens), temperature, top_p, top_k (extension), seed, n, stop,
-// stream, stream_options.include_usage. Fields this server cannot honour (logprobs, echo,
+// (chat also max_completion_tokens), temperature, top_p, top_k and ignore_eos (extensions, as
+// vLLM's), seed, n, stop, stream, stream_options.include_usage. Fields this server cannot honour (logprobs, echo,
 // best_of > 1, suffix, penalties, logit_bias, tools) are refused when set, not ignored; other
 // unknown fields are ignored, as OpenAI does.
 #include <cstdint>
@@ -40,6 +40,7 @@ struct CompletionParams {
   bool stream = false, include_usage = false;
   model::SamplerOptions sampling;  // temperature defaults to 1, as OpenAI's
   std::vector<std::string> stop;
+  bool ignore_eos = false;  // extension (as vLLM's): generate max_tokens whatever comes
 };
 
 constexpr int64_t kMaxChoices = 16;

@@ -211,7 +211,7 @@ bool Scheduler::take_token(Sequence& s, std::span<const float> logits) {
   else
     metrics_.inter_token_latency.observe(std::chrono::duration<double>(now - s.last_token).count());
   s.last_token = now;
-  if (tok_.is_eos(id)) {
+  if (tok_.is_eos(id) && !s.request.ignore_eos) {
     finish(s, "stop");
     return false;
   }

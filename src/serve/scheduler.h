@@ -45,6 +45,7 @@ struct GenerationRequest {
   int64_t max_tokens = 16;
   model::SamplerOptions sampling;
   std::vector<std::string> stop;
+  bool ignore_eos = false;
   int64_t choice = 0;  // index among the request's sequences, copied into its events
   std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
 };
