@@ -214,13 +214,11 @@ const std::vector<std::string> kPrompts{
     "Let there be",
     "Honour thy father and thy mother",
     "I am the way, the truth,",
-    "Behold, a virgin shall conceive",
-    "And the earth was without form",
 };
 
 TEST(Serve, SixteenConcurrentStreamsEachGetWhatASingleGreedyRunGives) {
   test::LiveServer server(small_server(512, 16, 64));
-  constexpr int64_t kTokens = 40;
+  constexpr int64_t kTokens = 24;
   std::vector<std::future<test::HttpReply>> replies;
   for (size_t i = 0; i < kPrompts.size(); ++i)
     replies.push_back(std::async(std::launch::async, [&, i] {
@@ -349,17 +347,17 @@ TEST(Serve, AFullQueueAnswers429AndHangingUpFreesTheBlocks) {
 }
 
 TEST(Serve, AFullCachePausesTheNewestAndEverySequenceStillFinishes) {
-  // 20 blocks (320 tokens) for 6 sequences that each grow to about 8 blocks.
+  // 12 blocks (192 tokens) for 6 sequences that each grow to about 5 blocks.
   Metrics metrics;
-  SchedulerOptions o = small_server(20, 6, 16);
-  o.ctx = 256;
+  SchedulerOptions o = small_server(12, 6, 16);
+  o.ctx = 128;
   Scheduler scheduler(kjv().model, kjv().tok, o, metrics);
   std::vector<std::shared_ptr<SequenceHandle>> handles;
   std::vector<Scheduler::Entry> entries;
   for (int i = 0; i < 6; ++i) {
     GenerationRequest g;
     g.prompt = kjv().tok.encode(kPrompts[static_cast<size_t>(i)]);
-    g.max_tokens = 110;
+    g.max_tokens = 64;
     handles.push_back(std::make_shared<SequenceHandle>());
     entries.push_back({g, handles.back()});
   }
@@ -374,11 +372,13 @@ TEST(Serve, AFullCachePausesTheNewestAndEverySequenceStillFinishes) {
     }
     // EOS may end one early; otherwise every token arrives despite the pauses.
     EXPECT_TRUE(ev.finish_reason == "length" || ev.finish_reason == "stop") << ev.error;
-    if (ev.finish_reason == "length") EXPECT_EQ(tokens, 110);
+    if (ev.finish_reason == "length") {
+      EXPECT_EQ(tokens, 64);
+    }
   }
   EXPECT_GT(metrics.preemptions.load(), 0);
   const auto g = scheduler.gauges();
-  EXPECT_EQ(g.kv_blocks_free, 20);
+  EXPECT_EQ(g.kv_blocks_free, 12);
 }
 
 }  // namespace

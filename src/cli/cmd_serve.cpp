@@ -46,7 +46,7 @@ The KV cache is one pool of blocks (--block-size tokens of every layer's K and V
 --kv-memory (bytes of KV, weights not counted) or --kv-tokens; by default it holds --max-seqs
 full contexts, at most a quarter of this machine's memory. A request is admitted when the free
 blocks cover its prompt; when the pool runs out mid-generation the newest sequence is paused
-and later resumed (its output is unchanged). More than --max-queue waiting sequences: HTTP 429.
+and later resumed by recomputing its tokens. More than --max-queue waiting sequences: HTTP 429.
 
 Routes: POST /v1/completions, POST /v1/chat/completions (stream: true for SSE),
 GET /v1/models, GET /health, GET /metrics (Prometheus). Details: docs/serve.md.

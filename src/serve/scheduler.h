@@ -8,7 +8,9 @@
 //      matmul per projection, attention per sequence over its own blocks), after pausing the
 //      newest sequences when the pool cannot give each running sequence its next token. A
 //      paused sequence goes back to the front of the queue and, when re-admitted, prefills its
-//      prompt and what it had generated, then goes on: its output does not change.
+//      prompt and what it had generated, then goes on (as vLLM's recompute preemption; the
+//      prefill sums in another order than decoding did, so a resumed greedy continuation can
+//      differ from an uninterrupted one by rounding).
 // A decode step computes each sequence's logits exactly as decoding it alone would, so greedy
 // outputs equal `gqa generate`'s whatever the batch.
 #include <chrono>
