@@ -75,9 +75,9 @@ int64_t stream(int port, const json& body) {
   const size_t at = all.rfind("\"usage\"");
   if (at == std::string::npos) return -1;
   const size_t start = all.rfind("data: ", at) + 6;
-  return json::parse(all.substr(start, all.find("\n\n", start) - start))["usage"]
-      ["completion_tokens"]
-          .get<int64_t>();
+  return json::parse(
+             all.substr(start, all.find("\n\n", start) - start))["usage"]["completion_tokens"]
+      .get<int64_t>();
 }
 
 }  // namespace
@@ -90,10 +90,14 @@ int main(int argc, char** argv) {
   gqa::KvDtype kv = gqa::KvDtype::kF16;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--model") dir = argv[i + 1];
-    else if (a == "--threads") threads = std::stoi(argv[i + 1]);
-    else if (a == "-n") n = std::stoll(argv[i + 1]);
-    else if (a == "--kv-dtype") kv = gqa::parse_kv_dtype(argv[i + 1]);
+    if (a == "--model")
+      dir = argv[i + 1];
+    else if (a == "--threads")
+      threads = std::stoi(argv[i + 1]);
+    else if (a == "-n")
+      n = std::stoll(argv[i + 1]);
+    else if (a == "--kv-dtype")
+      kv = gqa::parse_kv_dtype(argv[i + 1]);
   }
   gqa::ops::set_threads(threads);
   try {
@@ -113,8 +117,8 @@ int main(int argc, char** argv) {
     so.kv_blocks = 64 * so.ctx / so.block_size;
     const std::vector<std::string> prompts{"In the beginning", "And God said unto Moses",
                                            "The LORD is my shepherd", "Blessed are the poor"};
-    fmt::print("\n{:>8} {:>10} {:>10} {:>12} {:>10}\n", "streams", "tokens", "seconds",
-               "tokens/s", "vs 1");
+    fmt::print("\n{:>8} {:>10} {:>10} {:>12} {:>10}\n", "streams", "tokens", "seconds", "tokens/s",
+               "vs 1");
     double one = 0;
     for (int streams : {1, 4, 16, 64}) {
       Server server(m, tok, so);
@@ -153,7 +157,8 @@ int main(int argc, char** argv) {
     Server server(m, tok, hs);
     std::vector<int32_t> prompt = tok.encode(
         "And the earth was without form, and void; and darkness was upon the face of the deep.");
-    while (static_cast<int64_t>(prompt.size()) < ctx - 15) prompt.push_back(prompt[1 + prompt.size() % 8]);
+    while (static_cast<int64_t>(prompt.size()) < ctx - 15)
+      prompt.push_back(prompt[1 + prompt.size() % 8]);
     prompt.resize(static_cast<size_t>(ctx - 15));
     std::vector<std::future<int64_t>> clients;
     for (int64_t i = 0; i < 2 * cap.sessions; ++i)

@@ -9,10 +9,17 @@ packages=(
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libopenblas-dev libsentencepiece-dev sentencepiece
   libcpp-httplib-dev
+  chromium
   libtorch-dev
   bible-kjv
   clang-format
 )
+
+# Node.js runs the planner page's browser test; the machine image brings a newer one than
+# Debian's, so Debian's is installed only when there is none.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 
 # Test-data generators only (make golden): the golden files themselves are committed.
 if [ "${1:-}" = "--golden" ]; then
@@ -26,8 +33,21 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# npm packages of the browser test (tests/web), from the committed lockfile; again only when
+# the lockfile changed since the last install.
+install_npm() {
+  local web
+  web="$(dirname "$0")/../tests/web"
+  if ! cmp -s "$web/package-lock.json" "$web/node_modules/.gqa-installed-lock"; then
+    echo "install-deps: npm ci in tests/web"
+    (cd "$web" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+    cp "$web/package-lock.json" "$web/node_modules/.gqa-installed-lock"
+  fi
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#packages[@]} packages present"
+  install_npm
   exit 0
 fi
 
@@ -38,3 +58,4 @@ fi
 echo "install-deps: installing ${missing[*]}"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+install_npm

@@ -42,8 +42,10 @@ class ServeProcess {
     for (int i = 0; i < 600 && port_ == 0; ++i) {
       std::smatch m;
       const std::string err = stderr_text();
-      if (std::regex_search(err, m, listening)) port_ = std::stoi(m[1]);
-      else std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      if (std::regex_search(err, m, listening))
+        port_ = std::stoi(m[1]);
+      else
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
   }
   ~ServeProcess() {
@@ -68,11 +70,11 @@ class ServeProcess {
 
 TEST(CliServe, SixteenConcurrentStreamsMatchGqaGenerate) {
   const std::vector<std::string> prompts{
-      "In the beginning",       "And God said",        "The LORD is my shepherd",
-      "Blessed are the",        "For God so loved",    "Thou shalt not",
-      "And Moses went up",      "The heavens declare", "Jesus wept",
-      "And the children of",    "Let there be",        "Honour thy father",
-      "I am the way",           "Behold, a virgin",    "And the earth was",
+      "In the beginning",    "And God said",        "The LORD is my shepherd",
+      "Blessed are the",     "For God so loved",    "Thou shalt not",
+      "And Moses went up",   "The heavens declare", "Jesus wept",
+      "And the children of", "Let there be",        "Honour thy father",
+      "I am the way",        "Behold, a virgin",    "And the earth was",
       "Vanity of vanities"};
   constexpr int kTokens = 32;
   const std::string model = kjv_model_dir().string();

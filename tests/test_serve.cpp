@@ -10,9 +10,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/presets.h"
 #include "core/error.h"
 #include "serve/chat_format.h"
 #include "serve/openai_api.h"
+#include "serve/plan_api.h"
 #include "serve_fixtures.h"
 #include "temp_dir.h"
 
@@ -121,6 +123,62 @@ TEST(ApiParse, RefusesEachBadFieldWith400NamingIt) {
   }
 }
 
+// --- the planner over HTTP ------------------------------------------------------------------
+
+TEST(PlanApi, AnswersWithThePlannersNumbersAndEveryValidGrouping) {
+  const json j = plan_query({{"preset", "llama-2-7b"}, {"kv_heads", "8"}, {"ctx", "4096"}});
+  EXPECT_EQ(j["kv_bytes_per_token"], 131072);  // 0.125 MiB
+  EXPECT_EQ(j["kv_bytes_at_ctx"], int64_t{512} << 20);
+  EXPECT_EQ(j["mha_kv_bytes_per_token"], 524288);
+  EXPECT_EQ(j["grouping"], "GQA-8");
+  EXPECT_EQ(j["valid_kv_heads"], json::array({32, 16, 8, 4, 2, 1}));
+  EXPECT_EQ(j["rows"].size(), 6u);
+
+  const json cap = plan_query({{"preset", "llama-2-7b"}, {"memory", "80GiB"}, {"users", "10"}});
+  EXPECT_TRUE(cap.contains("sessions_fit"));
+  EXPECT_EQ(cap["kv_bytes_total"], int64_t{20} << 30);  // MHA: 2 GiB x 10
+
+  const std::string config =
+      R"({"model_type": "llama", "num_hidden_layers": 2, "num_attention_heads": 4,
+          "num_key_value_heads": 2,
+          "hidden_size": 64, "vocab_size": 10, "intermediate_size": 128})";
+  const json pasted = plan_query({{"config", config}});
+  EXPECT_EQ(pasted["kv_heads"], 2);
+  EXPECT_EQ(pasted["kv_bytes_per_token"], 2 * 2 * 2 * 16 * 2);
+  EXPECT_EQ(preset_list().size(), presets().size());
+}
+
+TEST(PlanApi, RefusesBadParametersWith400InTheQuerysTerms) {
+  struct Case {
+    std::multimap<std::string, std::string> params;
+    std::string message;
+  };
+  const std::vector<Case> cases{
+      {{}, "give exactly one of 'preset' or 'config'"},
+      {{{"preset", "llama-2-7b"}, {"config", "{}"}}, "give exactly one"},
+      {{{"preset", "gpt-9"}}, "unknown preset 'gpt-9'"},
+      {{{"preset", "llama-2-7b"}, {"kv_heads", "7"}}, "kv_heads 7 does not divide"},
+      {{{"preset", "llama-2-7b"}, {"kv_heads", "eight"}}, "'kv_heads' must be an integer"},
+      {{{"preset", "llama-2-7b"}, {"ctx", "-5"}}, "ctx must be positive"},
+      {{{"preset", "llama-2-7b"}, {"kv_dtype", "f12"}}, "f12"},
+      {{{"preset", "llama-2-7b"}, {"memory", "lots"}}, "lots"},
+      {{{"preset", "llama-2-7b"}, {"users", "0"}}, "users must be between"},
+      {{{"preset", "llama-2-7b"}, {"colour", "red"}}, "unknown parameter 'colour'"},
+      {{{"preset", "llama-2-7b"}, {"ctx", "1"}, {"ctx", "2"}}, "more than once"},
+      {{{"config", "{broken"}}, "malformed JSON"},
+  };
+  for (const Case& c : cases) {
+    try {
+      plan_query(c.params);
+      ADD_FAILURE() << "accepted: " << c.message;
+    } catch (const ApiError& e) {
+      EXPECT_EQ(e.status, 400);
+      EXPECT_NE(std::string(e.what()).find(c.message), std::string::npos) << e.what();
+      EXPECT_EQ(std::string(e.what()).find("--"), std::string::npos) << e.what();
+    }
+  }
+}
+
 // --- text streaming and chat formats ----------------------------------------------------------
 
 TEST(TextStream, EmitsDecodedTextAndEndsBeforeAStopString) {
@@ -153,8 +211,8 @@ TEST(ChatFormat, RendersEachFamilyWithSpecialIdsNotText) {
   for (int32_t id : tok.encode("Be brief.\n\nUser: Who?\nAssistant:", false)) want.push_back(id);
   EXPECT_EQ(render_chat(ChatFormat::kPlain, msgs, tok), want);
 
-  const auto llama2 = render_chat(
-      ChatFormat::kLlama2, {{"user", "a"}, {"assistant", "b"}, {"user", "c"}}, tok);
+  const auto llama2 =
+      render_chat(ChatFormat::kLlama2, {{"user", "a"}, {"assistant", "b"}, {"user", "c"}}, tok);
   std::vector<int32_t> l2{bos};
   auto add = [&](std::vector<int32_t>& v, const std::string& s) {
     for (int32_t id : tok.encode(s, false)) v.push_back(id);
@@ -222,8 +280,8 @@ TEST(Serve, SixteenConcurrentStreamsEachGetWhatASingleGreedyRunGives) {
   std::vector<std::future<test::HttpReply>> replies;
   for (size_t i = 0; i < kPrompts.size(); ++i)
     replies.push_back(std::async(std::launch::async, [&, i] {
-      const json body = {{"prompt", kPrompts[i]}, {"max_tokens", kTokens}, {"temperature", 0},
-                         {"stream", true}};
+      const json body = {
+          {"prompt", kPrompts[i]}, {"max_tokens", kTokens}, {"temperature", 0}, {"stream", true}};
       return post(server.port(), "/v1/completions", body.dump());
     }));
   for (size_t i = 0; i < kPrompts.size(); ++i) {
@@ -265,8 +323,7 @@ TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {
   const json c = json::parse(chat.body);
   EXPECT_EQ(c["object"], "chat.completion");
   EXPECT_EQ(c["choices"][0]["message"]["role"], "assistant");
-  EXPECT_EQ(c["choices"][0]["message"]["content"].get<std::string>().find('.'),
-            std::string::npos);
+  EXPECT_EQ(c["choices"][0]["message"]["content"].get<std::string>().find('.'), std::string::npos);
 
   const auto streamed = post(server.port(), "/v1/chat/completions",
                              R"({"messages": [{"role": "user", "content": "Who made the earth?"}],
@@ -279,15 +336,25 @@ TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {
   const auto models = cli.Get("/v1/models");
   ASSERT_TRUE(models);
   EXPECT_EQ(json::parse(models->body)["data"][0]["id"], "kjv-mha");
+  const auto page = cli.Get("/");  // the planner page is served by gqa serve too
+  ASSERT_TRUE(page);
+  EXPECT_NE(page->body.find("KV cache planner"), std::string::npos);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  const auto plan = cli.Get("/v1/plan?preset=llama-2-7b&kv_heads=8");
+  ASSERT_TRUE(plan);
+  EXPECT_EQ(json::parse(plan->body)["kv_bytes_per_token"], 131072);
+  const auto bad_plan = cli.Get("/v1/plan?preset=llama-2-7b&kv_heads=3");
+  ASSERT_TRUE(bad_plan);
+  EXPECT_EQ(bad_plan->status, 400);
   const auto health = cli.Get("/health");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
   const auto metrics = cli.Get("/metrics");
   ASSERT_TRUE(metrics);
-  for (const char* name : {"gqa_requests_total{route=\"/v1/completions\",code=\"200\"} 1",
-                           "gqa_kv_blocks_free 256", "gqa_queue_depth 0",
-                           "gqa_time_to_first_token_seconds_bucket{le=\"+Inf\"}",
-                           "gqa_inter_token_latency_seconds_count"})
+  for (const char* name :
+       {"gqa_requests_total{route=\"/v1/completions\",code=\"200\"} 1", "gqa_kv_blocks_free 256",
+        "gqa_queue_depth 0", "gqa_time_to_first_token_seconds_bucket{le=\"+Inf\"}",
+        "gqa_inter_token_latency_seconds_count"})
     EXPECT_NE(metrics->body.find(name), std::string::npos) << name << "\n" << metrics->body;
 }
 

@@ -5,17 +5,20 @@
 #include <optional>
 #include <string>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
 #include "cli/kv_render.h"
 #include "cli/model_source.h"
+#include "cli/stop_signal.h"
 #include "config/presets.h"
 #include "core/byte_size.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "plan/kv_report.h"
 #include "plan/kv_report_json.h"
+#include "serve/planner_routes.h"
 
 namespace gqa::cli {
 namespace {
@@ -34,6 +37,9 @@ struct KvOptions {
   bool per_layer = false;
   bool json = false;
   bool list_presets = false;
+  bool ui = false;
+  std::string host = "127.0.0.1";
+  int port = 8080;
   CLI::Option* kv_heads_opt = nullptr;
   CLI::Option* users_opt = nullptr;
 };
@@ -51,6 +57,7 @@ Examples:
   gqa kv llama-3.1-8b --kv-dtype fp8 --ctx 32768 --memory 80GiB --weights-dtype bf16
   gqa kv --config path/to/config.json --sweep --users 10 --json
   gqa kv --layers 32 --heads 32 --head-dim 128 --kv-heads 4
+  gqa kv --ui --port 8080        # the planner as a web page with the KV-heads slider
 )";
 
 plan::KvRequest build_request(const KvOptions& o) {
@@ -75,7 +82,23 @@ plan::KvRequest build_request(const KvOptions& o) {
   return r;
 }
 
+// The planner page and GET /v1/plan, without a model, until SIGINT/SIGTERM.
+int run_ui(const KvOptions& o) {
+  if (o.port < 0 || o.port > 65535)
+    fail(ErrorKind::kInvalidArgument, "--port must be between 0 and 65535");
+  serve::PlannerServer server;
+  const int port = server.bind(o.host, o.port);
+  fmt::print(stderr,
+             "gqa kv: planner page at http://{}:{}/ (GET /v1/plan?preset=...&kv_heads=8 "
+             "for JSON); Ctrl-C stops\n",
+             o.host, port);
+  listen_until_signal(
+      "gqa kv", [&] { server.listen(); }, [&] { server.stop(); });
+  return 0;
+}
+
 int run_kv(const KvOptions& o) {
+  if (o.ui) return run_ui(o);
   if (o.list_presets) {
     if (o.json) {
       nlohmann::json arr = nlohmann::json::array();
@@ -130,6 +153,10 @@ Command add_kv_command(CLI::App& root) {
   cmd->add_flag("--per-layer", o->per_layer, "Footprint of each layer (sliding windows)");
   cmd->add_flag("--json", o->json, "One JSON object for scripts (fields in the README)");
   cmd->add_flag("--list-presets", o->list_presets, "List the built-in model presets");
+  cmd->add_flag("--ui", o->ui,
+                "Serve the planner as a web page (and GET /v1/plan) instead of printing");
+  cmd->add_option("--host", o->host, "With --ui: address to listen on")->capture_default_str();
+  cmd->add_option("--port", o->port, "With --ui: port (0: any free port)")->capture_default_str();
   return {cmd, [o] { return run_kv(*o); }};
 }
 

@@ -2,17 +2,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <csignal>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <fmt/format.h>
 
 #include "cli/command.h"
 #include "cli/human_format.h"
 #include "cli/runtime_options.h"
+#include "cli/stop_signal.h"
 #include "core/byte_size.h"
 #include "core/error.h"
 #include "kv/block_pool.h"
@@ -56,13 +54,6 @@ Example:
   curl localhost:8000/v1/completions -d '{"prompt": "In the beginning", "max_tokens": 20}'
 )";
 
-int g_signal_pipe[2] = {-1, -1};
-
-void on_signal(int sig) {
-  const char c = static_cast<char>(sig);
-  [[maybe_unused]] const auto n = ::write(g_signal_pipe[1], &c, 1);
-}
-
 int64_t physical_memory() {
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
   return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{8} << 30;
@@ -81,11 +72,10 @@ int run_serve(const ServeCli& o) {
     fail(ErrorKind::kInvalidArgument, "--port must be between 0 and 65535");
   const model::Model m(o.ckpt);
   const model::Tokenizer tok(m.dir(), m.config());
-  const serve::ChatFormatChoice chat = o.chat_format == "auto"
-                                           ? serve::detect_chat_format(m.dir())
-                                           : serve::ChatFormatChoice{
-                                                 serve::parse_chat_format(o.chat_format),
-                                                 "--chat-format"};
+  const serve::ChatFormatChoice chat =
+      o.chat_format == "auto"
+          ? serve::detect_chat_format(m.dir())
+          : serve::ChatFormatChoice{serve::parse_chat_format(o.chat_format), "--chat-format"};
   const int64_t max_pos = std::max<int64_t>(m.config().max_positions, 1);
   if (o.ctx < 0) fail(ErrorKind::kInvalidArgument, "--ctx must be positive");
   if (o.ctx > max_pos)
@@ -105,9 +95,8 @@ int run_serve(const ServeCli& o) {
           blocks, physical_memory() / 4 / static_cast<int64_t>(layout.block_bytes()));
   }
   if (blocks <= 0)
-    fail(ErrorKind::kInvalidArgument,
-         fmt::format("--kv-memory {} is less than one {}-byte block", o.kv_memory,
-                     layout.block_bytes()));
+    fail(ErrorKind::kInvalidArgument, fmt::format("--kv-memory {} is less than one {}-byte block",
+                                                  o.kv_memory, layout.block_bytes()));
 
   serve::Metrics metrics;
   serve::SchedulerOptions so;
@@ -143,28 +132,9 @@ int run_serve(const ServeCli& o) {
              chat.source);
   fmt::print(stderr, "gqa serve: listening on http://{}:{}\n", o.host, http.port());
 
-  // SIGINT/SIGTERM: the handler (any thread: OpenBLAS starts its own before main) writes the
-  // signal to a pipe; this thread reads it and stops the server.
-  if (::pipe(g_signal_pipe) != 0) fail(ErrorKind::kIo, "cannot create a pipe");
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-  std::thread waiter([&] {
-    char sig = 0;
-    while (::read(g_signal_pipe[0], &sig, 1) < 0 && errno == EINTR) {
-    }
-    if (sig == 0) return;  // listen() ended by itself
-    fmt::print(stderr, "gqa serve: {} received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    http.stop();
-  });
-  http.listen();
+  listen_until_signal(
+      "gqa serve", [&] { http.listen(); }, [&] { http.stop(); });
   scheduler.stop();
-  const char none = 0;
-  if (::write(g_signal_pipe[1], &none, 1) < 0) {
-  }  // the waiter may be gone already
-  waiter.join();
   return 0;
 }
 

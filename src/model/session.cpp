@@ -146,10 +146,8 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
 
   // A decode step (one token per sequence) multiplies row by row, so that each sequence gets
   // bit for bit the logits it would get decoding alone: batching never changes a greedy output.
-  const bool decode_step =
-      std::all_of(segments.begin(), segments.end(), [](const Segment& sg) {
-        return sg.tokens.size() == 1;
-      });
+  const bool decode_step = std::all_of(segments.begin(), segments.end(),
+                                       [](const Segment& sg) { return sg.tokens.size() == 1; });
   const auto project = decode_step ? ops::matmul_rowwise : ops::matmul;
   ops::AttentionShape shape{c.heads, c.kv_heads, hd, 0};
   for (int64_t l = 0; l < c.layers; ++l) {

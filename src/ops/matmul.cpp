@@ -33,7 +33,9 @@ void set_threads(int n) {
   openblas_set_num_threads(n);
 }
 
-void matvec(const Matrix& w, const float* x, float* y) { matmul_rowwise(w, x, 1, y); }
+void matvec(const Matrix& w, const float* x, float* y) {
+  matmul_rowwise(w, x, 1, y);
+}
 
 void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y) {
   const int64_t rows = w.rows, cols = w.cols;
@@ -53,8 +55,8 @@ void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y) {
 #pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t t = 0; t < n; ++t)
-          y[t * rows + r] = dot_row(m + r * cols, x + t * cols, cols,
-                                    [](uint16_t h) { return bf16_to_f32(h); });
+          y[t * rows + r] =
+              dot_row(m + r * cols, x + t * cols, cols, [](uint16_t h) { return bf16_to_f32(h); });
       return;
     }
     case DType::kF16: {
@@ -62,8 +64,8 @@ void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y) {
 #pragma omp parallel for schedule(static)
       for (int64_t r = 0; r < rows; ++r)
         for (int64_t t = 0; t < n; ++t)
-          y[t * rows + r] = dot_row(m + r * cols, x + t * cols, cols,
-                                    [](uint16_t h) { return f16_to_f32(h); });
+          y[t * rows + r] =
+              dot_row(m + r * cols, x + t * cols, cols, [](uint16_t h) { return f16_to_f32(h); });
       return;
     }
     default:

@@ -67,7 +67,8 @@ void render_zephyr(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
 }
 
 void render_chatml(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
-  for (const ChatMessage& m : msgs) b.text("<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n");
+  for (const ChatMessage& m : msgs)
+    b.text("<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n");
   b.text("<|im_start|>assistant\n");
 }
 
@@ -96,10 +97,14 @@ ChatFormat parse_chat_format(const std::string& name) {
 
 const char* chat_format_name(ChatFormat f) {
   switch (f) {
-    case ChatFormat::kLlama2: return "llama2";
-    case ChatFormat::kZephyr: return "zephyr";
-    case ChatFormat::kChatML: return "chatml";
-    case ChatFormat::kPlain: break;
+    case ChatFormat::kLlama2:
+      return "llama2";
+    case ChatFormat::kZephyr:
+      return "zephyr";
+    case ChatFormat::kChatML:
+      return "chatml";
+    case ChatFormat::kPlain:
+      break;
   }
   return "plain";
 }
@@ -140,10 +145,18 @@ std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& m
   for (const ChatMessage& m : messages) check_role(m);
   PromptBuilder b{tok, {}};
   switch (f) {
-    case ChatFormat::kLlama2: render_llama2(messages, b); break;
-    case ChatFormat::kZephyr: render_zephyr(messages, b); break;
-    case ChatFormat::kChatML: render_chatml(messages, b); break;
-    case ChatFormat::kPlain: render_plain(messages, b); break;
+    case ChatFormat::kLlama2:
+      render_llama2(messages, b);
+      break;
+    case ChatFormat::kZephyr:
+      render_zephyr(messages, b);
+      break;
+    case ChatFormat::kChatML:
+      render_chatml(messages, b);
+      break;
+    case ChatFormat::kPlain:
+      render_plain(messages, b);
+      break;
   }
   return b.ids;
 }

@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "serve/listener.h"
 #include "serve/openai_api.h"
+#include "serve/planner_routes.h"
 
 namespace gqa::serve {
 
@@ -19,7 +21,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+std::string dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -70,14 +74,15 @@ struct HttpServer::Impl {
     if (const auto* ids = std::get_if<std::vector<int32_t>>(&p.prompt)) {
       for (int32_t t : *ids)
         if (t >= model.config().vocab)
-          throw ApiError(400,
-                         fmt::format("token id {} is outside the vocabulary of {}", t,
-                                     model.config().vocab),
-                         "invalid_request_error", "prompt");
+          throw ApiError(
+              400,
+              fmt::format("token id {} is outside the vocabulary of {}", t, model.config().vocab),
+              "invalid_request_error", "prompt");
       return *ids;
     }
     auto ids = tok.encode(std::get<std::string>(p.prompt));
-    if (ids.empty()) throw ApiError(400, "the prompt has no tokens", "invalid_request_error", "prompt");
+    if (ids.empty())
+      throw ApiError(400, "the prompt has no tokens", "invalid_request_error", "prompt");
     return ids;
   }
 
@@ -229,12 +234,10 @@ struct HttpServer::Impl {
   }
 
   void routes() {
-    svr.Post("/v1/completions", [this](const httplib::Request& q, httplib::Response& r) {
-      completion(q, r, false);
-    });
-    svr.Post("/v1/chat/completions", [this](const httplib::Request& q, httplib::Response& r) {
-      completion(q, r, true);
-    });
+    svr.Post("/v1/completions",
+             [this](const httplib::Request& q, httplib::Response& r) { completion(q, r, false); });
+    svr.Post("/v1/chat/completions",
+             [this](const httplib::Request& q, httplib::Response& r) { completion(q, r, true); });
     svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& r) {
       const json body = {{"object", "list"},
                          {"data", json::array({{{"id", o.model_name},
@@ -255,10 +258,9 @@ struct HttpServer::Impl {
     // Unknown routes, bodies over the limit and other httplib-level failures: JSON too.
     svr.set_error_handler([](const httplib::Request& q, httplib::Response& r) {
       if (!r.body.empty()) return;
-      const std::string msg =
-          r.status == 404   ? fmt::format("no route {} {}", q.method, q.path)
-          : r.status == 413 ? std::string("the request body is too large")
-                            : fmt::format("HTTP {}", r.status);
+      const std::string msg = r.status == 404   ? fmt::format("no route {} {}", q.method, q.path)
+                              : r.status == 413 ? std::string("the request body is too large")
+                                                : fmt::format("HTTP {}", r.status);
       r.set_content(dump(ApiError(r.status, msg).body()), "application/json");
     });
     svr.set_exception_handler(
@@ -275,8 +277,8 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(const model::Model& model, const model::Tokenizer& tok,
-                       Scheduler& scheduler, Metrics& metrics, HttpOptions o)
+HttpServer::HttpServer(const model::Model& model, const model::Tokenizer& tok, Scheduler& scheduler,
+                       Metrics& metrics, HttpOptions o)
     : impl_(new Impl{model, tok, scheduler, metrics, std::move(o), {}, {}}) {
   const int threads =
       impl_->o.threads > 0
@@ -284,32 +286,21 @@ HttpServer::HttpServer(const model::Model& model, const model::Tokenizer& tok,
           : static_cast<int>(scheduler.options().max_seqs + scheduler.options().max_queue + 8);
   impl_->svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   impl_->svr.set_payload_max_length(static_cast<size_t>(impl_->o.max_body_bytes));
-  // httplib listens with a backlog of 5: a burst of clients would see resets. Keep the socket
-  // to widen the backlog once bound.
-  impl_->svr.set_socket_options([this](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    listen_socket_ = sock;
-  });
   impl_->routes();
+  add_planner_routes(impl_->svr);  // the planner page at / and GET /v1/plan
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 void HttpServer::bind() {
-  if (impl_->o.port == 0) {
-    port_ = impl_->svr.bind_to_any_port(impl_->o.host);
-  } else {
-    port_ = impl_->o.port;
-    if (!impl_->svr.bind_to_port(impl_->o.host, port_)) port_ = -1;
-  }
-  if (port_ < 0)
-    fail(ErrorKind::kIo, fmt::format("cannot listen on {}:{} (in use, or not an address here)",
-                                     impl_->o.host, impl_->o.port));
-  if (listen_socket_ >= 0) ::listen(listen_socket_, SOMAXCONN);
+  port_ = bind_listener(impl_->svr, impl_->o.host, impl_->o.port);
 }
 
-void HttpServer::listen() { impl_->svr.listen_after_bind(); }
+void HttpServer::listen() {
+  impl_->svr.listen_after_bind();
+}
 
 void HttpServer::stop() {
   if (impl_) impl_->svr.stop();

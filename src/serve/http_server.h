@@ -2,6 +2,7 @@
 // The HTTP face of the server (cpp-httplib): the OpenAI routes, health, models and metrics.
 //   POST /v1/completions, POST /v1/chat/completions   (stream: true answers with SSE)
 //   GET  /v1/models, GET /health, GET /metrics        (Prometheus text)
+//   GET  /, GET /v1/plan, GET /v1/presets             (the planner page: planner_routes.h)
 // Every error is an OpenAI-style JSON object with a 4xx/5xx status; a handler never throws.
 #include <atomic>
 #include <cstdint>
@@ -46,7 +47,6 @@ class HttpServer {
   struct Impl;
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
-  int listen_socket_ = -1;
 };
 
 }  // namespace gqa::serve

@@ -91,9 +91,9 @@ void refuse_unsupported(const json& j) {
     if (f->is_object() || f->is_array() || f->is_string()) return !f->empty();
     return true;
   };
-  for (const char* key : {"logprobs", "top_logprobs", "echo", "suffix", "presence_penalty",
-                          "frequency_penalty", "logit_bias", "tools", "functions",
-                          "response_format"})
+  for (const char* key :
+       {"logprobs", "top_logprobs", "echo", "suffix", "presence_penalty", "frequency_penalty",
+        "logit_bias", "tools", "functions", "response_format"})
     if (set(key)) bad(key, std::string("'") + key + "' is not supported by this server");
   if (const json* f = field(j, "best_of"); f && !(f->is_number_integer() && f->get<int64_t>() == 1))
     bad("best_of", "'best_of' other than 1 is not supported by this server");
@@ -191,10 +191,9 @@ CompletionParams parse_completion(const std::string& body, bool chat) {
   return p;
 }
 
-json completion_response(const CompletionParams& p, const std::string& id,
-                         const std::string& model, int64_t created,
-                         const std::vector<ChoiceResult>& choices, int64_t prompt_tokens,
-                         int64_t completion_tokens) {
+json completion_response(const CompletionParams& p, const std::string& id, const std::string& model,
+                         int64_t created, const std::vector<ChoiceResult>& choices,
+                         int64_t prompt_tokens, int64_t completion_tokens) {
   json arr = json::array();
   for (size_t i = 0; i < choices.size(); ++i) {
     json c = {{"index", i}, {"finish_reason", choices[i].finish_reason}};
@@ -242,11 +241,10 @@ json chat_role_chunk(const std::string& id, const std::string& model, int64_t cr
           {"object", "chat.completion.chunk"},
           {"created", created},
           {"model", model},
-          {"choices",
-           json::array({{{"index", index},
-                         {"delta", {{"role", "assistant"}, {"content", ""}}},
-                         {"logprobs", nullptr},
-                         {"finish_reason", nullptr}}})}};
+          {"choices", json::array({{{"index", index},
+                                    {"delta", {{"role", "assistant"}, {"content", ""}}},
+                                    {"logprobs", nullptr},
+                                    {"finish_reason", nullptr}}})}};
 }
 
 json usage_chunk(const CompletionParams& p, const std::string& id, const std::string& model,

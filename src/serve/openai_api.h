@@ -3,9 +3,9 @@
 // what the scheduler needs, and the JSON of responses, stream chunks and errors.
 // Accepted: model, prompt (a string, a one-string array, or token ids) / messages, max_tokens
 // (chat also max_completion_tokens), temperature, top_p, top_k and ignore_eos (extensions, as
-// vLLM's), seed, n, stop, stream, stream_options.include_usage. Fields this server cannot honour (logprobs, echo,
-// best_of > 1, suffix, penalties, logit_bias, tools) are refused when set, not ignored; other
-// unknown fields are ignored, as OpenAI does.
+// vLLM's), seed, n, stop, stream, stream_options.include_usage. Fields this server cannot honour
+// (logprobs, echo, best_of > 1, suffix, penalties, logit_bias, tools) are refused when set, not
+// ignored; other unknown fields are ignored, as OpenAI does.
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -55,8 +55,8 @@ struct ChoiceResult {
 };
 nlohmann::json completion_response(const CompletionParams& p, const std::string& id,
                                    const std::string& model, int64_t created,
-                                   const std::vector<ChoiceResult>& choices,
-                                   int64_t prompt_tokens, int64_t completion_tokens);
+                                   const std::vector<ChoiceResult>& choices, int64_t prompt_tokens,
+                                   int64_t completion_tokens);
 // One streamed piece of choice `index`: text (chat: delta.content), finish_reason or null.
 nlohmann::json completion_chunk(const CompletionParams& p, const std::string& id,
                                 const std::string& model, int64_t created, int64_t index,

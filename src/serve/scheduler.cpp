@@ -22,7 +22,7 @@ struct Scheduler::Sequence {
   std::shared_ptr<SequenceHandle> handle;
   model::Sampler sampler;
   model::TextStream text;
-  std::vector<int32_t> generated;            // the last one has not been run yet
+  std::vector<int32_t> generated;           // the last one has not been run yet
   std::unique_ptr<model::Session> session;  // null while waiting
   int64_t admitted_as = 0;
   Clock::time_point last_token;
@@ -46,7 +46,9 @@ Scheduler::Scheduler(const model::Model& model, const model::Tokenizer& tok,
   thread_ = std::thread([this] { loop(); });
 }
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+  stop();
+}
 
 int64_t Scheduler::blocks_for(int64_t tokens) const {
   return (tokens + o_.block_size - 1) / o_.block_size;
@@ -147,8 +149,7 @@ void Scheduler::admit() {
     }
     std::vector<int32_t> tokens = s->request.prompt;
     tokens.insert(tokens.end(), s->generated.begin(), s->generated.end());
-    const auto capacity =
-        static_cast<int64_t>(s->request.prompt.size()) + s->request.max_tokens;
+    const auto capacity = static_cast<int64_t>(s->request.prompt.size()) + s->request.max_tokens;
     try {
       s->session = std::make_unique<model::Session>(model_, pool_, capacity);
       s->session->forward(tokens, logits_);
@@ -173,9 +174,9 @@ void Scheduler::decode_step() {
   // Every running sequence needs room for one more token; a sequence at a block boundary needs
   // a new block. Pause the newest until the pool covers the rest.
   while (blocks_needed_by_next_step() > pool_.free_blocks() && active_.size() > 1) {
-    auto newest = std::max_element(active_.begin(), active_.end(), [](const auto& a, const auto& b) {
-      return a->admitted_as < b->admitted_as;
-    });
+    auto newest = std::max_element(
+        active_.begin(), active_.end(),
+        [](const auto& a, const auto& b) { return a->admitted_as < b->admitted_as; });
     std::unique_ptr<Sequence> s = std::move(*newest);
     active_.erase(newest);
     s->session.reset();  // its blocks go back to the pool
@@ -207,7 +208,8 @@ bool Scheduler::take_token(Sequence& s, std::span<const float> logits) {
   const int32_t id = s.sampler.sample(logits);
   const auto now = Clock::now();
   if (s.generated.empty())
-    metrics_.time_to_first_token.observe(std::chrono::duration<double>(now - s.request.arrived).count());
+    metrics_.time_to_first_token.observe(
+        std::chrono::duration<double>(now - s.request.arrived).count());
   else
     metrics_.inter_token_latency.observe(std::chrono::duration<double>(now - s.last_token).count());
   s.last_token = now;

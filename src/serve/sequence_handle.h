@@ -13,10 +13,10 @@
 namespace gqa::serve {
 
 struct StreamEvent {
-  int64_t choice = 0;   // which of the request's sequences
-  std::string text;     // text that became final with this event (may be empty)
-  int32_t token = -1;   // the generated token; -1 on the final event
-  bool done = false;    // the last event of the sequence
+  int64_t choice = 0;         // which of the request's sequences
+  std::string text;           // text that became final with this event (may be empty)
+  int32_t token = -1;         // the generated token; -1 on the final event
+  bool done = false;          // the last event of the sequence
   std::string finish_reason;  // on done: "stop", "length", or "error"
   std::string error;          // on "error": what went wrong
   int64_t prompt_tokens = 0, completion_tokens = 0;  // on done
