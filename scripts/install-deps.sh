@@ -8,7 +8,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libfmt-dev
   libopenblas-dev libsentencepiece-dev sentencepiece
-  libcpp-httplib-dev
+  libcpp-httplib-dev libpcre2-dev libicu-dev
   chromium
   libtorch-dev
   bible-kjv
@@ -33,16 +33,19 @@ for p in "${packages[@]}"; do
   fi
 done
 
-# npm packages of the browser test (tests/web), from the committed lockfile; again only when
-# the lockfile changed since the last install.
+# npm packages of the tests, each folder from its committed lockfile: tests/web (the planner
+# page in Chromium) and tests/tokenizer_ref (the tokenizer.json reference). Only when a
+# lockfile changed since the last install.
 install_npm() {
-  local web
-  web="$(dirname "$0")/../tests/web"
-  if ! cmp -s "$web/package-lock.json" "$web/node_modules/.gqa-installed-lock"; then
-    echo "install-deps: npm ci in tests/web"
-    (cd "$web" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
-    cp "$web/package-lock.json" "$web/node_modules/.gqa-installed-lock"
-  fi
+  local dir
+  for dir in tests/web tests/tokenizer_ref; do
+    dir="$(dirname "$0")/../$dir"
+    if ! cmp -s "$dir/package-lock.json" "$dir/node_modules/.gqa-installed-lock"; then
+      echo "install-deps: npm ci in ${dir#*/../}"
+      (cd "$dir" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error)
+      cp "$dir/package-lock.json" "$dir/node_modules/.gqa-installed-lock"
+    fi
+  done
 }
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -99,7 +99,8 @@ TEST(Tokenizer, MissingOrJsonOnlyTokenizersAreClearErrors) {
     Tokenizer(dir.path(), ModelConfig{});
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("byte-level BPE"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("tokenizer.json: no \"model\" object"), std::string::npos)
+        << e.what();
   }
   std::ofstream(dir / "tokenizer.model") << "garbage";
   EXPECT_THROW(Tokenizer(dir.path(), ModelConfig{}), Error);

@@ -23,5 +23,7 @@ Command add_train_command(CLI::App& root);      // runs gqa-trainer (libtorch)
 Command add_uptrain_command(CLI::App& root);    // runs gqa-trainer
 Command add_reproduce_command(CLI::App& root);  // runs gqa-trainer
 Command add_serve_command(CLI::App& root);
+Command add_tokenize_command(CLI::App& root);
+Command add_detokenize_command(CLI::App& root);
 
 }  // namespace gqa::cli

@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
       gqa::cli::add_import_command(app),   gqa::cli::add_generate_command(app),
       gqa::cli::add_ppl_command(app),      gqa::cli::add_bench_command(app),
       gqa::cli::add_train_command(app),    gqa::cli::add_uptrain_command(app),
-      gqa::cli::add_reproduce_command(app), gqa::cli::add_serve_command(app)};
+      gqa::cli::add_reproduce_command(app), gqa::cli::add_serve_command(app),
+      gqa::cli::add_tokenize_command(app),  gqa::cli::add_detokenize_command(app)};
 
   if (argc > 1 && argv[1][0] != '-') {
     std::string names;

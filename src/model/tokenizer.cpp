@@ -10,23 +10,29 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "tokenizer/hf_tokenizer.h"
 
 namespace gqa::model {
 
 namespace fs = std::filesystem;
 
-Tokenizer::Tokenizer(const fs::path& dir, const ModelConfig& config)
-    : sp_(std::make_unique<sentencepiece::SentencePieceProcessor>()) {
+Tokenizer::Tokenizer(const fs::path& dir, const ModelConfig& config) {
   std::error_code ec;
   const fs::path model = dir / "tokenizer.model";
   if (!fs::exists(model, ec)) {
-    if (fs::exists(dir / "tokenizer.json", ec))
-      fail(ErrorKind::kUnsupported,
-           dir.string() +
-               ": only tokenizer.json is present; byte-level BPE tokenizers are not "
-               "supported yet (pass token ids with --tokens)");
-    fail(ErrorKind::kIo, dir.string() + ": no tokenizer.model (pass token ids with --tokens)");
+    if (!tok::has_hf_tokenizer(dir))
+      fail(ErrorKind::kIo,
+           dir.string() + ": no tokenizer.model or tokenizer.json (pass token ids with --tokens)");
+    hf_ = std::make_unique<tok::HfTokenizer>(dir);
+    if (config.bos_token_id)
+      bos_ = static_cast<int32_t>(*config.bos_token_id);
+    else
+      bos_ = hf_->bos_id();
+    for (int64_t id : config.eos_token_ids) eos_.push_back(static_cast<int32_t>(id));
+    if (eos_.empty() && hf_->eos_id()) eos_.push_back(*hf_->eos_id());
+    return;
   }
+  sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
   const auto status = sp_->Load(model.string());
   if (!status.ok())
     fail(ErrorKind::kParse,
@@ -57,6 +63,7 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
 }
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_bos) const {
+  if (hf_) return hf_->encode(text, add_bos);  // the post-processor adds BOS where it should
   std::vector<int> ids;
   const auto status = sp_->Encode(text, &ids);
   if (!status.ok()) fail(ErrorKind::kInvalidArgument, "cannot tokenize: " + status.ToString());
@@ -67,6 +74,7 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_bos) co
 }
 
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
+  if (hf_) return hf_->decode(ids, true);
   std::vector<int> v;
   for (int32_t id : ids)
     if (!bos_ || id != *bos_) v.push_back(id);
@@ -80,7 +88,13 @@ bool Tokenizer::is_eos(int32_t id) const {
 }
 
 int64_t Tokenizer::vocab_size() const {
-  return sp_->GetPieceSize();
+  return hf_ ? hf_->vocab_size() : sp_->GetPieceSize();
+}
+
+std::string Tokenizer::token_text(int32_t id) const {
+  if (hf_) return hf_->token_text(id);
+  if (id < 0 || id >= sp_->GetPieceSize()) return {};
+  return sp_->IdToPiece(id);
 }
 
 std::vector<int32_t> parse_token_list(const std::string& s) {

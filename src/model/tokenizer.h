@@ -1,7 +1,9 @@
 #pragma once
-// Text <-> token ids for a checkpoint: a SentencePiece tokenizer.model (Llama 2, TinyLlama,
-// Mistral, llama2.c) through libsentencepiece. BOS/EOS come from config.json, else the model;
-// tokenizer_config.json's add_bos_token (default true) says whether prompts start with BOS.
+// Text <-> token ids for a checkpoint, from what it holds: a SentencePiece tokenizer.model
+// (Llama 2, TinyLlama, Mistral, llama2.c) through libsentencepiece, else a Hugging Face
+// tokenizer.json (Llama 3, Qwen, SmolLM, Phi-4, Gemma 3; src/tokenizer). BOS/EOS come from
+// config.json, else the tokenizer. SentencePiece: tokenizer_config.json's add_bos_token
+// (default true) says whether prompts start with BOS; tokenizer.json: its post-processor does.
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -13,13 +15,15 @@
 namespace sentencepiece {
 class SentencePieceProcessor;
 }
+namespace gqa::tok {
+class HfTokenizer;
+}
 
 namespace gqa::model {
 
 class Tokenizer {
  public:
-  // Throws Error: no tokenizer file, an unreadable one, or only tokenizer.json (byte-level BPE
-  // is not supported yet; pass token ids instead).
+  // Throws Error: no tokenizer file, or an unreadable or unsupported one.
   Tokenizer(const std::filesystem::path& checkpoint_dir, const ModelConfig& config);
   ~Tokenizer();
 
@@ -33,9 +37,14 @@ class Tokenizer {
   std::string decode(const std::vector<int32_t>& ids) const;
   bool is_eos(int32_t id) const;
   int64_t vocab_size() const;
+  // "sentencepiece" or "tokenizer.json".
+  const char* kind() const { return hf_ ? "tokenizer.json" : "sentencepiece"; }
+  // The string of one token (a piece), for people inspecting tokenizations.
+  std::string token_text(int32_t id) const;
 
  private:
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
+  std::unique_ptr<tok::HfTokenizer> hf_;
   std::optional<int32_t> bos_;
   std::vector<int32_t> eos_;
   bool add_bos_ = true;

