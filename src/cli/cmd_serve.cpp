@@ -144,7 +144,7 @@ Command add_serve_command(CLI::App& root) {
   auto o = std::make_shared<ServeCli>();
   CLI::App* cmd = root.add_subcommand(
       "serve", "OpenAI-compatible HTTP server with continuous batching over the paged KV cache");
-  cmd->add_option("ckpt", o->ckpt, "Checkpoint folder (with tokenizer.model)")->required();
+  cmd->add_option("ckpt", o->ckpt, "Checkpoint folder (with tokenizer.model or tokenizer.json)")->required();
   add_runtime_options(*cmd, o->rt, "f16");
   cmd->add_option("--host", o->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", o->port, "Port (0: any free port, printed at start)")
@@ -162,7 +162,7 @@ Command add_serve_command(CLI::App& root) {
   cmd->add_option("--model-name", o->model_name,
                   "Name in /v1/models and requests (default: the folder's name)");
   cmd->add_option("--chat-format", o->chat_format,
-                  "auto (from tokenizer_config.json), plain, llama2, zephyr, chatml")
+                  "auto (from tokenizer_config.json), plain, llama2, zephyr, chatml, llama3")
       ->capture_default_str();
   cmd->footer(kFooter);
   return {cmd, [o] { return run_serve(*o); }};

@@ -72,6 +72,13 @@ void render_chatml(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
   b.text("<|im_start|>assistant\n");
 }
 
+void render_llama3(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
+  std::string s = "<|begin_of_text|>";
+  for (const ChatMessage& m : msgs)
+    s += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + m.content + "<|eot_id|>";
+  b.text(s + "<|start_header_id|>assistant<|end_header_id|>\n\n");
+}
+
 void render_plain(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
   b.bos();
   std::string s;
@@ -91,8 +98,10 @@ ChatFormat parse_chat_format(const std::string& name) {
   if (name == "llama2") return ChatFormat::kLlama2;
   if (name == "zephyr") return ChatFormat::kZephyr;
   if (name == "chatml") return ChatFormat::kChatML;
+  if (name == "llama3") return ChatFormat::kLlama3;
   fail(ErrorKind::kInvalidArgument,
-       "unknown chat format '" + name + "' (choices: auto, plain, llama2, zephyr, chatml)");
+       "unknown chat format '" + name +
+           "' (choices: auto, plain, llama2, zephyr, chatml, llama3)");
 }
 
 const char* chat_format_name(ChatFormat f) {
@@ -103,6 +112,8 @@ const char* chat_format_name(ChatFormat f) {
       return "zephyr";
     case ChatFormat::kChatML:
       return "chatml";
+    case ChatFormat::kLlama3:
+      return "llama3";
     case ChatFormat::kPlain:
       break;
   }
@@ -131,11 +142,13 @@ ChatFormatChoice detect_chat_format(const std::filesystem::path& dir) {
   }
   const std::string from = "tokenizer_config.json chat_template";
   if (tmpl.find("<|im_start|>") != std::string::npos) return {ChatFormat::kChatML, from};
+  if (tmpl.find("<|start_header_id|>") != std::string::npos) return {ChatFormat::kLlama3, from};
   if (tmpl.find("<|user|>") != std::string::npos) return {ChatFormat::kZephyr, from};
   if (tmpl.find("[INST]") != std::string::npos) return {ChatFormat::kLlama2, from};
   fail(ErrorKind::kUnsupported,
        path.string() +
-           ": the chat_template is not of a family the server knows (llama2, zephyr, chatml); "
+           ": the chat_template is not of a family the server knows (llama2, zephyr, chatml, "
+           "llama3); "
            "pick one with --chat-format");
 }
 
@@ -153,6 +166,9 @@ std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& m
       break;
     case ChatFormat::kChatML:
       render_chatml(messages, b);
+      break;
+    case ChatFormat::kLlama3:
+      render_llama3(messages, b);
       break;
     case ChatFormat::kPlain:
       render_plain(messages, b);

@@ -1,11 +1,14 @@
 #pragma once
 // Chat messages -> prompt token ids. Hugging Face checkpoints carry a Jinja chat_template in
 // tokenizer_config.json; Debian has no Jinja engine for C++, so the server recognizes the
-// template families that SentencePiece checkpoints use and renders them natively:
+// common template families and renders them natively (with tokenizer.json, the <|...|>
+// markers are its added tokens and are matched as such):
 //   llama2  "<s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {assistant} </s>..."
 //           (Llama 2 chat, Mistral/Mixtral instruct: the template contains "[INST]")
 //   zephyr  "<|system|>\n{system}</s>\n<|user|>\n{user}</s>\n<|assistant|>\n" (TinyLlama chat)
-//   chatml  "<|im_start|>{role}\n{content}<|im_end|>\n ... <|im_start|>assistant\n"
+//   chatml  "<|im_start|>{role}\n{content}<|im_end|>\n ... <|im_start|>assistant\n" (Qwen)
+//   llama3  "<|begin_of_text|><|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>
+//           ... <|start_header_id|>assistant<|end_header_id|>\n\n"
 //   plain   the default when there is no template: "{system}\n\nUser: {user}\nAssistant:
 //           {assistant}\n...Assistant:" after BOS.
 // <s> and </s> become the BOS/EOS ids, never text.
@@ -17,7 +20,7 @@
 
 namespace gqa::serve {
 
-enum class ChatFormat { kPlain, kLlama2, kZephyr, kChatML };
+enum class ChatFormat { kPlain, kLlama2, kZephyr, kChatML, kLlama3 };
 
 struct ChatMessage {
   std::string role;  // system, user or assistant
