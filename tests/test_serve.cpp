@@ -238,7 +238,7 @@ TEST(ChatFormat, ChatMLOverATokenizerJsonUsesItsAddedTokens) {
   const model::Tokenizer tok(dir, ModelConfig{});
   const auto ids = render_chat(ChatFormat::kChatML, {{"user", "hi"}}, tok);
   EXPECT_EQ(ids.front(), *tok.encode("<|im_start|>", false).begin());
-  EXPECT_EQ(ids.front(), 151644);  // <|im_start|>
+  EXPECT_EQ(ids.front(), 151644);                            // <|im_start|>
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 151645), 1);  // <|im_end|>
 }
 

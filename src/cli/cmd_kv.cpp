@@ -101,17 +101,7 @@ int run_kv(const KvOptions& o) {
   if (o.ui) return run_ui(o);
   if (o.list_presets) {
     if (o.json) {
-      nlohmann::json arr = nlohmann::json::array();
-      for (const auto& p : presets())
-        arr.push_back({{"preset", p.key},
-                       {"model", p.display},
-                       {"source", p.hf_repo},
-                       {"layers", p.config.layers},
-                       {"heads", p.config.heads},
-                       {"kv_heads", p.config.kv_heads},
-                       {"head_dim", p.config.head_dim},
-                       {"kv_bytes_per_token_f16", p.config.kv_bytes_per_token(KvDtype::kF16)}});
-      std::cout << arr.dump(2) << "\n";
+      std::cout << plan::presets_json().dump(2) << "\n";
     } else {
       std::cout << render_preset_list();
     }

@@ -144,7 +144,8 @@ Command add_serve_command(CLI::App& root) {
   auto o = std::make_shared<ServeCli>();
   CLI::App* cmd = root.add_subcommand(
       "serve", "OpenAI-compatible HTTP server with continuous batching over the paged KV cache");
-  cmd->add_option("ckpt", o->ckpt, "Checkpoint folder (with tokenizer.model or tokenizer.json)")->required();
+  cmd->add_option("ckpt", o->ckpt, "Checkpoint folder (with tokenizer.model or tokenizer.json)")
+      ->required();
   add_runtime_options(*cmd, o->rt, "f16");
   cmd->add_option("--host", o->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", o->port, "Port (0: any free port, printed at start)")

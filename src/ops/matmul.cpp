@@ -3,11 +3,13 @@
 #include <cblas.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "core/float_codec.h"
 #include "core/half.h"
+#include "ops/matvec_avx512.h"
 
 namespace gqa::ops {
 namespace {
@@ -39,6 +41,15 @@ void matvec(const Matrix& w, const float* x, float* y) {
 
 void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y) {
   const int64_t rows = w.rows, cols = w.cols;
+  const bool known = w.dtype == DType::kF32 || w.dtype == DType::kBF16 || w.dtype == DType::kF16;
+  if (known && have_matvec_avx512()) {
+    // Blocks of 16 rows split across threads; each block sees every input row.
+    const int64_t blocks = (rows + 15) / 16;
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b)
+      matvec_rows_avx512(w.dtype, w.data, rows, cols, x, n, b * 16, std::min(rows, b * 16 + 16), y);
+    return;
+  }
   // One weight row at a time against every input row: the row is read from memory once for the
   // batch, and y[t, r] comes from the same dot_row call whatever n is.
   switch (w.dtype) {

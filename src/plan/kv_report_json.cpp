@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "config/presets.h"
 #include "core/dtype.h"
 
 namespace gqa::plan {
@@ -80,6 +81,20 @@ json to_json(const KvReport& rep) {
     j["per_layer"] = layers;
   }
   return j;
+}
+
+json presets_json() {
+  json arr = json::array();
+  for (const Preset& p : presets())
+    arr.push_back({{"preset", p.key},
+                   {"model", p.display},
+                   {"source", p.hf_repo},
+                   {"layers", p.config.layers},
+                   {"heads", p.config.heads},
+                   {"kv_heads", p.config.kv_heads},
+                   {"head_dim", p.config.head_dim},
+                   {"kv_bytes_per_token_f16", p.config.kv_bytes_per_token(KvDtype::kF16)}});
+  return arr;
 }
 
 }  // namespace gqa::plan

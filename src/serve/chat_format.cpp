@@ -100,8 +100,7 @@ ChatFormat parse_chat_format(const std::string& name) {
   if (name == "chatml") return ChatFormat::kChatML;
   if (name == "llama3") return ChatFormat::kLlama3;
   fail(ErrorKind::kInvalidArgument,
-       "unknown chat format '" + name +
-           "' (choices: auto, plain, llama2, zephyr, chatml, llama3)");
+       "unknown chat format '" + name + "' (choices: auto, plain, llama2, zephyr, chatml, llama3)");
 }
 
 const char* chat_format_name(ChatFormat f) {

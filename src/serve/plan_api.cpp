@@ -115,16 +115,7 @@ json plan_query(const std::multimap<std::string, std::string>& params) {
 }
 
 json preset_list() {
-  json arr = json::array();
-  for (const Preset& p : presets())
-    arr.push_back({{"preset", p.key},
-                   {"model", p.display},
-                   {"source", p.hf_repo},
-                   {"layers", p.config.layers},
-                   {"heads", p.config.heads},
-                   {"kv_heads", p.config.kv_heads},
-                   {"head_dim", p.config.head_dim}});
-  return arr;
+  return plan::presets_json();
 }
 
 }  // namespace gqa::serve

@@ -37,9 +37,20 @@ std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view subject)
   const auto* s = reinterpret_cast<PCRE2_SPTR>(subject.data());
   size_t pos = 0;
   while (pos <= subject.size()) {
-    const int rc =
-        pcre2_match(impl_->code, s, subject.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
-    if (rc < 0) break;  // no match (or a resource limit: treat the rest as unmatched)
+    int rc = pcre2_match(impl_->code, s, subject.size(), pos, PCRE2_NO_UTF_CHECK, md, nullptr);
+    // The JIT's stack is small: a very long run (say, 100k spaces) can exhaust it. The
+    // interpreter keeps its state on the heap; it takes over for this match.
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH)
+      rc = pcre2_match(impl_->code, s, subject.size(), pos, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md,
+                       nullptr);
+    if (rc == PCRE2_ERROR_NOMATCH) break;
+    if (rc < 0) {
+      pcre2_match_data_free(md);
+      PCRE2_UCHAR msg[256];
+      pcre2_get_error_message(rc, msg, sizeof msg);
+      fail(ErrorKind::kInvalidArgument,
+           std::string("cannot pre-tokenize the text: ") + reinterpret_cast<const char*>(msg));
+    }
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     const size_t b = ov[0], e = ov[1];
     if (e == b) {  // empty match: skip one character
