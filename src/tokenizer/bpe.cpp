@@ -148,8 +148,9 @@ void BpeModel::merge_symbols(std::vector<int32_t>& sym) const {
   };
   std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> queue;
   auto push = [&](int64_t i) {
+    if (i < 0) return;
     const int64_t j = next[static_cast<size_t>(i)];
-    if (i < 0 || j < 0) return;
+    if (j < 0) return;
     const auto it =
         merges_.find(pair_key(sym[static_cast<size_t>(i)], sym[static_cast<size_t>(j)]));
     if (it != merges_.end())
