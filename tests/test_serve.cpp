@@ -42,7 +42,8 @@ TEST(ApiParse, ReadsTheDocumentedFields) {
   const auto p = parse_completion(
       R"({"model": "m", "prompt": "hi", "max_tokens": 7, "temperature": 0, "top_p": 0.5,
           "top_k": 3, "seed": 9, "n": 2, "stop": ["a", "b"], "stream": true,
-          "stream_options": {"include_usage": true}, "user": "ignored"})",
+          "stream_options": {"include_usage": true}, "user": "ignored",
+          "response_format": {"type": "text"}, "suffix": "", "logprobs": null})",
       false);
   EXPECT_EQ(*p.model, "m");
   EXPECT_EQ(std::get<std::string>(p.prompt), "hi");
@@ -102,6 +103,7 @@ TEST(ApiParse, RefusesEachBadFieldWith400NamingIt) {
       {R"({"prompt": "x", "echo": true})", false, "echo"},
       {R"({"prompt": "x", "best_of": 3})", false, "best_of"},
       {R"({"prompt": "x", "presence_penalty": 0.5})", false, "presence_penalty"},
+      {R"({"prompt": "x", "response_format": {"type": "json_object"}})", false, "response_format"},
       {R"({"messages": []})", true, "messages"},
       {R"({"prompt": "x"})", true, "messages"},
       {R"({"messages": [{"role": "robot", "content": "x"}]})", true, "messages[0].role"},

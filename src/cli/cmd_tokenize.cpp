@@ -1,10 +1,8 @@
 // gqa tokenize / gqa detokenize: look at how a checkpoint's tokenizer (tokenizer.model or
 // tokenizer.json) cuts text, and turn ids back into text.
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 
 #include <fmt/format.h>
@@ -14,6 +12,7 @@
 #include "cli/text_table.h"
 #include "config/hf_config.h"
 #include "core/error.h"
+#include "io/checkpoint.h"
 #include "model/tokenizer.h"
 
 namespace gqa::cli {
@@ -57,14 +56,7 @@ std::string visible(const std::string& s) {
 int run_tokenize(const TokenizeCli& o) {
   if (o.prompt.empty() == o.file.empty())
     fail(ErrorKind::kInvalidArgument, "give exactly one of -p TEXT or --file FILE");
-  std::string text = o.prompt;
-  if (!o.file.empty()) {
-    std::ifstream in(o.file, std::ios::binary);
-    if (!in) fail(ErrorKind::kIo, o.file + ": cannot open");
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    text = ss.str();
-  }
+  const std::string text = o.file.empty() ? o.prompt : io::read_text_file(o.file);
   const model::Tokenizer tok = open_tokenizer(o.dir);
   const std::vector<int32_t> ids = o.no_special ? tok.encode(text, false) : tok.encode(text);
   if (o.json) {

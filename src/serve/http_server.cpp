@@ -255,25 +255,7 @@ struct HttpServer::Impl {
     svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
       r.set_content(metrics.render(scheduler.gauges()), "text/plain; version=0.0.4");
     });
-    // Unknown routes, bodies over the limit and other httplib-level failures: JSON too.
-    svr.set_error_handler([](const httplib::Request& q, httplib::Response& r) {
-      if (!r.body.empty()) return;
-      const std::string msg = r.status == 404   ? fmt::format("no route {} {}", q.method, q.path)
-                              : r.status == 413 ? std::string("the request body is too large")
-                                                : fmt::format("HTTP {}", r.status);
-      r.set_content(dump(ApiError(r.status, msg).body()), "application/json");
-    });
-    svr.set_exception_handler(
-        [](const httplib::Request&, httplib::Response& r, std::exception_ptr ep) {
-          std::string msg = "internal error";
-          try {
-            if (ep) std::rethrow_exception(ep);
-          } catch (const std::exception& e) {
-            msg = e.what();
-          } catch (...) {
-          }
-          send_error(r, ApiError(500, msg, "server_error"));
-        });
+    use_json_errors(svr);
   }
 };
 

@@ -88,12 +88,16 @@ void refuse_unsupported(const json& j) {
     if (!f) return false;
     if (f->is_boolean()) return f->get<bool>();
     if (f->is_number()) return f->get<double>() != 0.0;
-    if (f->is_object() || f->is_array() || f->is_string()) return !f->empty();
+    if (f->is_string()) return !f->get<std::string>().empty();
+    if (f->is_object() || f->is_array()) return !f->empty();
     return true;
   };
-  for (const char* key :
-       {"logprobs", "top_logprobs", "echo", "suffix", "presence_penalty", "frequency_penalty",
-        "logit_bias", "tools", "functions", "response_format"})
+  // {"type": "text"} is what response_format means when absent.
+  if (const json* f = field(j, "response_format");
+      f && !(f->is_object() && f->size() == 1 && f->value("type", "") == "text"))
+    bad("response_format", "'response_format' other than text is not supported by this server");
+  for (const char* key : {"logprobs", "top_logprobs", "echo", "suffix", "presence_penalty",
+                          "frequency_penalty", "logit_bias", "tools", "functions"})
     if (set(key)) bad(key, std::string("'") + key + "' is not supported by this server");
   if (const json* f = field(j, "best_of"); f && !(f->is_number_integer() && f->get<int64_t>() == 1))
     bad("best_of", "'best_of' other than 1 is not supported by this server");

@@ -5,7 +5,6 @@
 #include <map>
 #include <string_view>
 
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "serve/listener.h"
@@ -38,11 +37,7 @@ void add_planner_routes(httplib::Server& svr) {
 
 PlannerServer::PlannerServer() : svr_(std::make_unique<httplib::Server>()) {
   add_planner_routes(*svr_);
-  svr_->set_error_handler([](const httplib::Request& q, httplib::Response& r) {
-    if (!r.body.empty()) return;
-    r.set_content(ApiError(r.status, fmt::format("no route {} {}", q.method, q.path)).body().dump(),
-                  "application/json");
-  });
+  use_json_errors(*svr_);
 }
 
 PlannerServer::~PlannerServer() {

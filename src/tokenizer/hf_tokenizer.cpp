@@ -1,11 +1,9 @@
 #include "tokenizer/hf_tokenizer.h"
 
-#include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "io/checkpoint.h"
 #include "tokenizer/unicode_text.h"
 
 namespace gqa::tok {
@@ -14,14 +12,6 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in) fail(ErrorKind::kIo, p.string() + ": cannot read");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 // The post-processor as a template over one sequence: special ids and -1 for the text.
 void parse_post_processor(const json& j, std::vector<int32_t>& out) {
@@ -98,7 +88,8 @@ bool has_hf_tokenizer(const fs::path& dir) {
 HfTokenizer::HfTokenizer(const fs::path& dir) {
   const fs::path cfg = dir / "tokenizer_config.json";
   std::error_code ec;
-  load(read_file(dir / "tokenizer.json"), fs::exists(cfg, ec) ? read_file(cfg) : std::string(),
+  load(io::read_text_file(dir / "tokenizer.json"),
+       fs::exists(cfg, ec) ? io::read_text_file(cfg) : std::string(),
        (dir / "tokenizer.json").string());
 }
 
