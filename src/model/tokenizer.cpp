@@ -24,12 +24,7 @@ Tokenizer::Tokenizer(const fs::path& dir, const ModelConfig& config) {
       fail(ErrorKind::kIo,
            dir.string() + ": no tokenizer.model or tokenizer.json (pass token ids with --tokens)");
     hf_ = std::make_unique<tok::HfTokenizer>(dir);
-    if (config.bos_token_id)
-      bos_ = static_cast<int32_t>(*config.bos_token_id);
-    else
-      bos_ = hf_->bos_id();
-    for (int64_t id : config.eos_token_ids) eos_.push_back(static_cast<int32_t>(id));
-    if (eos_.empty() && hf_->eos_id()) eos_.push_back(*hf_->eos_id());
+    use_special_ids(config, hf_->bos_id(), hf_->eos_id());
     return;
   }
   sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
@@ -37,12 +32,8 @@ Tokenizer::Tokenizer(const fs::path& dir, const ModelConfig& config) {
   if (!status.ok())
     fail(ErrorKind::kParse,
          model.string() + ": cannot load SentencePiece model: " + status.ToString());
-  if (config.bos_token_id)
-    bos_ = static_cast<int32_t>(*config.bos_token_id);
-  else if (sp_->bos_id() >= 0)
-    bos_ = sp_->bos_id();
-  for (int64_t id : config.eos_token_ids) eos_.push_back(static_cast<int32_t>(id));
-  if (eos_.empty() && sp_->eos_id() >= 0) eos_.push_back(sp_->eos_id());
+  auto id_or_none = [](int id) { return id >= 0 ? std::optional<int32_t>(id) : std::nullopt; };
+  use_special_ids(config, id_or_none(sp_->bos_id()), id_or_none(sp_->eos_id()));
   std::ifstream tc(dir / "tokenizer_config.json");
   if (tc) {
     try {
@@ -57,6 +48,14 @@ Tokenizer::Tokenizer(const fs::path& dir, const ModelConfig& config) {
 }
 
 Tokenizer::~Tokenizer() = default;
+
+void Tokenizer::use_special_ids(const ModelConfig& config, std::optional<int32_t> bos,
+                                std::optional<int32_t> eos) {
+  bos_ = config.bos_token_id ? std::optional<int32_t>(static_cast<int32_t>(*config.bos_token_id))
+                             : bos;
+  for (int64_t id : config.eos_token_ids) eos_.push_back(static_cast<int32_t>(id));
+  if (eos_.empty() && eos) eos_.push_back(*eos);
+}
 
 std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
   return encode(text, add_bos_);

@@ -43,6 +43,10 @@ class Tokenizer {
   std::string token_text(int32_t id) const;
 
  private:
+  // BOS/EOS from config.json, else the tokenizer's own.
+  void use_special_ids(const ModelConfig& config, std::optional<int32_t> bos,
+                       std::optional<int32_t> eos);
+
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
   std::unique_ptr<tok::HfTokenizer> hf_;
   std::optional<int32_t> bos_;
