@@ -61,8 +61,6 @@ int64_t physical_memory() {
 
 int run_serve(const ServeCli& o) {
   const model::CacheOptions cache = o.rt.apply();
-  if (!o.kv_memory.empty() && o.kv_tokens > 0)
-    fail(ErrorKind::kInvalidArgument, "give --kv-memory or --kv-tokens, not both");
   if (o.kv_tokens < 0) fail(ErrorKind::kInvalidArgument, "--kv-tokens must be positive");
   if (o.max_seqs <= 0 || o.max_seqs > 4096)
     fail(ErrorKind::kInvalidArgument, "--max-seqs must be between 1 and 4096");
@@ -124,10 +122,11 @@ int run_serve(const ServeCli& o) {
              ho.model_name, m.config().layers, m.config().heads, m.config().kv_heads, ctx);
   fmt::print(stderr,
              "gqa serve: KV cache {} ({}): {} blocks of {} tokens = {} tokens; {} sessions of "
-             "{} tokens fit (as gqa kv --memory {} --weights 0 predicts); batch up to {}, queue "
-             "up to {}\n",
+             "{} tokens fit (as gqa kv CKPT --memory {} --weights 0 --ctx {} --kv-dtype {} "
+             "predicts); batch up to {}, queue up to {}\n",
              format_bytes(kv_bytes), kv_dtype_name(cache.kv_dtype), blocks, cache.block_size,
-             blocks * cache.block_size, cap.sessions, ctx, kv_bytes, o.max_seqs, o.max_queue);
+             blocks * cache.block_size, cap.sessions, ctx, kv_bytes, ctx,
+             kv_dtype_name(cache.kv_dtype), o.max_seqs, o.max_queue);
   fmt::print(stderr, "gqa serve: chat format {} ({})\n", serve::chat_format_name(chat.format),
              chat.source);
   fmt::print(stderr, "gqa serve: listening on http://{}:{}\n", o.host, http.port());
