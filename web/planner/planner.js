@@ -12,6 +12,7 @@ const state = {
   kvHeads: null,   // null: the model's own grouping
   valid: [],       // the divisors of the query heads, from the planner
   request: 0,      // the newest request; older answers are dropped
+  plan: null,      // the last answer shown
 };
 
 // Bytes to text: MiB below 1 GiB ("0.125 MiB", "512 MiB"), else GiB; 4 significant digits.
@@ -72,6 +73,7 @@ function nearestValid(v) {
 }
 
 function show(plan) {
+  state.plan = plan;
   if (Number($("kv-heads").max) !== plan.heads || state.kvHeads === null) setSlider(plan);
   state.kvHeads = plan.kv_heads;
   $("kv-heads").value = plan.kv_heads;
@@ -185,7 +187,10 @@ async function init() {
   });
   for (const id of ["kv-dtype", "weights-dtype"]) $(id).addEventListener("change", update);
   for (const id of ["ctx", "users", "memory"]) $(id).addEventListener("input", update);
-  window.addEventListener("resize", () => update());
+  // Only the diagram depends on the page's width: redraw it, do not ask the planner again.
+  window.addEventListener("resize", () => {
+    if (state.plan) drawDiagram(state.plan.heads, state.plan.kv_heads);
+  });
   chooseModel();
 }
 
