@@ -4,11 +4,20 @@
 // its ratio to a STREAM-like read probe measured in this run (goal >= 0.8 once the KV is larger
 // than the last-level cache) and the time ratio MHA / GQA (goal within 15% of H / h_kv).
 //
-// Usage: bench_attention [--threads N] [--max-ctx N]   (defaults 2, 32768)
+// Each configuration models a model of as many layers as make its KV at the largest context
+// 1 GiB, and each timed step is one layer's attention over the next layer's KV, as in a real
+// decode step (timing one layer over and over would time the cache once a layer fits in it).
+// A shared VM's memory bandwidth drifts by tens of percent within seconds, so the four
+// groupings of a context are timed in alternating rounds with a probe pass in each round, and
+// each figure is a median over the rounds.
+//
+// Usage: bench_attention [--threads N] [--max-ctx N] [--kv-dtype f16|bf16|fp8-e4m3|int8]
+//        (defaults 2, 32768, all four)
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstring>
-#include <map>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -27,83 +36,131 @@ using gqa::KvDtype;
 namespace {
 
 constexpr int64_t kHeads = 32, kHeadDim = 128;
+constexpr double kModelKvBytes = 1 << 30;
+constexpr int kRounds = 7;
 
-// Median seconds of one decode step over enough repetitions to fill ~0.3 s.
-double time_step(const gqa::ops::AttentionShape& s, const gqa::ops::PagedKv& kv,
-                 const std::vector<float>& q, std::vector<float>& out, int64_t ctx) {
-  std::vector<double> times;
-  double total = 0;
-  while ((times.size() < 5 || total < 0.3) && times.size() < 200) {
-    const auto t0 = Clock::now();
-    gqa::ops::paged_attention(s, kv, q.data(), 1, ctx - 1, out.data());
-    const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
-    times.push_back(dt);
-    total += dt;
-  }
-  std::nth_element(times.begin(), times.begin() + static_cast<long>(times.size() / 2), times.end());
-  return times[times.size() / 2];
+double median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+  return v[v.size() / 2];
 }
+
+// A model's KV cache for one grouping, all layers filled with `max_ctx` tokens.
+struct Cache {
+  int64_t kv_heads = 0, layers = 0;
+  size_t vector_bytes = 0;
+  std::unique_ptr<gqa::kv::BlockPool> pool;
+  std::unique_ptr<gqa::kv::SequenceKv> seq;
+  int64_t next_layer = 0;
+
+  Cache(KvDtype t, int64_t g, int64_t max_ctx, std::mt19937_64& rng) : kv_heads(g) {
+    gqa::ModelConfig m;
+    m.heads = kHeads;
+    m.kv_heads = g;
+    m.head_dim = kHeadDim;
+    m.layers = 1;
+    const double layer_bytes =
+        static_cast<double>(gqa::kv::KvLayout::for_model(m, t, 16).block_bytes()) *
+        static_cast<double>(max_ctx / 16);
+    m.layers = layers = static_cast<int64_t>(std::ceil(kModelKvBytes / layer_bytes));
+    const auto layout = gqa::kv::KvLayout::for_model(m, t, 16);
+    vector_bytes = layout.vector_bytes();
+    pool = std::make_unique<gqa::kv::BlockPool>(
+        layout, gqa::kv::BlockPool::blocks_for_tokens(layout, max_ctx));
+    seq = std::make_unique<gqa::kv::SequenceKv>(*pool);
+    seq->reserve(max_ctx);
+    // Copies of 64 encoded random K and V runs (encoding every value would dominate the
+    // program's time).
+    const size_t run = layout.run_bytes();
+    std::vector<std::byte> k_runs(64 * run), v_runs(64 * run);
+    std::normal_distribution<float> nd;
+    std::vector<float> x(kHeadDim);
+    for (size_t i = 0; i < 64; ++i)
+      for (int64_t slot = 0; slot < layout.block_size; ++slot) {
+        for (auto& v : x) v = nd(rng);
+        gqa::ops::encode_k_slot(t, x.data(), kHeadDim, layout.block_size, slot,
+                                k_runs.data() + i * run);
+        for (auto& v : x) v = nd(rng);
+        gqa::ops::encode_kv_vector(
+            t, x.data(), kHeadDim,
+            v_runs.data() + i * run + static_cast<size_t>(slot) * vector_bytes);
+      }
+    for (int64_t l = 0; l < layers; ++l)
+      for (int64_t h = 0; h < g; ++h)
+        for (int64_t b = 0; b < max_ctx / layout.block_size; ++b) {
+          std::memcpy(seq->k_run(l, h, b), k_runs.data() + (rng() % 64) * run, run);
+          std::memcpy(seq->v_run(l, h, b), v_runs.data() + (rng() % 64) * run, run);
+        }
+  }
+
+  // Seconds of each of at least 3 steps filling at least 40 ms, each on the next layer.
+  void time_steps(const std::vector<float>& q, std::vector<float>& out, int64_t ctx,
+                  std::vector<double>& times) {
+    const gqa::ops::AttentionShape s{kHeads, kv_heads, kHeadDim, 0};
+    double total = 0;
+    for (int i = 0; i < 3 || total < 0.04; ++i) {
+      const gqa::ops::PagedKv kv = seq->view(next_layer, ctx);
+      next_layer = (next_layer + 1) % layers;
+      const auto t0 = Clock::now();
+      gqa::ops::paged_attention(s, kv, q.data(), 1, ctx - 1, out.data());
+      const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
+      times.push_back(dt);
+      total += dt;
+    }
+  }
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
   int threads = 2;
   int64_t max_ctx = 32768;
+  std::string only_dtype;  // empty: all four
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--threads")
       threads = std::stoi(argv[i + 1]);
     else if (a == "--max-ctx")
       max_ctx = std::stoll(argv[i + 1]);
+    else if (a == "--kv-dtype")
+      only_dtype = argv[i + 1];
   }
   gqa::ops::set_threads(threads);
-  const double probe = gqa::eval::read_bandwidth(int64_t{1} << 30);
+  const gqa::eval::ReadProbe probe(int64_t{1} << 30);
   fmt::print(
-      "decode attention, {} query heads, head_dim {}, {} threads, SIMD {}; read probe {:.2f} "
-      "GB/s\n",
-      kHeads, kHeadDim, threads, gqa::ops::vec_ops().name, probe / 1e9);
-  fmt::print("{:<9} {:>6} {:>8} {:>10} {:>10} {:>8} {:>9} {:>9}\n", "kv dtype", "ctx", "kv heads",
-             "KV MiB", "us/step", "GB/s", "vs probe", "MHA/this");
+      "decode attention of one layer, {} query heads, head_dim {}, {} threads, SIMD {}; each "
+      "step reads the next of enough layers to hold {:.0f} MiB of KV; read probe measured in "
+      "each of {} rounds per context\n",
+      kHeads, kHeadDim, threads, gqa::ops::vec_ops().name, kModelKvBytes / (1 << 20), kRounds);
+  fmt::print("{:<9} {:>6} {:>8} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9}\n", "kv dtype", "ctx",
+             "kv heads", "layer MiB", "us/step", "GB/s", "probe", "vs probe", "MHA/this");
   std::mt19937_64 rng(1);
   std::normal_distribution<float> nd;
   std::vector<float> q(static_cast<size_t>(kHeads * kHeadDim)), out(q.size());
   for (auto& v : q) v = nd(rng);
   for (KvDtype t : {KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3, KvDtype::kInt8}) {
-    std::map<int64_t, double> mha_time;  // ctx -> seconds
-    for (int64_t g : {32, 8, 4, 1}) {
-      gqa::ModelConfig m;
-      m.layers = 1;
-      m.heads = kHeads;
-      m.kv_heads = g;
-      m.head_dim = kHeadDim;
-      const auto layout = gqa::kv::KvLayout::for_model(m, t, 16);
-      gqa::kv::BlockPool pool(layout, gqa::kv::BlockPool::blocks_for_tokens(layout, max_ctx));
-      gqa::kv::SequenceKv seq(pool);
-      seq.reserve(max_ctx);
-      // Fill with copies of 256 encoded random vectors (encoding every value would dominate).
-      const size_t vb = layout.vector_bytes();
-      std::vector<std::byte> samples(256 * vb);
-      std::vector<float> x(kHeadDim);
-      for (int i = 0; i < 256; ++i) {
-        for (auto& v : x) v = nd(rng);
-        gqa::ops::encode_kv_vector(t, x.data(), kHeadDim, samples.data() + i * vb);
+    if (!only_dtype.empty() && only_dtype != gqa::kv_dtype_name(t)) continue;
+    std::vector<Cache> caches;
+    for (int64_t g : {32, 8, 4, 1}) caches.emplace_back(t, g, max_ctx, rng);
+    for (int64_t ctx = 1024; ctx <= max_ctx; ctx *= 2) {
+      if (ctx != 1024 && ctx != 4096 && ctx != 16384 && ctx != 32768 && ctx != max_ctx) continue;
+      std::vector<std::vector<double>> times(caches.size());
+      std::vector<double> probes;
+      for (int round = 0; round < kRounds; ++round) {
+        probes.push_back(probe.measure());
+        for (size_t c = 0; c < caches.size(); ++c) caches[c].time_steps(q, out, ctx, times[c]);
       }
-      for (int64_t h = 0; h < g; ++h)
-        for (int64_t p = 0; p < max_ctx; ++p) {
-          std::memcpy(seq.k_vector(0, h, p), samples.data() + (rng() % 256) * vb, vb);
-          std::memcpy(seq.v_vector(0, h, p), samples.data() + (rng() % 256) * vb, vb);
-        }
-      for (int64_t ctx = 1024; ctx <= max_ctx; ctx *= 2) {
-        if (ctx != 1024 && ctx != 4096 && ctx != 16384 && ctx != 32768 && ctx != max_ctx) continue;
-        const gqa::ops::AttentionShape s{kHeads, g, kHeadDim, 0};
-        const double sec = time_step(s, seq.view(0, ctx), q, out, ctx);
-        const double bytes = 2.0 * static_cast<double>(g * ctx) * static_cast<double>(vb);
-        if (g == 32) mha_time[ctx] = sec;
+      const double bw = median(probes);
+      const double mha = median(times[0]);
+      for (size_t c = 0; c < caches.size(); ++c) {
+        const double sec = median(times[c]);
+        const int64_t g = caches[c].kv_heads;
+        const double bytes =
+            2.0 * static_cast<double>(g * ctx) * static_cast<double>(caches[c].vector_bytes);
         fmt::print(
-            "{:<9} {:>6} {:>8} {:>10.1f} {:>10.1f} {:>8.2f} {:>9.2f} {:>9}\n",
+            "{:<9} {:>6} {:>8} {:>10.1f} {:>10.1f} {:>8.2f} {:>8.2f} {:>9.2f} {:>9}\n",
             gqa::kv_dtype_name(t), ctx, g, bytes / (1 << 20), sec * 1e6, bytes / sec / 1e9,
-            bytes / sec / probe,
-            g == 32 ? std::string("-") : fmt::format("{:.2f} ({})", mha_time[ctx] / sec, 32 / g));
+            bw / 1e9, bytes / sec / bw,
+            g == kHeads ? std::string("-") : fmt::format("{:.2f} ({})", mha / sec, kHeads / g));
       }
     }
   }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -80,6 +81,40 @@ TEST(Fp8, EncodingRoundsToNearestEvenAndSaturates) {
   }
   EXPECT_EQ(f32_to_e4m3(INFINITY), 0x7e);  // saturate, never overflow
   EXPECT_TRUE(std::isnan(e4m3_to_f32(f32_to_e4m3(NAN))));
+}
+
+// A key stored at a slot of a K run holds the bytes encode_kv_vector writes, arranged
+// dimension-major: element d of slot j at kv_element_bytes * (d * block_size + j), after the
+// block_size f32 scales for int8; decode_k_slots reads back what decode_kv_vectors would.
+TEST(KeyRun, StoresEachKeyDimensionMajorAndReadsItBack) {
+  std::mt19937 rng(21);
+  std::normal_distribution<float> d(0.0f, 1.5f);
+  const int64_t hd = 48, bs = 7;
+  for (KvDtype t : {KvDtype::kF32, KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3,
+                    KvDtype::kF8E5M2, KvDtype::kInt8}) {
+    const size_t vb = static_cast<size_t>(kv_vector_bytes(t, hd)), es = kv_element_bytes(t);
+    const size_t lead = t == KvDtype::kInt8 ? 4 : 0;
+    ASSERT_EQ(k_run_scale_bytes(t, bs), lead * bs);
+    std::vector<std::byte> run(vb * bs), vecs(vb * bs);
+    std::vector<float> x(static_cast<size_t>(hd * bs));
+    for (auto& v : x) v = d(rng);
+    for (int64_t j = 0; j < bs; ++j) {
+      encode_k_slot(t, &x[j * hd], hd, bs, j, run.data());
+      encode_kv_vector(t, &x[j * hd], hd, vecs.data() + j * vb);
+    }
+    for (int64_t j = 0; j < bs; ++j) {
+      const std::byte* vec = vecs.data() + j * vb;
+      if (lead) EXPECT_EQ(std::memcmp(run.data() + 4 * j, vec, 4), 0) << "scale of slot " << j;
+      for (int64_t i = 0; i < hd; ++i)
+        ASSERT_EQ(std::memcmp(run.data() + lead * bs + (i * bs + j) * es, vec + lead + i * es, es),
+                  0)
+            << kv_dtype_name(t) << " slot " << j << " dim " << i;
+    }
+    std::vector<float> got(static_cast<size_t>(3 * hd)), want(got.size());
+    decode_k_slots(t, run.data(), hd, bs, 2, 3, got.data());
+    decode_kv_vectors(t, vecs.data() + 2 * vb, 3, hd, vb, want.data());
+    EXPECT_EQ(got, want) << kv_dtype_name(t);
+  }
 }
 
 // Round trips of random vectors stay within each format's bound:

@@ -46,10 +46,10 @@ struct TestCache {
     }
     for (int64_t g = 0; g < kv_heads; ++g)
       for (int64_t j = 0; j < n; ++j) {
-        std::byte* base =
-            const_cast<std::byte*>(blocks[j / bs]) + static_cast<size_t>(j % bs) * vec_bytes;
-        encode_kv_vector(t, &k[(g * n + j) * hd], hd, base + k_off[g]);
-        encode_kv_vector(t, &v[(g * n + j) * hd], hd, base + v_off[g]);
+        std::byte* block = const_cast<std::byte*>(blocks[j / bs]);
+        encode_k_slot(t, &k[(g * n + j) * hd], hd, bs, j % bs, block + k_off[g]);
+        encode_kv_vector(t, &v[(g * n + j) * hd], hd,
+                         block + v_off[g] + static_cast<size_t>(j % bs) * vec_bytes);
       }
   }
   PagedKv view() const {
@@ -97,24 +97,39 @@ TEST(PagedAttention, FastMatchesReferenceAcrossGroupingsHeadDimsLengthsAndSimdPa
   }
 }
 
-// One query row per KV head (MHA decode) reads the stored bytes directly; the reference widens
-// them first. Both see the same values of every dtype.
-TEST(PagedAttention, FusedReadsOfEveryStoredDtypeMatchTheReference) {
+// The AVX-512 chunk kernels read the stored bytes of every dtype directly (keys dimension-major);
+// the reference widens them first. Groupings whose n_rep needs every row-group size (15 = 8 + 4
+// + 2 + 1), block sizes that split into whole and partial chunks of 16 (16, 37, 5), an odd
+// number of chunks (the one-chunk tail), decode and causal prefill, and a window.
+TEST(PagedAttention, ChunkKernelsReadEveryStoredDtypeLikeTheReference) {
   std::mt19937_64 rng(12);
-  for (KvDtype t :
-       {KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3, KvDtype::kF8E5M2, KvDtype::kInt8}) {
-    for (int64_t hd : {48, 64, 80, 128}) {
-      for (int64_t n : {1, 17, 100}) {
-        const int64_t heads = 5;
-        const auto k = randn(rng, static_cast<size_t>(heads * n * hd));
-        const auto v = randn(rng, k.size());
-        const auto q = randn(rng, static_cast<size_t>(heads * hd));
-        const TestCache cache(heads, hd, 16, n, t, k, v, &rng);
-        std::vector<float> ref(q.size()), fast(q.size());
-        paged_attention_reference({heads, heads, hd, 0}, cache.view(), q.data(), 1, n - 1,
-                                  ref.data());
-        paged_attention({heads, heads, hd, 0}, cache.view(), q.data(), 1, n - 1, fast.data());
-        EXPECT_LE(max_rel(fast, ref), 1e-5) << kv_dtype_name(t) << " hd " << hd << " n " << n;
+  for (KvDtype t : {KvDtype::kF32, KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3,
+                    KvDtype::kF8E5M2, KvDtype::kInt8}) {
+    for (auto [heads, kv_heads] :
+         {std::pair<int64_t, int64_t>{5, 5}, {8, 4}, {8, 2}, {15, 1}, {16, 2}}) {
+      for (int64_t hd : {32, 48, 64, 80, 128}) {
+        for (auto [bs, first_pos, n_q, window] :
+             {std::tuple<int64_t, int64_t, int64_t, int64_t>{16, 0, 1, 0},
+              {16, 16, 1, 0},
+              {16, 40, 1, 0},
+              {37, 100, 1, 0},
+              {5, 60, 1, 0},
+              {16, 70, 1, 23},
+              {16, 3, 19, 0},
+              {37, 50, 9, 11}}) {
+          const int64_t n = first_pos + n_q;
+          const auto k = randn(rng, static_cast<size_t>(kv_heads * n * hd));
+          const auto v = randn(rng, k.size());
+          const auto q = randn(rng, static_cast<size_t>(n_q * heads * hd));
+          const TestCache cache(kv_heads, hd, bs, n, t, k, v, &rng);
+          const AttentionShape s{heads, kv_heads, hd, window};
+          std::vector<float> ref(q.size()), fast(q.size());
+          paged_attention_reference(s, cache.view(), q.data(), n_q, first_pos, ref.data());
+          paged_attention(s, cache.view(), q.data(), n_q, first_pos, fast.data());
+          EXPECT_LE(max_rel(fast, ref), 1e-5)
+              << kv_dtype_name(t) << " H=" << heads << " kv=" << kv_heads << " hd=" << hd
+              << " bs=" << bs << " pos=" << first_pos << " n_q=" << n_q << " w=" << window;
+        }
       }
     }
   }

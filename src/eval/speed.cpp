@@ -63,36 +63,43 @@ SpeedRow measure_decode(const model::Model& m, const model::CacheOptions& cache,
   return r;
 }
 
-double read_bandwidth(int64_t bytes, int repeats) {
-  // 64-bit integer sums (associative, so they vectorize and no floating-point add chain limits
-  // them) over 8 interleaved streams per thread: one sequential stream per core does not
-  // saturate memory on every machine, while a kernel reading many K/V runs does.
-  constexpr int64_t kStreams = 8;
-  const int64_t n = bytes / 8 / kStreams * kStreams;
-  std::vector<uint64_t> a(static_cast<size_t>(n));
+// 64-bit integer sums (associative, so they vectorize and no floating-point add chain limits
+// them) over 8 interleaved streams per thread: one sequential stream per core does not saturate
+// memory on every machine, while a kernel reading many K/V runs does.
+constexpr int64_t kStreams = 8;
+
+ReadProbe::ReadProbe(int64_t bytes) : a_(static_cast<size_t>(bytes / 8 / kStreams * kStreams)) {
+  const auto n = static_cast<int64_t>(a_.size());
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) a[static_cast<size_t>(i)] = static_cast<uint64_t>(i);
-  double best = 0;
-  volatile uint64_t sink = 0;
-  for (int r = 0; r < repeats; ++r) {
-    const auto t0 = Clock::now();
-    uint64_t sum = 0;
+  for (int64_t i = 0; i < n; ++i) a_[static_cast<size_t>(i)] = static_cast<uint64_t>(i);
+}
+
+double ReadProbe::measure() const {
+  const auto n = static_cast<int64_t>(a_.size());
+  static volatile uint64_t sink = 0;
+  const auto t0 = Clock::now();
+  uint64_t sum = 0;
 #pragma omp parallel reduction(+ : sum)
-    {
-      const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
-      const int64_t per = n / threads / kStreams * kStreams;
-      const uint64_t* base = a.data() + id * per;
-      const int64_t len = (id == threads - 1 ? n - id * per : per) / kStreams;
-      uint64_t part[kStreams] = {};
-      for (int64_t i = 0; i < len; ++i)
+  {
+    const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
+    const int64_t per = n / threads / kStreams * kStreams;
+    const uint64_t* base = a_.data() + id * per;
+    const int64_t len = (id == threads - 1 ? n - id * per : per) / kStreams;
+    uint64_t part[kStreams] = {};
+    for (int64_t i = 0; i < len; ++i)
 #pragma omp simd
-        for (int64_t s = 0; s < kStreams; ++s) part[s] += base[s * len + i];
-      for (uint64_t p : part) sum += p;
-    }
-    const double sec = since(t0);
-    sink = sink + sum;
-    best = std::max(best, static_cast<double>(n * 8) / sec);
+      for (int64_t s = 0; s < kStreams; ++s) part[s] += base[s * len + i];
+    for (uint64_t p : part) sum += p;
   }
+  const double sec = since(t0);
+  sink = sink + sum;
+  return static_cast<double>(n * 8) / sec;
+}
+
+double read_bandwidth(int64_t bytes, int repeats) {
+  const ReadProbe probe(bytes);
+  double best = 0;
+  for (int r = 0; r < repeats; ++r) best = std::max(best, probe.measure());
   return best;
 }
 

@@ -3,6 +3,7 @@
 // STREAM-like read-bandwidth probe to put decode's bytes/s in proportion.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "model/model.h"
 #include "model/session.h"
@@ -25,8 +26,20 @@ SpeedRow measure_prefill(const model::Model& m, const model::CacheOptions& cache
 SpeedRow measure_decode(const model::Model& m, const model::CacheOptions& cache, int64_t depth,
                         int64_t n, uint64_t seed);
 
-// Bytes per second of summing a `bytes`-sized f32 array with the current OpenMP threads (best
-// of `repeats`), like STREAM's read-only kernels: what a memory-bound decode step can reach.
+// Bytes per second of summing a `bytes`-sized array with the current OpenMP threads, like
+// STREAM's read-only kernels: what a memory-bound decode step can reach. The array is kept, so
+// that a benchmark can probe again next to each measurement on a machine whose bandwidth
+// drifts (a shared VM).
+class ReadProbe {
+ public:
+  explicit ReadProbe(int64_t bytes);
+  double measure() const;  // one pass
+
+ private:
+  std::vector<uint64_t> a_;
+};
+
+// The best of `repeats` passes of a fresh ReadProbe.
 double read_bandwidth(int64_t bytes, int repeats = 5);
 
 }  // namespace gqa::eval

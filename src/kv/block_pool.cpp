@@ -4,6 +4,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "ops/kv_quant.h"
 
 namespace gqa::kv {
 
@@ -91,16 +92,25 @@ void SequenceKv::truncate(int64_t n_tokens) {
   }
 }
 
-std::byte* SequenceKv::k_vector(int64_t layer, int64_t kv_head, int64_t pos) {
-  const KvLayout& l = pool_.layout();
-  return pool_.block(ids_[static_cast<size_t>(pos / l.block_size)]) + l.k_offset(layer, kv_head) +
-         static_cast<size_t>(pos % l.block_size) * l.vector_bytes();
+std::byte* SequenceKv::k_run(int64_t layer, int64_t kv_head, int64_t block) {
+  return pool_.block(ids_[static_cast<size_t>(block)]) + pool_.layout().k_offset(layer, kv_head);
 }
 
-std::byte* SequenceKv::v_vector(int64_t layer, int64_t kv_head, int64_t pos) {
+std::byte* SequenceKv::v_run(int64_t layer, int64_t kv_head, int64_t block) {
+  return pool_.block(ids_[static_cast<size_t>(block)]) + pool_.layout().v_offset(layer, kv_head);
+}
+
+void SequenceKv::store_k(int64_t layer, int64_t kv_head, int64_t pos, const float* x) {
   const KvLayout& l = pool_.layout();
-  return pool_.block(ids_[static_cast<size_t>(pos / l.block_size)]) + l.v_offset(layer, kv_head) +
-         static_cast<size_t>(pos % l.block_size) * l.vector_bytes();
+  ops::encode_k_slot(l.dtype, x, l.head_dim, l.block_size, pos % l.block_size,
+                     k_run(layer, kv_head, pos / l.block_size));
+}
+
+void SequenceKv::store_v(int64_t layer, int64_t kv_head, int64_t pos, const float* x) {
+  const KvLayout& l = pool_.layout();
+  ops::encode_kv_vector(l.dtype, x, l.head_dim,
+                        v_run(layer, kv_head, pos / l.block_size) +
+                            static_cast<size_t>(pos % l.block_size) * l.vector_bytes());
 }
 
 ops::PagedKv SequenceKv::view(int64_t layer, int64_t n_tokens) {

@@ -62,8 +62,12 @@ class SequenceKv {
   // Returns the blocks past n_tokens to the pool.
   void truncate(int64_t n_tokens);
 
-  std::byte* k_vector(int64_t layer, int64_t kv_head, int64_t pos);
-  std::byte* v_vector(int64_t layer, int64_t kv_head, int64_t pos);
+  // Encodes head_dim floats in the cache's dtype as (layer, kv_head)'s key (value) at pos.
+  void store_k(int64_t layer, int64_t kv_head, int64_t pos, const float* x);
+  void store_v(int64_t layer, int64_t kv_head, int64_t pos, const float* x);
+  // The K (V) run of (layer, kv_head) in the sequence's block'th block: run_bytes() bytes.
+  std::byte* k_run(int64_t layer, int64_t kv_head, int64_t block);
+  std::byte* v_run(int64_t layer, int64_t kv_head, int64_t block);
   // The attention kernel's view of one layer holding n_tokens positions.
   ops::PagedKv view(int64_t layer, int64_t n_tokens);
   const std::vector<int32_t>& block_ids() const { return ids_; }

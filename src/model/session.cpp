@@ -8,7 +8,6 @@
 #include "core/float_codec.h"
 #include "core/random.h"
 #include "ops/elementwise.h"
-#include "ops/kv_quant.h"
 #include "ops/matmul.h"
 #include "ops/paged_attention.h"
 
@@ -57,16 +56,15 @@ void Session::fill_with_noise(int64_t depth, uint64_t seed) {
   if (depth < 0) fail(ErrorKind::kInvalidArgument, "negative depth");
   reserve(depth);
   const ModelConfig& c = model_.config();
-  const KvDtype dtype = seq_->pool().layout().dtype;
   Rng rng(seed);
   std::vector<float> vec(static_cast<size_t>(c.head_dim));
   for (int64_t l = 0; l < c.layers; ++l)
     for (int64_t h = 0; h < c.kv_heads; ++h)
       for (int64_t t = 0; t < depth; ++t) {
         for (float& v : vec) v = static_cast<float>(rng.normal());
-        ops::encode_kv_vector(dtype, vec.data(), c.head_dim, seq_->k_vector(l, h, t));
+        seq_->store_k(l, h, t, vec.data());
         for (float& v : vec) v = static_cast<float>(rng.normal());
-        ops::encode_kv_vector(dtype, vec.data(), c.head_dim, seq_->v_vector(l, h, t));
+        seq_->store_v(l, h, t, vec.data());
       }
   pos_ = depth;
 }
@@ -165,17 +163,14 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
     shape.window = w.window;
     for (size_t sgi = 0; sgi < segments.size(); ++sgi) {
       Session& s = *segments[sgi].session;
-      const KvDtype kv_dtype = s.seq_->pool().layout().dtype;
       const int64_t r0 = first_row[sgi], r1 = first_row[sgi + 1];
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t p = pos[static_cast<size_t>(r)];
         model.rope().apply(q.data() + r * qd, c.heads, p);
         model.rope().apply(k.data() + r * kvd, c.kv_heads, p);
         for (int64_t h = 0; h < c.kv_heads; ++h) {
-          ops::encode_kv_vector(kv_dtype, k.data() + r * kvd + h * hd, hd,
-                                s.seq_->k_vector(l, h, p));
-          ops::encode_kv_vector(kv_dtype, v.data() + r * kvd + h * hd, hd,
-                                s.seq_->v_vector(l, h, p));
+          s.seq_->store_k(l, h, p, k.data() + r * kvd + h * hd);
+          s.seq_->store_v(l, h, p, v.data() + r * kvd + h * hd);
         }
       }
       // Attention per sequence, over its own blocks.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "core/float_codec.h"
@@ -58,9 +59,10 @@ float decode_minifloat(uint8_t v, int man, int bias) {
 }
 
 // AVX2 + F16C widening of stored vectors, 8 values at a time (the tail goes through the scalar
-// code). fp8 codes become f16 bit patterns: e5m2 is the top byte of an f16; e4m3's 7 magnitude
-// bits shifted left by 7 form an f16 worth 2^-8 of the value (the NaN code 0x7f, which the
-// encoder only writes for NaN input, reads as 480 here).
+// code). fp8 codes become f16 bit patterns: e5m2 is the top byte of an f16; an e4m3 code
+// sign-extended to 16 bits and shifted left by 7 has its 7 magnitude bits on f16 bits 7..13 and
+// its sign on bits 14 and 15, and without bit 14 is an f16 worth 2^-8 of the value (the NaN
+// code 0x7f, which the encoder only writes for NaN input, reads as 480 here).
 __attribute__((target("avx2,f16c"))) int64_t decode_fast(KvDtype t, const std::byte* in, int64_t hd,
                                                          float* out) {
   int64_t i = 0;
@@ -88,10 +90,10 @@ __attribute__((target("avx2,f16c"))) int64_t decode_fast(KvDtype t, const std::b
     case KvDtype::kF8E4M3: {
       const __m256 scale = _mm256_set1_ps(256.0f);
       for (; i + 8 <= hd; i += 8) {
-        const __m128i b =
-            _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i)));
-        const __m128i h = _mm_or_si128(_mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x80)), 8),
-                                       _mm_slli_epi16(_mm_and_si128(b, _mm_set1_epi16(0x7f)), 7));
+        const __m128i h = _mm_and_si128(
+            _mm_slli_epi16(
+                _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i))), 7),
+            _mm_set1_epi16(static_cast<int16_t>(0xBF80)));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtph_ps(h), scale));
       }
       break;
@@ -141,11 +143,10 @@ __attribute__((target("avx512f,avx512bw,avx2,f16c"))) int64_t decode_fast512(KvD
     case KvDtype::kF8E4M3: {
       const __m512 scale = _mm512_set1_ps(256.0f);
       for (; i + 16 <= hd; i += 16) {
-        const __m256i b =
-            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)));
-        const __m256i h =
-            _mm256_or_si256(_mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x80)), 8),
-                            _mm256_slli_epi16(_mm256_and_si256(b, _mm256_set1_epi16(0x7f)), 7));
+        const __m256i h = _mm256_and_si256(
+            _mm256_slli_epi16(
+                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i))), 7),
+            _mm256_set1_epi16(static_cast<int16_t>(0xBF80)));
         _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_cvtph_ps(h), scale));
       }
       break;
@@ -281,6 +282,54 @@ void decode_kv_vectors(KvDtype t, const std::byte* in, int64_t count, int64_t hd
       default:
         check_cache_dtype(t);
     }
+  }
+}
+
+size_t kv_element_bytes(KvDtype t) {
+  switch (t) {
+    case KvDtype::kF32:
+      return 4;
+    case KvDtype::kF16:
+    case KvDtype::kBF16:
+      return 2;
+    case KvDtype::kF8E4M3:
+    case KvDtype::kF8E5M2:
+    case KvDtype::kInt8:
+      return 1;
+    default:
+      check_cache_dtype(t);
+      return 0;
+  }
+}
+
+size_t k_run_scale_bytes(KvDtype t, int64_t block_size) {
+  return t == KvDtype::kInt8 ? 4 * static_cast<size_t>(block_size) : 0;
+}
+
+void encode_k_slot(KvDtype t, const float* x, int64_t hd, int64_t bs, int64_t slot,
+                   std::byte* k_run) {
+  const size_t es = kv_element_bytes(t), sb = k_run_scale_bytes(t, bs);
+  std::vector<std::byte> vec(static_cast<size_t>(kv_vector_bytes(t, hd)));
+  encode_kv_vector(t, x, hd, vec.data());
+  const std::byte* elems = vec.data() + (sb ? 4 : 0);  // past the int8 scale
+  if (sb) std::memcpy(k_run + 4 * static_cast<size_t>(slot), vec.data(), 4);
+  std::byte* col = k_run + sb + static_cast<size_t>(slot) * es;
+  for (int64_t d = 0; d < hd; ++d)
+    std::memcpy(col + static_cast<size_t>(d * bs) * es, elems + static_cast<size_t>(d) * es, es);
+}
+
+void decode_k_slots(KvDtype t, const std::byte* k_run, int64_t hd, int64_t bs, int64_t first_slot,
+                    int64_t count, float* out) {
+  const size_t es = kv_element_bytes(t), sb = k_run_scale_bytes(t, bs);
+  std::vector<std::byte> vec(static_cast<size_t>(kv_vector_bytes(t, hd)));
+  std::byte* elems = vec.data() + (sb ? 4 : 0);
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t slot = first_slot + i;
+    if (sb) std::memcpy(vec.data(), k_run + 4 * static_cast<size_t>(slot), 4);
+    const std::byte* col = k_run + sb + static_cast<size_t>(slot) * es;
+    for (int64_t d = 0; d < hd; ++d)
+      std::memcpy(elems + static_cast<size_t>(d) * es, col + static_cast<size_t>(d * bs) * es, es);
+    decode_kv_vectors(t, vec.data(), 1, hd, vec.size(), out + i * hd);
   }
 }
 

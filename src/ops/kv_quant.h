@@ -28,4 +28,17 @@ void encode_kv_vector(KvDtype t, const float* x, int64_t head_dim, std::byte* ou
 void decode_kv_vectors(KvDtype t, const std::byte* in, int64_t count, int64_t head_dim,
                        size_t stride, float* out);
 
+// K runs are stored dimension-major (see kv/kv_layout.h): a run of block_size keys holds, for
+// int8, block_size f32 scales first, then element (d, slot) at kv_element_bytes * (d *
+// block_size + slot). The same bytes as block_size stored vectors, arranged so that one
+// dimension of 16 consecutive tokens is one load.
+size_t kv_element_bytes(KvDtype t);
+size_t k_run_scale_bytes(KvDtype t, int64_t block_size);
+// x: head_dim floats -> the key at `slot` of k_run, encoded exactly as encode_kv_vector does.
+void encode_k_slot(KvDtype t, const float* x, int64_t head_dim, int64_t block_size, int64_t slot,
+                   std::byte* k_run);
+// Keys first_slot .. first_slot + count - 1 of k_run -> out: [count][head_dim] floats.
+void decode_k_slots(KvDtype t, const std::byte* k_run, int64_t head_dim, int64_t block_size,
+                    int64_t first_slot, int64_t count, float* out);
+
 }  // namespace gqa::ops
