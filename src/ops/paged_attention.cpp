@@ -99,30 +99,41 @@ GQA_AVX512_INLINE __m512 value_chunk(const std::byte* vec, int c) {
 // stalling it in one burst (one burst per block was 1.3-2x slower for GQA). Hint T1 (into L2):
 // T0 and T2 measure the same, NTA twice as slow; every line: fetching every second or fourth
 // line, or a run's first lines only for the hardware streamer to follow, is slower.
-struct PrefetchRuns {
+struct PrefetchPlan {
   static constexpr int kMaxRuns = 8;
   const std::byte* run[kMaxRuns] = {};
   int count = 0;
   size_t bytes = 0;  // of each run
-  int cur = 0;
-  size_t off = 0;
   void add(const std::byte* r, size_t run_bytes) {
     run[count++] = r;
     bytes = run_bytes;
   }
+};
+
+// Walks a plan's lines; a local of the kernel, so its state stays in registers.
+struct PrefetchCursor {
+  const std::byte* p = nullptr;
+  const std::byte* end = nullptr;
+  const std::byte* const* next;
+  const std::byte* const* last;
+  size_t bytes;
+  explicit PrefetchCursor(const PrefetchPlan& plan)
+      : next(plan.run), last(plan.run + plan.count), bytes(plan.bytes) {}
+  // Lines per iteration to finish within `iterations`.
   int per_iteration(int iterations) const {
-    const size_t left = static_cast<size_t>(count - cur) * bytes - off;
-    return static_cast<int>((left + 64 * static_cast<size_t>(iterations) - 1) /
-                            (64 * static_cast<size_t>(iterations)));
+    const size_t lines = static_cast<size_t>(last - next) * ((bytes + 63) / 64);
+    return static_cast<int>((lines + static_cast<size_t>(iterations) - 1) /
+                            static_cast<size_t>(iterations));
   }
   GQA_AVX512_INLINE void issue(int lines) {
-    for (int i = 0; i < lines && cur < count; ++i) {
-      _mm_prefetch(reinterpret_cast<const char*>(run[cur] + off), _MM_HINT_T1);
-      off += 64;
-      if (off >= bytes) {
-        off = 0;
-        ++cur;
+    for (int i = 0; i < lines; ++i) {
+      if (p >= end) {
+        if (next == last) return;
+        p = *next++;
+        end = p + bytes;
       }
+      _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T1);
+      p += 64;
     }
   }
 };
@@ -148,8 +159,8 @@ struct Chunk {
 // 480 -> 250 ns, R = 4 610 -> 410 ns.
 template <int NC, int R, int NK, KvDtype T>
 GQA_AVX512 void rows_chunks(const float* q, const Chunk* ch, int64_t bs, size_t vector_bytes,
-                            float* m, float* l, float* acc, PrefetchRuns& pf_k,
-                            PrefetchRuns& pf_v) {
+                            float* m, float* l, float* acc, const PrefetchPlan& plan_k,
+                            const PrefetchPlan& plan_v) {
   constexpr int kHd = 16 * NC, kP = R * NK >= 8 ? 1 : 8 / (R * NK),
                 kCg = R >= 8   ? 2
                       : R == 4 ? 4
@@ -173,6 +184,7 @@ GQA_AVX512 void rows_chunks(const float* q, const Chunk* ch, int64_t bs, size_t 
     for (int r = 0; r < R; ++r)
 #pragma GCC unroll 8
       for (int p = 0; p < kP; ++p) s[k][r][p] = _mm512_setzero_ps();
+  PrefetchCursor pf_k(plan_k), pf_v(plan_v);
   const int pf_k_lines = pf_k.per_iteration(kHd / kP);
   for (int d = 0; d < kHd; d += kP) {
     pf_k.issue(pf_k_lines);
@@ -284,7 +296,8 @@ GQA_AVX512 void rows_chunks(const float* q, const Chunk* ch, int64_t bs, size_t 
 }
 
 using ChunkFn = void (*)(const float* q, const Chunk* ch, int64_t bs, size_t vector_bytes, float* m,
-                         float* l, float* acc, PrefetchRuns& pf_k, PrefetchRuns& pf_v);
+                         float* l, float* acc, const PrefetchPlan& plan_k,
+                         const PrefetchPlan& plan_v);
 
 // The kernels for 1, 2, 4 and 8 rows at once, over one chunk or two.
 struct ChunkFns {
@@ -408,10 +421,10 @@ void run_item_avx512(const AttentionShape& s, const PagedKv& kv, const WorkItem&
   int64_t next_fetch = w.j0 / bs + 1;  // first block not yet prefetched
   for (size_t i = 0; i < n_chunks; i += static_cast<size_t>(nk)) {
     const int k_here = static_cast<int>(std::min<size_t>(static_cast<size_t>(nk), n_chunks - i));
-    PrefetchRuns pf_k, pf_v;
+    PrefetchPlan pf_k, pf_v;
     const int64_t want =
         std::min(last_block, x.chunk_block[i + static_cast<size_t>(k_here) - 1] + ahead);
-    for (; next_fetch <= want && pf_k.count < PrefetchRuns::kMaxRuns; ++next_fetch) {
+    for (; next_fetch <= want && pf_k.count < PrefetchPlan::kMaxRuns; ++next_fetch) {
       pf_k.add(kv.blocks[next_fetch] + kv.k_offset[w.g], run);
       pf_v.add(kv.blocks[next_fetch] + kv.v_offset[w.g], run);
     }
@@ -425,6 +438,7 @@ void run_item_avx512(const AttentionShape& s, const PagedKv& kv, const WorkItem&
       }
       fns.fn[k_here - 1][idx](q_rows + r0 * hd, ch, bs, kv.vector_bytes, p.m.data() + r0,
                               p.l.data() + r0, p.acc.data() + r0 * hd, pf_k, pf_v);
+      pf_k = pf_v = PrefetchPlan{};  // the first row group fetches
       r0 += int64_t{1} << idx;
     }
   }
