@@ -1,6 +1,7 @@
 #include "ops/kv_quant.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -309,10 +310,13 @@ size_t k_run_scale_bytes(KvDtype t, int64_t block_size) {
 void encode_k_slot(KvDtype t, const float* x, int64_t hd, int64_t bs, int64_t slot,
                    std::byte* k_run) {
   const size_t es = kv_element_bytes(t), sb = k_run_scale_bytes(t, bs);
-  std::vector<std::byte> vec(static_cast<size_t>(kv_vector_bytes(t, hd)));
-  encode_kv_vector(t, x, hd, vec.data());
-  const std::byte* elems = vec.data() + (sb ? 4 : 0);  // past the int8 scale
-  if (sb) std::memcpy(k_run + 4 * static_cast<size_t>(slot), vec.data(), 4);
+  const auto vb = static_cast<size_t>(kv_vector_bytes(t, hd));
+  std::array<std::byte, 2064> small;  // head_dim <= 512 in every dtype: no allocation per key
+  std::vector<std::byte> large(vb > small.size() ? vb : 0);
+  std::byte* vec = vb > small.size() ? large.data() : small.data();
+  encode_kv_vector(t, x, hd, vec);
+  const std::byte* elems = vec + (sb ? 4 : 0);  // past the int8 scale
+  if (sb) std::memcpy(k_run + 4 * static_cast<size_t>(slot), vec, 4);
   std::byte* col = k_run + sb + static_cast<size_t>(slot) * es;
   for (int64_t d = 0; d < hd; ++d)
     std::memcpy(col + static_cast<size_t>(d * bs) * es, elems + static_cast<size_t>(d) * es, es);

@@ -511,8 +511,18 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   // Work items: (KV head, query tile, context split). Decode of one token splits its context
   // so that every thread has work even with few KV heads (MQA).
-  std::vector<WorkItem> items;
-  std::vector<int64_t> group_first;  // first item of each (g, tile); splits follow it
+  // Kept per calling thread, as are the workers' scratch buffers: a decode step calls this once
+  // per layer (and per sequence when serving a batch), mostly over short contexts.
+  // (References: inside the parallel region a thread_local name would be the worker's own.)
+  static thread_local std::vector<WorkItem> items_of_caller;
+  static thread_local std::vector<int64_t> group_first_of_caller;
+  static thread_local std::vector<Partial> partials_of_caller;
+  std::vector<WorkItem>& items = items_of_caller;
+  std::vector<int64_t>& group_first = group_first_of_caller;  // first item of each (g, tile)
+  std::vector<Partial>& partials = partials_of_caller;
+  items.clear();
+  group_first.clear();
+  int64_t work = 0;  // chunks of 16 tokens times query tiles, to decide on threads
   for (int64_t g = 0; g < s.kv_heads; ++g) {
     for (int64_t t0 = 0; t0 < n_q; t0 += kQueryTile) {
       const int64_t t1 = std::min(n_q, t0 + kQueryTile);
@@ -532,15 +542,17 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
                       b_hi = first_block + nb * (k + 1) / splits;
         if (b_lo == b_hi) continue;
         items.push_back({g, t0, t1, std::max(j0, b_lo * bs), std::min(j1, b_hi * bs)});
+        work += (items.back().j1 - items.back().j0 + 15) / 16;
       }
     }
   }
   group_first.push_back(static_cast<int64_t>(items.size()));
-  std::vector<Partial> partials(items.size());
+  if (partials.size() < items.size()) partials.resize(items.size());
 
-#pragma omp parallel
+  // Forking threads costs microseconds; below ~32 chunks one thread is faster.
+#pragma omp parallel if (work >= 32)
   {
-    Scratch x;
+    static thread_local Scratch x;
     std::vector<float>& q_rows = x.q_rows;
 #pragma omp for schedule(dynamic)
     for (size_t i = 0; i < items.size(); ++i) {
