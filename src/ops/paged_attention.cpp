@@ -549,7 +549,7 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
   group_first.push_back(static_cast<int64_t>(items.size()));
   if (partials.size() < items.size()) partials.resize(items.size());
 
-  // Forking threads costs microseconds; below ~32 chunks one thread is faster.
+    // Forking threads costs microseconds; below ~32 chunks one thread is faster.
 #pragma omp parallel if (work >= 32)
   {
     static thread_local Scratch x;
