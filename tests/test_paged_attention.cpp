@@ -100,9 +100,12 @@ TEST(PagedAttention, FastMatchesReferenceAcrossGroupingsHeadDimsLengthsAndSimdPa
 // The AVX-512 chunk kernels read the stored bytes of every dtype directly (keys dimension-major);
 // the reference widens them first. Groupings whose n_rep needs every row-group size (15 = 8 + 4
 // + 2 + 1), block sizes that split into whole and partial chunks of 16 (16, 37, 5), an odd
-// number of chunks (the one-chunk tail), decode and causal prefill, and a window.
-TEST(PagedAttention, ChunkKernelsReadEveryStoredDtypeLikeTheReference) {
+// number of chunks (the one-chunk tail), decode and causal prefill, and a window. The other SIMD
+// paths (f32 tiles scored with the AVX2 or scalar vec ops) on two head_dims.
+TEST(PagedAttention, EveryPathReadsEveryStoredDtypeLikeTheReference) {
   std::mt19937_64 rng(12);
+  const VecOps* impls[3];
+  const int n_impls = available_vec_ops(impls, 3);
   for (KvDtype t : {KvDtype::kF32, KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3,
                     KvDtype::kF8E5M2, KvDtype::kInt8}) {
     for (auto [heads, kv_heads] :
@@ -125,10 +128,15 @@ TEST(PagedAttention, ChunkKernelsReadEveryStoredDtypeLikeTheReference) {
           const AttentionShape s{heads, kv_heads, hd, window};
           std::vector<float> ref(q.size()), fast(q.size());
           paged_attention_reference(s, cache.view(), q.data(), n_q, first_pos, ref.data());
-          paged_attention(s, cache.view(), q.data(), n_q, first_pos, fast.data());
-          EXPECT_LE(max_rel(fast, ref), 1e-5)
-              << kv_dtype_name(t) << " H=" << heads << " kv=" << kv_heads << " hd=" << hd
-              << " bs=" << bs << " pos=" << first_pos << " n_q=" << n_q << " w=" << window;
+          for (int i = 0; i < n_impls; ++i) {
+            const VecOps& vec = *impls[i];
+            if (&vec != &vec_ops() && hd != 48 && hd != 128) continue;
+            paged_attention(s, cache.view(), q.data(), n_q, first_pos, fast.data(), vec);
+            EXPECT_LE(max_rel(fast, ref), 1e-5)
+                << vec.name << " " << kv_dtype_name(t) << " H=" << heads << " kv=" << kv_heads
+                << " hd=" << hd << " bs=" << bs << " pos=" << first_pos << " n_q=" << n_q
+                << " w=" << window;
+          }
         }
       }
     }
