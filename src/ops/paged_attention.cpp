@@ -53,7 +53,8 @@ GQA_AVX512_INLINE __m256i fp8_e4m3_as_f16(__m128i codes) {
 }
 
 // 16 keys' values of one dimension from a dimension-major K run, widened to f32 (fp8-e4m3:
-// 2^-8 of the value, int8: the integers; scale() restores them). Lanes outside `m` read 0.
+// 2^-8 of the value, int8: the integers; the kernel's per-chunk scale restores them). Lanes
+// outside `m` read 0.
 template <KvDtype T>
 GQA_AVX512_INLINE __m512 key_column(const std::byte* p, __mmask16 m) {
   if constexpr (T == KvDtype::kF32) {
@@ -391,8 +392,8 @@ void row_ranges(const AttentionShape& s, const WorkItem& w, int64_t first_pos, i
 
 // AVX-512: the item's tokens as chunks of 16 slots from each block's start, handed to the chunk
 // kernels two at a time (rows in groups of 8, 4, 2, 1). Blocks of one KV head are a block apart in
-// memory, which hardware prefetchers do not follow: each call fetches the runs of the block after
-// its last one.
+// memory, which hardware prefetchers do not follow: the first row group of each call fetches the
+// runs of the blocks up to ~16 KiB past its last one.
 void run_item_avx512(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int64_t rows,
                      const ChunkFns& fns, const float* q_rows, Partial& p, Scratch& x) {
   const int64_t hd = s.head_dim, bs = kv.block_size;

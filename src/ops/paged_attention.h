@@ -1,8 +1,9 @@
 #pragma once
 // Attention over a paged KV cache, GQA by index mapping. One kernel serves decode and prefill:
 // the queries of the n_rep heads that share KV head g (and, in prefill, of a tile of tokens)
-// form a small matrix scored against each K tile, so each KV head's blocks are read and
-// dequantized once per group, never once per query head. Softmax is online (running max, sum
+// form a small matrix scored against each chunk of 16 keys, so each KV head's blocks are read
+// once per group and widened once per group of up to 8 query rows, never once per query head
+// (keys are stored dimension-major: kv/kv_layout.h). Softmax is online (running max, sum
 // and accumulator), so no score matrix over the whole context is ever built. A long decode
 // context is split across threads (flash-decoding): each split keeps partial max, sum and
 // accumulator, and the splits are combined at the end.
