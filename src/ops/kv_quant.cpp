@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "core/float_codec.h"
 #include "core/half.h"
+#include "ops/fp8_simd.h"
 
 #include <immintrin.h>
 
@@ -60,10 +61,7 @@ float decode_minifloat(uint8_t v, int man, int bias) {
 }
 
 // AVX2 + F16C widening of stored vectors, 8 values at a time (the tail goes through the scalar
-// code). fp8 codes become f16 bit patterns: e5m2 is the top byte of an f16; an e4m3 code
-// sign-extended to 16 bits and shifted left by 7 has its 7 magnitude bits on f16 bits 7..13 and
-// its sign on bits 14 and 15, and without bit 14 is an f16 worth 2^-8 of the value (the NaN
-// code 0x7f, which the encoder only writes for NaN input, reads as 480 here).
+// code). fp8 codes become f16 bit patterns (ops/fp8_simd.h).
 __attribute__((target("avx2,f16c"))) int64_t decode_fast(KvDtype t, const std::byte* in, int64_t hd,
                                                          float* out) {
   int64_t i = 0;
@@ -83,18 +81,14 @@ __attribute__((target("avx2,f16c"))) int64_t decode_fast(KvDtype t, const std::b
       break;
     case KvDtype::kF8E5M2:
       for (; i + 8 <= hd; i += 8) {
-        const __m128i b =
-            _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i)));
-        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_slli_epi16(b, 8)));
+        _mm256_storeu_ps(out + i, _mm256_cvtph_ps(e5m2_as_f16_x8(
+                                      _mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i)))));
       }
       break;
     case KvDtype::kF8E4M3: {
       const __m256 scale = _mm256_set1_ps(256.0f);
       for (; i + 8 <= hd; i += 8) {
-        const __m128i h = _mm_and_si128(
-            _mm_slli_epi16(
-                _mm_cvtepi8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i))), 7),
-            _mm_set1_epi16(static_cast<int16_t>(0xBF80)));
+        const __m128i h = e4m3_as_f16_x8(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(in + i)));
         _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_cvtph_ps(h), scale));
       }
       break;
@@ -136,18 +130,15 @@ __attribute__((target("avx512f,avx512bw,avx2,f16c"))) int64_t decode_fast512(KvD
       break;
     case KvDtype::kF8E5M2:
       for (; i + 16 <= hd; i += 16) {
-        const __m256i b =
-            _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)));
-        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(_mm256_slli_epi16(b, 8)));
+        _mm512_storeu_ps(out + i, _mm512_cvtph_ps(e5m2_as_f16_x16(
+                                      _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)))));
       }
       break;
     case KvDtype::kF8E4M3: {
       const __m512 scale = _mm512_set1_ps(256.0f);
       for (; i + 16 <= hd; i += 16) {
-        const __m256i h = _mm256_and_si256(
-            _mm256_slli_epi16(
-                _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i))), 7),
-            _mm256_set1_epi16(static_cast<int16_t>(0xBF80)));
+        const __m256i h =
+            e4m3_as_f16_x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i)));
         _mm512_storeu_ps(out + i, _mm512_mul_ps(_mm512_cvtph_ps(h), scale));
       }
       break;

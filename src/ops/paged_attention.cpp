@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ops/exp_simd.h"
+#include "ops/fp8_simd.h"
 #include "ops/kv_quant.h"
 
 namespace gqa::ops {
@@ -43,15 +44,6 @@ struct WorkItem {
 #define GQA_AVX512_INLINE \
   __attribute__((target("avx512f,avx512bw,avx512vl,avx2,f16c"), always_inline)) inline
 
-// fp8-e4m3 codes -> f16 bit patterns worth 2^-8 of their values: sign-extended to 16 bits and
-// shifted left by 7, a code's 7 magnitude bits land on f16 bits 7..13 and copies of its sign on
-// bits 14 and 15; clearing bit 14 leaves the f16 (the NaN code 0x7f, written only for NaN
-// input, reads as 480).
-GQA_AVX512_INLINE __m256i fp8_e4m3_as_f16(__m128i codes) {
-  return _mm256_and_si256(_mm256_slli_epi16(_mm256_cvtepi8_epi16(codes), 7),
-                          _mm256_set1_epi16(static_cast<int16_t>(0xBF80)));
-}
-
 // 16 keys' values of one dimension from a dimension-major K run, widened to f32 (fp8-e4m3:
 // 2^-8 of the value, int8: the integers; the kernel's per-chunk scale restores them). Lanes
 // outside `m` read 0.
@@ -65,9 +57,9 @@ GQA_AVX512_INLINE __m512 key_column(const std::byte* p, __mmask16 m) {
     return _mm512_castsi512_ps(
         _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
   } else if constexpr (T == KvDtype::kF8E5M2) {
-    return _mm512_cvtph_ps(_mm256_slli_epi16(_mm256_cvtepu8_epi16(_mm_maskz_loadu_epi8(m, p)), 8));
+    return _mm512_cvtph_ps(e5m2_as_f16_x16(_mm_maskz_loadu_epi8(m, p)));
   } else if constexpr (T == KvDtype::kF8E4M3) {
-    return _mm512_cvtph_ps(fp8_e4m3_as_f16(_mm_maskz_loadu_epi8(m, p)));
+    return _mm512_cvtph_ps(e4m3_as_f16_x16(_mm_maskz_loadu_epi8(m, p)));
   } else {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
   }
@@ -84,11 +76,11 @@ GQA_AVX512_INLINE __m512 value_chunk(const std::byte* vec, int c) {
     return _mm512_castsi512_ps(_mm512_slli_epi32(
         _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(vec) + c)), 16));
   } else if constexpr (T == KvDtype::kF8E5M2) {
-    return _mm512_cvtph_ps(_mm256_slli_epi16(
-        _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vec + 16 * c))), 8));
+    return _mm512_cvtph_ps(
+        e5m2_as_f16_x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vec + 16 * c))));
   } else if constexpr (T == KvDtype::kF8E4M3) {
     return _mm512_cvtph_ps(
-        fp8_e4m3_as_f16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vec + 16 * c))));
+        e4m3_as_f16_x16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vec + 16 * c))));
   } else {
     return _mm512_cvtepi32_ps(
         _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(vec + 4 + 16 * c))));
