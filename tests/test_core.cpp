@@ -1,11 +1,14 @@
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <random>
+#include <string>
 
 #include "core/byte_size.h"
 #include "core/checked_math.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/huge_buffer.h"
 #include "core/kv_dtype.h"
 
 namespace gqa {
@@ -73,6 +76,24 @@ TEST(CheckedMath, OverflowThrowsAndCeilDivRoundsUp) {
     EXPECT_GE(c * b, a);
     EXPECT_LT((c - 1) * b, a);
   }
+}
+
+// Buffers of 2 MiB and more start on a 2 MiB boundary (so that huge pages can back them), smaller
+// ones on 64 bytes; a request the machine cannot meet is an Error naming what it was for.
+TEST(HugeBuffer, AlignsLargeBuffersForHugePagesAndNamesAFailedRequest) {
+  const HugeBuffer big = allocate_huge_buffer(size_t{5} << 20, "test");
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(big.get()) % (size_t{2} << 20), 0u);
+  big[(size_t{5} << 20) - 1] = std::byte{1};  // the whole size is usable
+  const HugeBuffer small = allocate_huge_buffer(100, "test");
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.get()) % 64, 0u);
+#ifndef __SANITIZE_ADDRESS__  // ASan's allocator aborts on such a request instead of failing it
+  try {
+    allocate_huge_buffer(SIZE_MAX / 2, "the moon");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bytes of the moon"), std::string::npos) << e.what();
+  }
+#endif
 }
 
 }  // namespace

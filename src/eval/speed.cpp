@@ -68,14 +68,18 @@ SpeedRow measure_decode(const model::Model& m, const model::CacheOptions& cache,
 // memory on every machine, while a kernel reading many K/V runs does.
 constexpr int64_t kStreams = 8;
 
-ReadProbe::ReadProbe(int64_t bytes) : a_(static_cast<size_t>(bytes / 8 / kStreams * kStreams)) {
-  const auto n = static_cast<int64_t>(a_.size());
+ReadProbe::ReadProbe(int64_t bytes)
+    : n_(bytes / 8 / kStreams * kStreams),
+      memory_(allocate_huge_buffer(static_cast<size_t>(n_) * 8, "bandwidth probe")) {
+  auto* a = reinterpret_cast<uint64_t*>(memory_.get());
+  const int64_t n = n_;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < n; ++i) a_[static_cast<size_t>(i)] = static_cast<uint64_t>(i);
+  for (int64_t i = 0; i < n; ++i) a[i] = static_cast<uint64_t>(i);
 }
 
 double ReadProbe::measure() const {
-  const auto n = static_cast<int64_t>(a_.size());
+  const int64_t n = n_;
+  const auto* a = reinterpret_cast<const uint64_t*>(memory_.get());
   static volatile uint64_t sink = 0;
   const auto t0 = Clock::now();
   uint64_t sum = 0;
@@ -83,7 +87,7 @@ double ReadProbe::measure() const {
   {
     const int64_t threads = omp_get_num_threads(), id = omp_get_thread_num();
     const int64_t per = n / threads / kStreams * kStreams;
-    const uint64_t* base = a_.data() + id * per;
+    const uint64_t* base = a + id * per;
     const int64_t len = (id == threads - 1 ? n - id * per : per) / kStreams;
     uint64_t part[kStreams] = {};
     for (int64_t i = 0; i < len; ++i)

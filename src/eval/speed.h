@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/huge_buffer.h"
 #include "model/model.h"
 #include "model/session.h"
 
@@ -36,7 +37,8 @@ class ReadProbe {
   double measure() const;  // one pass
 
  private:
-  std::vector<uint64_t> a_;
+  int64_t n_;          // 64-bit words
+  HugeBuffer memory_;  // huge pages, as the KV cache's pool has
 };
 
 // The best of `repeats` passes of a fresh ReadProbe.

@@ -1,6 +1,5 @@
 #include "kv/block_pool.h"
 
-#include <cstdlib>
 #include <string>
 
 #include "core/error.h"
@@ -12,18 +11,12 @@ BlockPool::BlockPool(const KvLayout& layout, int64_t n_blocks)
     : layout_(layout), n_blocks_(n_blocks) {
   if (n_blocks <= 0) fail(ErrorKind::kInvalidArgument, "the KV cache needs at least one block");
   if (n_blocks > INT32_MAX) fail(ErrorKind::kInvalidArgument, "too many KV blocks");
-  const size_t bytes = static_cast<size_t>(n_blocks) * layout.block_bytes();
-  const size_t rounded = (bytes + 63) / 64 * 64;  // aligned_alloc wants a multiple of 64
-  storage_.reset(static_cast<std::byte*>(std::aligned_alloc(64, rounded)));
-  if (!storage_)
-    fail(ErrorKind::kInvalidArgument,
-         "cannot allocate " + std::to_string(bytes) + " bytes of KV cache");
+  // Huge pages (core/huge_buffer.h): a decode step reads each KV head's runs a block apart, so
+  // with 4 KiB pages nearly every run is a TLB miss. Measured with int8 KV at 32k, MHA one layer
+  // of a 1 GiB model: 12-30% faster in six pairs of runs (GQA-8 within noise).
+  storage_ = allocate_huge_buffer(static_cast<size_t>(n_blocks) * layout.block_bytes(), "KV cache");
   free_.reserve(static_cast<size_t>(n_blocks));
   for (int64_t i = n_blocks - 1; i >= 0; --i) free_.push_back(static_cast<int32_t>(i));
-}
-
-void BlockPool::Free::operator()(std::byte* p) const {
-  std::free(p);
 }
 
 int64_t BlockPool::blocks_for_memory(const KvLayout& layout, int64_t bytes) {

@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/huge_buffer.h"
 #include "kv/kv_layout.h"
 #include "ops/paged_attention.h"
 
@@ -40,10 +41,7 @@ class BlockPool {
  private:
   KvLayout layout_;
   int64_t n_blocks_;
-  struct Free {
-    void operator()(std::byte* p) const;
-  };
-  std::unique_ptr<std::byte[], Free> storage_;  // 64-byte aligned
+  HugeBuffer storage_;
   mutable std::mutex mutex_;
   std::vector<int32_t> free_;  // ids of free blocks (a stack)
 };
