@@ -172,6 +172,20 @@ FastDecode fast_decode_level() {
   return level;
 }
 
+// One stored vector's bytes for gathering a key from (or scattering it to) its column: on the
+// stack up to head_dim 512 in every dtype, so storing a key allocates nothing.
+class VectorBytes {
+ public:
+  explicit VectorBytes(size_t n) : large_(n > small_.size() ? n : 0), size_(n) {}
+  std::byte* data() { return size_ > small_.size() ? large_.data() : small_.data(); }
+  size_t size() const { return size_; }
+
+ private:
+  std::array<std::byte, 2064> small_;
+  std::vector<std::byte> large_;
+  size_t size_;
+};
+
 constexpr float kF16Max = 65504.0f;
 constexpr float kBF16Max = 3.3895313892515355e38f;
 
@@ -301,10 +315,8 @@ size_t k_run_scale_bytes(KvDtype t, int64_t block_size) {
 void encode_k_slot(KvDtype t, const float* x, int64_t hd, int64_t bs, int64_t slot,
                    std::byte* k_run) {
   const size_t es = kv_element_bytes(t), sb = k_run_scale_bytes(t, bs);
-  const auto vb = static_cast<size_t>(kv_vector_bytes(t, hd));
-  std::array<std::byte, 2064> small;  // head_dim <= 512 in every dtype: no allocation per key
-  std::vector<std::byte> large(vb > small.size() ? vb : 0);
-  std::byte* vec = vb > small.size() ? large.data() : small.data();
+  VectorBytes buf(static_cast<size_t>(kv_vector_bytes(t, hd)));
+  std::byte* vec = buf.data();
   encode_kv_vector(t, x, hd, vec);
   const std::byte* elems = vec + (sb ? 4 : 0);  // past the int8 scale
   if (sb) std::memcpy(k_run + 4 * static_cast<size_t>(slot), vec, 4);
@@ -316,7 +328,7 @@ void encode_k_slot(KvDtype t, const float* x, int64_t hd, int64_t bs, int64_t sl
 void decode_k_slots(KvDtype t, const std::byte* k_run, int64_t hd, int64_t bs, int64_t first_slot,
                     int64_t count, float* out) {
   const size_t es = kv_element_bytes(t), sb = k_run_scale_bytes(t, bs);
-  std::vector<std::byte> vec(static_cast<size_t>(kv_vector_bytes(t, hd)));
+  VectorBytes vec(static_cast<size_t>(kv_vector_bytes(t, hd)));
   std::byte* elems = vec.data() + (sb ? 4 : 0);
   for (int64_t i = 0; i < count; ++i) {
     const int64_t slot = first_slot + i;
