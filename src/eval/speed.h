@@ -3,7 +3,6 @@
 // STREAM-like read-bandwidth probe to put decode's bytes/s in proportion.
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "core/huge_buffer.h"
 #include "model/model.h"
