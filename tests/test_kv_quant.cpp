@@ -84,17 +84,23 @@ TEST(Fp8, EncodingRoundsToNearestEvenAndSaturates) {
 }
 
 // A key stored at a slot of a K run holds the bytes encode_kv_vector writes, arranged
-// dimension-major: element d of slot j at kv_element_bytes * (d * block_size + j), after the
-// block_size f32 scales for int8; decode_k_slots reads back what decode_kv_vectors would.
+// dimension-major: element d of slot j at kv_element_bytes * (d * block_size + j); int8 after
+// the block_size f32 scales, in quads (4 * (d / 4 * block_size + j) + d % 4) up to head_dim
+// rounded down to 4, then one dimension at a time. decode_k_slots reads back what
+// decode_kv_vectors would.
 TEST(KeyRun, StoresEachKeyDimensionMajorAndReadsItBack) {
   std::mt19937 rng(21);
   std::normal_distribution<float> d(0.0f, 1.5f);
-  const int64_t hd = 48, bs = 7;
+  const int64_t hd = 50, bs = 7;
   for (KvDtype t : {KvDtype::kF32, KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3,
                     KvDtype::kF8E5M2, KvDtype::kInt8}) {
     const size_t vb = static_cast<size_t>(kv_vector_bytes(t, hd)), es = kv_element_bytes(t);
     const size_t lead = t == KvDtype::kInt8 ? 4 : 0;
     ASSERT_EQ(k_run_scale_bytes(t, bs), lead * bs);
+    const auto where = [&](int64_t i, int64_t j) -> size_t {
+      if (t == KvDtype::kInt8 && i < 48) return lead * bs + 4 * (i / 4 * bs + j) + i % 4;
+      return lead * bs + (i * bs + j) * es;
+    };
     std::vector<std::byte> run(vb * bs), vecs(vb * bs);
     std::vector<float> x(static_cast<size_t>(hd * bs));
     for (auto& v : x) v = d(rng);
@@ -104,10 +110,11 @@ TEST(KeyRun, StoresEachKeyDimensionMajorAndReadsItBack) {
     }
     for (int64_t j = 0; j < bs; ++j) {
       const std::byte* vec = vecs.data() + j * vb;
-      if (lead) EXPECT_EQ(std::memcmp(run.data() + 4 * j, vec, 4), 0) << "scale of slot " << j;
+      if (lead) {
+        EXPECT_EQ(std::memcmp(run.data() + 4 * j, vec, 4), 0) << "scale of slot " << j;
+      }
       for (int64_t i = 0; i < hd; ++i)
-        ASSERT_EQ(std::memcmp(run.data() + lead * bs + (i * bs + j) * es, vec + lead + i * es, es),
-                  0)
+        ASSERT_EQ(std::memcmp(run.data() + where(i, j), vec + lead + i * es, es), 0)
             << kv_dtype_name(t) << " slot " << j << " dim " << i;
     }
     std::vector<float> got(static_cast<size_t>(3 * hd)), want(got.size());
@@ -220,6 +227,32 @@ TEST(KvVector, SimdDecodeAgreesWithTheScalarDefinitionForEveryCode) {
       for (int64_t i = 0; i < 61; ++i) ASSERT_EQ(y[i], y61[i]) << kv_dtype_name(t);
     }
   }
+}
+
+// The query rounding of int8 scores: integers in [-127, 127], the largest |q| at 127, each value
+// rewritten to integer * scale within half a step of where it was; a zero query stays zero.
+TEST(QueryInt8, RoundsLikeAnInt8VectorAndRewritesTheQuery) {
+  std::mt19937 rng(23);
+  std::normal_distribution<float> d(0.0f, 3.0f);
+  const int64_t hd = 37;
+  std::vector<float> q(hd), orig(hd);
+  std::vector<int8_t> ints(hd);
+  for (auto& v : q) v = d(rng);
+  orig = q;
+  const float scale = round_query_int8(q.data(), hd, ints.data());
+  float amax = 0;
+  for (float v : orig) amax = std::max(amax, std::fabs(v));
+  EXPECT_FLOAT_EQ(scale, amax / 127.0f);
+  int top = 0;
+  for (int64_t i = 0; i < hd; ++i) {
+    EXPECT_EQ(q[i], ints[i] * scale) << i;
+    EXPECT_LE(std::fabs(q[i] - orig[i]), 0.5f * scale * (1 + 1e-6f)) << i;
+    top = std::max(top, std::abs(int{ints[i]}));
+  }
+  EXPECT_EQ(top, 127);
+  std::vector<float> zero(hd, 0.0f);
+  EXPECT_EQ(round_query_int8(zero.data(), hd, ints.data()), 0.0f);
+  for (int64_t i = 0; i < hd; ++i) EXPECT_EQ(ints[i], 0);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "ops/exp_simd.h"
 #include "ops/fp8_simd.h"
@@ -15,13 +16,14 @@
 namespace gqa::ops {
 namespace {
 
-#define GQA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx2,f16c")))
-#define GQA_AVX512_INLINE \
-  __attribute__((target("avx512f,avx512bw,avx512vl,avx2,f16c"), always_inline)) inline
+#define GQA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,f16c")))
+#define GQA_AVX512_INLINE                                                          \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,f16c"), always_inline)) \
+  inline
 
 // 16 keys' values of one dimension from a dimension-major K run, widened to f32 (fp8-e4m3:
-// 2^-8 of the value, int8: the integers; the kernel's per-chunk scale restores them). Lanes
-// outside `m` read 0.
+// 2^-8 of the value; the kernel's scale restores it). Lanes outside `m` read 0. (int8 keys are
+// scored as integers: rows_chunks.)
 template <KvDtype T>
 GQA_AVX512_INLINE __m512 key_column(const std::byte* p, __mmask16 m) {
   if constexpr (T == KvDtype::kF32) {
@@ -33,10 +35,9 @@ GQA_AVX512_INLINE __m512 key_column(const std::byte* p, __mmask16 m) {
         _mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
   } else if constexpr (T == KvDtype::kF8E5M2) {
     return _mm512_cvtph_ps(e5m2_as_f16_x16(_mm_maskz_loadu_epi8(m, p)));
-  } else if constexpr (T == KvDtype::kF8E4M3) {
-    return _mm512_cvtph_ps(e4m3_as_f16_x16(_mm_maskz_loadu_epi8(m, p)));
   } else {
-    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, p)));
+    static_assert(T == KvDtype::kF8E4M3);
+    return _mm512_cvtph_ps(e4m3_as_f16_x16(_mm_maskz_loadu_epi8(m, p)));
   }
 }
 
@@ -101,9 +102,9 @@ struct PrefetchCursor {
 // (MHA decode) independent work to overlap; measured per chunk (one core, in L2): f16 R = 1
 // 480 -> 250 ns, R = 4 610 -> 410 ns.
 template <int NC, int R, int NK, KvDtype T>
-GQA_AVX512 void rows_chunks(const float* q, const Chunk* ch, int64_t bs, size_t vector_bytes,
-                            float* m, float* l, float* acc, const PrefetchPlan& plan_k,
-                            const PrefetchPlan& plan_v) {
+GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch, int64_t bs,
+                            size_t vector_bytes, float* m, float* l, float* acc,
+                            const PrefetchPlan& plan_k, const PrefetchPlan& plan_v) {
   constexpr int kHd = 16 * NC, kP = R * NK >= 8 ? 1 : 8 / (R * NK),
                 kCg = R >= 8   ? 2
                       : R == 4 ? 4
@@ -117,28 +118,73 @@ GQA_AVX512 void rows_chunks(const float* q, const Chunk* ch, int64_t bs, size_t 
   for (int k = 0; k < NK; ++k) {
     any[k] = 0;
     for (int r = 0; r < R; ++r) any[k] |= ch[k].live[r];
-    kcol[k] = ch[k].k_run + scale_bytes + static_cast<size_t>(ch[k].s0) * kEs;
+    kcol[k] = ch[k].k_run + scale_bytes +
+              static_cast<size_t>(ch[k].s0) * (T == KvDtype::kInt8 ? 4 : kEs);  // int8: quads
   }
 
   __m512 s[NK][R][kP];
-#pragma GCC unroll 2
-  for (int k = 0; k < NK; ++k)
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-      for (int p = 0; p < kP; ++p) s[k][r][p] = _mm512_setzero_ps();
   PrefetchCursor pf_k(plan_k), pf_v(plan_v);
-  const int pf_k_lines = pf_k.per_iteration(kHd / kP);
-  for (int d = 0; d < kHd; d += kP) {
-    pf_k.issue(pf_k_lines);
-#pragma GCC unroll 8
-    for (int p = 0; p < kP; ++p) {
+  if constexpr (T == KvDtype::kInt8) {
+    // Integer scores: each 32-bit lane of a load is one token's four dimensions; VNNI takes
+    // them as unsigned (x ^ 0x80 = x + 128) against the row's four signed query integers, so a
+    // row's sum is its dot product + 128 * (sum of its integers).
+    constexpr int kQuads = kHd / 4, kPq = kQuads % kP == 0 ? kP : 4;
+    __m512i si[NK][R][kPq];
 #pragma GCC unroll 2
-      for (int k = 0; k < NK; ++k) {
-        const __m512 kd = key_column<T>(kcol[k] + static_cast<size_t>(d + p) * dstride, any[k]);
+    for (int k = 0; k < NK; ++k)
 #pragma GCC unroll 8
-        for (int r = 0; r < R; ++r)
-          s[k][r][p] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * kHd + d + p]), kd, s[k][r][p]);
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int p = 0; p < kPq; ++p) si[k][r][p] = _mm512_setzero_si512();
+    const int pf_k_lines = pf_k.per_iteration(kQuads / kPq);
+    const size_t quad_stride = 4 * static_cast<size_t>(bs);
+    const __m512i flip = _mm512_set1_epi32(static_cast<int>(0x80808080u));
+    for (int dq = 0; dq < kQuads; dq += kPq) {
+      pf_k.issue(pf_k_lines);
+#pragma GCC unroll 8
+      for (int p = 0; p < kPq; ++p) {
+#pragma GCC unroll 2
+        for (int k = 0; k < NK; ++k) {
+          const __m512i kd = _mm512_xor_si512(
+              _mm512_maskz_loadu_epi32(any[k], kcol[k] + static_cast<size_t>(dq + p) * quad_stride),
+              flip);
+#pragma GCC unroll 8
+          for (int r = 0; r < R; ++r) {
+            int32_t qw;
+            std::memcpy(&qw, q8.q + r * kHd + 4 * (dq + p), 4);
+            si[k][r][p] = _mm512_dpbusd_epi32(si[k][r][p], kd, _mm512_set1_epi32(qw));
+          }
+        }
+      }
+    }
+#pragma GCC unroll 2
+    for (int k = 0; k < NK; ++k)
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r) {
+        __m512i t = _mm512_set1_epi32(-128 * q8.sum[r]);
+#pragma GCC unroll 8
+        for (int p = 0; p < kPq; ++p) t = _mm512_add_epi32(t, si[k][r][p]);
+        s[k][r][0] = _mm512_mul_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(q8.scale[r]));
+      }
+  } else {
+#pragma GCC unroll 2
+    for (int k = 0; k < NK; ++k)
+#pragma GCC unroll 8
+      for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int p = 0; p < kP; ++p) s[k][r][p] = _mm512_setzero_ps();
+    const int pf_k_lines = pf_k.per_iteration(kHd / kP);
+    for (int d = 0; d < kHd; d += kP) {
+      pf_k.issue(pf_k_lines);
+#pragma GCC unroll 8
+      for (int p = 0; p < kP; ++p) {
+#pragma GCC unroll 2
+        for (int k = 0; k < NK; ++k) {
+          const __m512 kd = key_column<T>(kcol[k] + static_cast<size_t>(d + p) * dstride, any[k]);
+#pragma GCC unroll 8
+          for (int r = 0; r < R; ++r)
+            s[k][r][p] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * kHd + d + p]), kd, s[k][r][p]);
+        }
       }
     }
   }
@@ -156,8 +202,10 @@ GQA_AVX512 void rows_chunks(const float* q, const Chunk* ch, int64_t bs, size_t 
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       sc[k][r] = s[k][r][0];
+      if constexpr (T != KvDtype::kInt8) {
 #pragma GCC unroll 8
-      for (int p = 1; p < kP; ++p) sc[k][r] = _mm512_add_ps(sc[k][r], s[k][r][p]);
+        for (int p = 1; p < kP; ++p) sc[k][r] = _mm512_add_ps(sc[k][r], s[k][r][p]);
+      }
       sc[k][r] = _mm512_mul_ps(sc[k][r], kscale);
       // -inf where no slot is live
       row_max[r] = std::max(row_max[r], _mm512_mask_reduce_max_ps(ch[k].live[r], sc[k][r]));
@@ -273,7 +321,8 @@ ChunkFns chunk_fns_for_dim(int64_t hd) {
 ChunkFns chunk_fns(KvDtype t, int64_t hd) {
   static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
-  if (!cpu) return {};
+  static const bool vnni = __builtin_cpu_supports("avx512vnni");
+  if (!cpu || (t == KvDtype::kInt8 && !vnni)) return {};
   switch (t) {
     case KvDtype::kF32:
       return chunk_fns_for_dim<KvDtype::kF32>(hd);

@@ -35,9 +35,18 @@ struct Chunk {
   const uint16_t* live;  // [R]
 };
 
-using ChunkFn = void (*)(const float* q, const Chunk* ch, int64_t bs, size_t vector_bytes, float* m,
-                         float* l, float* acc, const PrefetchPlan& plan_k,
-                         const PrefetchPlan& plan_v);
+// int8 keys: the R query rows as integers (ops::round_query_int8), their scales and the sums
+// of their integers.
+struct QueryInt8 {
+  const int8_t* q = nullptr;   // [R][head_dim]
+  const float* scale = nullptr;  // [R]
+  const int32_t* sum = nullptr;  // [R]
+};
+
+// q: [R][head_dim] floats, prescaled (int8 keys: rounded, and q8 holds them as integers).
+using ChunkFn = void (*)(const float* q, const QueryInt8& q8, const Chunk* ch, int64_t bs,
+                         size_t vector_bytes, float* m, float* l, float* acc,
+                         const PrefetchPlan& plan_k, const PrefetchPlan& plan_v);
 
 // The kernels for 1, 2, 4 and 8 rows at once, over one chunk or two.
 struct ChunkFns {
@@ -46,7 +55,7 @@ struct ChunkFns {
 };
 
 // The kernels for `t` and head_dim `hd` (32, 48, 64, 80, 96, 128, 256), or none; also none
-// when the CPU lacks AVX-512 F, BW and VL or F16C.
+// when the CPU lacks AVX-512 F, BW and VL or F16C (int8: or AVX512-VNNI).
 ChunkFns chunk_fns(KvDtype t, int64_t hd);
 
 }  // namespace gqa::ops

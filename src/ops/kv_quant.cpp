@@ -312,6 +312,13 @@ size_t k_run_scale_bytes(KvDtype t, int64_t block_size) {
   return t == KvDtype::kInt8 ? 4 * static_cast<size_t>(block_size) : 0;
 }
 
+size_t k_element_offset(KvDtype t, int64_t hd, int64_t bs, int64_t d, int64_t slot) {
+  const size_t es = kv_element_bytes(t), sb = k_run_scale_bytes(t, bs);
+  const int64_t quads = t == KvDtype::kInt8 ? hd / 4 * 4 : 0;  // dimensions stored in quads
+  if (d < quads) return sb + static_cast<size_t>((d / 4 * bs + slot) * 4 + d % 4);
+  return sb + static_cast<size_t>(d * bs + slot) * es;
+}
+
 void encode_k_slot(KvDtype t, const float* x, int64_t hd, int64_t bs, int64_t slot,
                    std::byte* k_run) {
   const size_t es = kv_element_bytes(t), sb = k_run_scale_bytes(t, bs);
@@ -320,9 +327,9 @@ void encode_k_slot(KvDtype t, const float* x, int64_t hd, int64_t bs, int64_t sl
   encode_kv_vector(t, x, hd, vec);
   const std::byte* elems = vec + (sb ? 4 : 0);  // past the int8 scale
   if (sb) std::memcpy(k_run + 4 * static_cast<size_t>(slot), vec, 4);
-  std::byte* col = k_run + sb + static_cast<size_t>(slot) * es;
   for (int64_t d = 0; d < hd; ++d)
-    std::memcpy(col + static_cast<size_t>(d * bs) * es, elems + static_cast<size_t>(d) * es, es);
+    std::memcpy(k_run + k_element_offset(t, hd, bs, d, slot), elems + static_cast<size_t>(d) * es,
+                es);
 }
 
 void decode_k_slots(KvDtype t, const std::byte* k_run, int64_t hd, int64_t bs, int64_t first_slot,
@@ -333,11 +340,24 @@ void decode_k_slots(KvDtype t, const std::byte* k_run, int64_t hd, int64_t bs, i
   for (int64_t i = 0; i < count; ++i) {
     const int64_t slot = first_slot + i;
     if (sb) std::memcpy(vec.data(), k_run + 4 * static_cast<size_t>(slot), 4);
-    const std::byte* col = k_run + sb + static_cast<size_t>(slot) * es;
     for (int64_t d = 0; d < hd; ++d)
-      std::memcpy(elems + static_cast<size_t>(d) * es, col + static_cast<size_t>(d * bs) * es, es);
+      std::memcpy(elems + static_cast<size_t>(d) * es, k_run + k_element_offset(t, hd, bs, d, slot),
+                  es);
     decode_kv_vectors(t, vec.data(), 1, hd, vec.size(), out + i * hd);
   }
+}
+
+float round_query_int8(float* q, int64_t hd, int8_t* ints) {
+  float amax = 0.0f;
+  for (int64_t i = 0; i < hd; ++i) amax = std::max(amax, std::fabs(q[i]));
+  const float scale = amax / 127.0f;
+  const float inv = scale > 0 ? 1.0f / scale : 0.0f;
+  for (int64_t i = 0; i < hd; ++i) {
+    const float r = std::clamp(std::nearbyint(q[i] * inv), -127.0f, 127.0f);
+    if (ints) ints[i] = static_cast<int8_t>(r);
+    q[i] = r * scale;
+  }
+  return scale;
 }
 
 }  // namespace gqa::ops

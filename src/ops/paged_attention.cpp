@@ -49,11 +49,28 @@ uint16_t slot_mask(int64_t s0, int64_t lo, int64_t hi) {
 // Per-thread buffers of run_item.
 struct Scratch {
   std::vector<float> q_rows, ktile, vtile, scores;
+  std::vector<int8_t> q8;  // int8 keys: q_rows as integers [rows][hd], their scales and sums
+  std::vector<float> q8_scale;
+  std::vector<int32_t> q8_sum;
   std::vector<int64_t> row_lo, row_hi;
   std::vector<Chunk> chunks;
   std::vector<int64_t> chunk_block;
   std::vector<uint16_t> live;  // [chunk][row]
 };
+
+// int8 keys: every path scores with the query rows rounded to int8 (the reference too).
+void round_query_rows(float* q_rows, int64_t rows, int64_t hd, Scratch& x) {
+  x.q8.resize(static_cast<size_t>(rows * hd));
+  x.q8_scale.resize(static_cast<size_t>(rows));
+  x.q8_sum.resize(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    int8_t* ints = x.q8.data() + r * hd;
+    x.q8_scale[r] = round_query_int8(q_rows + r * hd, hd, ints);
+    int32_t sum = 0;
+    for (int64_t d = 0; d < hd; ++d) sum += ints[d];
+    x.q8_sum[r] = sum;
+  }
+}
 
 // Row r of item w sees context tokens [row_lo[r], row_hi[r]).
 void row_ranges(const AttentionShape& s, const WorkItem& w, int64_t first_pos, int64_t rows,
@@ -115,7 +132,8 @@ void run_item_avx512(const AttentionShape& s, const PagedKv& kv, const WorkItem&
         ch[k] = x.chunks[i + static_cast<size_t>(k)];
         ch[k].live = x.live.data() + (i + static_cast<size_t>(k)) * static_cast<size_t>(rows) + r0;
       }
-      fns.fn[k_here - 1][idx](q_rows + r0 * hd, ch, bs, kv.vector_bytes, p.m.data() + r0,
+      const QueryInt8 q8{x.q8.data() + r0 * hd, x.q8_scale.data() + r0, x.q8_sum.data() + r0};
+      fns.fn[k_here - 1][idx](q_rows + r0 * hd, q8, ch, bs, kv.vector_bytes, p.m.data() + r0,
                               p.l.data() + r0, p.acc.data() + r0 * hd, pf_k, pf_v);
       pf_k = pf_v = PrefetchPlan{};  // the first row group fetches
       r0 += int64_t{1} << idx;
@@ -168,7 +186,7 @@ void run_item_tiles(const AttentionShape& s, const PagedKv& kv, const WorkItem& 
 }
 
 // Accumulates the query rows (t, r) of item w over its tokens into p. x.q_rows: [rows][hd],
-// prescaled.
+// prescaled (int8 keys: rounded, x.q8 holding them as integers).
 void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int64_t first_pos,
               Partial& p, Scratch& x, const VecOps& vec) {
   const int64_t rows = (w.t1 - w.t0) * (s.heads / s.kv_heads);
@@ -243,6 +261,7 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
         const float* src = q + (t * s.heads + h) * hd;
         for (int64_t d = 0; d < hd; ++d) q_rows[static_cast<size_t>(row * hd + d)] = src[d] * scale;
       }
+      if (kv.dtype == KvDtype::kInt8) round_query_rows(q_rows.data(), rows, hd, x);
       run_item(s, kv, w, first_pos, partials[i], x, vec);
     }
   }
@@ -284,18 +303,22 @@ void paged_attention_reference(const AttentionShape& s, const PagedKv& kv, const
       decode_kv_vectors(kv.dtype, base + kv.v_offset[g], 1, hd, kv.vector_bytes,
                         &v[(g * n + j) * hd]);
     }
+  const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  std::vector<float> qs(static_cast<size_t>(hd));
   for (int64_t t = 0; t < n_q; ++t) {
     const int64_t pos = first_pos + t;
     const int64_t lo = s.window > 0 ? std::max<int64_t>(0, pos - s.window + 1) : 0;
     for (int64_t h = 0; h < s.heads; ++h) {
       const int64_t g = h / n_rep;
+      // The query prescaled in f32 as the kernels do; for int8 keys, rounded as they do.
+      for (int64_t i = 0; i < hd; ++i) qs[i] = q[(t * s.heads + h) * hd + i] * scale;
+      if (kv.dtype == KvDtype::kInt8) round_query_int8(qs.data(), hd, nullptr);
       std::vector<double> sc;
       double mx = -INFINITY;
       for (int64_t j = lo; j <= pos; ++j) {
         double d = 0;
-        for (int64_t i = 0; i < hd; ++i)
-          d += double(q[(t * s.heads + h) * hd + i]) * k[(g * n + j) * hd + i];
-        sc.push_back(d / std::sqrt(double(hd)));
+        for (int64_t i = 0; i < hd; ++i) d += double(qs[i]) * k[(g * n + j) * hd + i];
+        sc.push_back(d);
         mx = std::max(mx, sc.back());
       }
       double sum = 0;
