@@ -17,9 +17,8 @@ namespace gqa::ops {
 namespace {
 
 #define GQA_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,f16c")))
-#define GQA_AVX512_INLINE                                                          \
-  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,f16c"), always_inline)) \
-  inline
+#define GQA_AVX512_INLINE \
+  __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,f16c"), always_inline)) inline
 
 // 16 keys' values of one dimension from a dimension-major K run, widened to f32 (fp8-e4m3:
 // 2^-8 of the value; the kernel's scale restores it). Lanes outside `m` read 0. (int8 keys are
@@ -191,9 +190,11 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
 
   // Softmax: the new running max per row, the correction of the old sums, exp of the scores.
   __m512 sc[NK][R];
+  // One horizontal max and one sum per row for all NK chunks.
   alignas(64) float row_max[16], m_new[16], corr[16], row_sum[16] = {};
+  __m512 lane_max[R];
 #pragma GCC unroll 8
-  for (int r = 0; r < R; ++r) row_max[r] = -INFINITY;
+  for (int r = 0; r < R; ++r) lane_max[r] = _mm512_set1_ps(-INFINITY);
 #pragma GCC unroll 2
   for (int k = 0; k < NK; ++k) {
     __m512 kscale = _mm512_set1_ps(T == KvDtype::kF8E4M3 ? 256.0f : 1.0f);
@@ -207,10 +208,11 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
         for (int p = 1; p < kP; ++p) sc[k][r] = _mm512_add_ps(sc[k][r], s[k][r][p]);
       }
       sc[k][r] = _mm512_mul_ps(sc[k][r], kscale);
-      // -inf where no slot is live
-      row_max[r] = std::max(row_max[r], _mm512_mask_reduce_max_ps(ch[k].live[r], sc[k][r]));
+      lane_max[r] = _mm512_mask_max_ps(lane_max[r], ch[k].live[r], lane_max[r], sc[k][r]);
     }
   }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) row_max[r] = _mm512_reduce_max_ps(lane_max[r]);  // -inf: none live
   constexpr __mmask16 kRows = static_cast<__mmask16>((1u << R) - 1);
   const __m512 m_old = _mm512_maskz_loadu_ps(kRows, m);
   const __m512 mx = _mm512_max_ps(m_old, _mm512_maskz_load_ps(kRows, row_max));
@@ -223,6 +225,7 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
   _mm512_store_ps(corr, c);
   _mm512_mask_storeu_ps(m, kRows, mx);
   alignas(64) float pr[NK][R][16];
+  __m512 lane_sum[R];
 #pragma GCC unroll 2
   for (int k = 0; k < NK; ++k) {
     __m512 vscale = _mm512_set1_ps(T == KvDtype::kF8E4M3 ? 256.0f : 1.0f);
@@ -238,10 +241,12 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
     for (int r = 0; r < R; ++r) {
       const __m512 e = _mm512_maskz_mov_ps(
           ch[k].live[r], exp_nonpos_avx512(_mm512_sub_ps(sc[k][r], _mm512_set1_ps(m_new[r]))));
-      row_sum[r] += _mm512_reduce_add_ps(e);
+      lane_sum[r] = k == 0 ? e : _mm512_add_ps(lane_sum[r], e);
       _mm512_store_ps(pr[k][r], _mm512_mul_ps(e, vscale));
     }
   }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r) row_sum[r] = _mm512_reduce_add_ps(lane_sum[r]);
   _mm512_mask_storeu_ps(
       l, kRows,
       _mm512_fmadd_ps(_mm512_maskz_loadu_ps(kRows, l), c, _mm512_maskz_load_ps(kRows, row_sum)));

@@ -38,7 +38,7 @@ struct Chunk {
 // int8 keys: the R query rows as integers (ops::round_query_int8), their scales and the sums
 // of their integers.
 struct QueryInt8 {
-  const int8_t* q = nullptr;   // [R][head_dim]
+  const int8_t* q = nullptr;     // [R][head_dim]
   const float* scale = nullptr;  // [R]
   const int32_t* sum = nullptr;  // [R]
 };
