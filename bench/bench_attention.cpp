@@ -3,6 +3,11 @@
 // Prints the time per step, the effective read bandwidth (the KV bytes a step must read / time),
 // its ratio to a STREAM-like read probe measured in this run (goal >= 0.8 once the KV is larger
 // than the last-level cache) and the time ratio MHA / GQA (goal within 15% of H / h_kv).
+// The arithmetic floor is the time the step's vector multiply-adds alone take at the rate an
+// FMA probe measures in the same rounds: 16-lane f32 FMAs for each key and value element of
+// every query head (H * ctx * head_dim / 16 each for K and V), int8 keys a quarter of that
+// (VNNI: four products per lane). Fewer KV heads shrink the bytes, not this floor, so once a
+// grouping's time approaches it, MHA / GQA stops following H / h_kv.
 //
 // Each configuration models a model of as many layers as make its KV at the largest context
 // 1 GiB, and each timed step is one layer's attention over the next layer's KV, as in a real
@@ -13,6 +18,10 @@
 //
 // Usage: bench_attention [--threads N] [--max-ctx N] [--kv-dtype f16|bf16|fp8-e4m3|int8]
 //        (defaults 2, 32768, all four)
+constexpr const char* kUsage =
+    "usage: bench_attention [--threads N] [--max-ctx N] [--kv-dtype f16|bf16|fp8-e4m3|int8]\n"
+    "  decode attention over the paged cache, 32 query heads x 128 over 32, 8, 4, 1 KV heads;\n"
+    "  defaults: 2 threads, contexts 1k to 32768, all four dtypes\n";
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -115,24 +124,47 @@ int main(int argc, char** argv) {
   int threads = 2;
   int64_t max_ctx = 32768;
   std::string only_dtype;  // empty: all four
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--threads")
-      threads = std::stoi(argv[i + 1]);
-    else if (a == "--max-ctx")
-      max_ctx = std::stoll(argv[i + 1]);
-    else if (a == "--kv-dtype")
-      only_dtype = argv[i + 1];
+    if (a == "-h" || a == "--help") {
+      fmt::print("{}", kUsage);
+      return 0;
+    }
+    if (i + 1 >= argc || (a != "--threads" && a != "--max-ctx" && a != "--kv-dtype")) {
+      fmt::print(stderr, "bench_attention: bad argument '{}'\n{}", a, kUsage);
+      return 2;
+    }
+    try {
+      if (a == "--threads")
+        threads = std::stoi(argv[i + 1]);
+      else if (a == "--max-ctx")
+        max_ctx = std::stoll(argv[i + 1]);
+      else
+        only_dtype = argv[i + 1];
+    } catch (const std::exception&) {
+      fmt::print(stderr, "bench_attention: {} wants a number, not '{}'\n", a, argv[i + 1]);
+      return 2;
+    }
+  }
+  if (threads < 1 || max_ctx < 1024) {
+    fmt::print(stderr, "bench_attention: --threads must be >= 1 and --max-ctx >= 1024\n");
+    return 2;
+  }
+  if (!only_dtype.empty() && only_dtype != "f16" && only_dtype != "bf16" &&
+      only_dtype != "fp8-e4m3" && only_dtype != "int8") {
+    fmt::print(stderr, "bench_attention: --kv-dtype is one of f16, bf16, fp8-e4m3, int8\n");
+    return 2;
   }
   gqa::ops::set_threads(threads);
   const gqa::eval::ReadProbe probe(int64_t{1} << 30);
   fmt::print(
       "decode attention of one layer, {} query heads, head_dim {}, {} threads, SIMD {}; each "
-      "step reads the next of enough layers to hold {:.0f} MiB of KV; read probe measured in "
-      "each of {} rounds per context\n",
+      "step reads the next of enough layers to hold {:.0f} MiB of KV; read and FMA probes "
+      "measured in each of {} rounds per context\n",
       kHeads, kHeadDim, threads, gqa::ops::vec_ops().name, kModelKvBytes / (1 << 20), kRounds);
-  fmt::print("{:<9} {:>6} {:>8} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9}\n", "kv dtype", "ctx",
-             "kv heads", "layer MiB", "us/step", "GB/s", "probe", "vs probe", "MHA/this");
+  fmt::print("{:<9} {:>6} {:>8} {:>10} {:>10} {:>8} {:>8} {:>9} {:>9} {:>10}\n", "kv dtype", "ctx",
+             "kv heads", "layer MiB", "us/step", "GB/s", "probe", "vs probe", "MHA/this",
+             "fma floor");
   std::mt19937_64 rng(1);
   std::normal_distribution<float> nd;
   std::vector<float> q(static_cast<size_t>(kHeads * kHeadDim)), out(q.size());
@@ -144,12 +176,15 @@ int main(int argc, char** argv) {
     for (int64_t ctx = 1024; ctx <= max_ctx; ctx *= 2) {
       if (ctx != 1024 && ctx != 4096 && ctx != 16384 && ctx != 32768 && ctx != max_ctx) continue;
       std::vector<std::vector<double>> times(caches.size());
-      std::vector<double> probes;
+      std::vector<double> probes, fma_rates;
       for (int round = 0; round < kRounds; ++round) {
         probes.push_back(probe.measure());
+        fma_rates.push_back(gqa::eval::vector_fma_rate());
         for (size_t c = 0; c < caches.size(); ++c) caches[c].time_steps(q, out, ctx, times[c]);
       }
-      const double bw = median(probes);
+      const double bw = median(probes), fma_rate = median(fma_rates);
+      const double elements = static_cast<double>(kHeads * ctx * kHeadDim);
+      const double fmas = elements / 16 * (t == KvDtype::kInt8 ? 1.25 : 2.0);
       const double mha = median(times[0]);
       for (size_t c = 0; c < caches.size(); ++c) {
         const double sec = median(times[c]);
@@ -157,10 +192,11 @@ int main(int argc, char** argv) {
         const double bytes =
             2.0 * static_cast<double>(g * ctx) * static_cast<double>(caches[c].vector_bytes);
         fmt::print(
-            "{:<9} {:>6} {:>8} {:>10.1f} {:>10.1f} {:>8.2f} {:>8.2f} {:>9.2f} {:>9}\n",
+            "{:<9} {:>6} {:>8} {:>10.1f} {:>10.1f} {:>8.2f} {:>8.2f} {:>9.2f} {:>9} {:>10}\n",
             gqa::kv_dtype_name(t), ctx, g, bytes / (1 << 20), sec * 1e6, bytes / sec / 1e9,
             bw / 1e9, bytes / sec / bw,
-            g == kHeads ? std::string("-") : fmt::format("{:.2f} ({})", mha / sec, kHeads / g));
+            g == kHeads ? std::string("-") : fmt::format("{:.2f} ({})", mha / sec, kHeads / g),
+            fma_rate > 0 ? fmt::format("{:.0f} us", fmas / fma_rate * 1e6) : std::string("-"));
       }
     }
   }

@@ -1,5 +1,6 @@
 #include "eval/speed.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <chrono>
@@ -98,6 +99,45 @@ double ReadProbe::measure() const {
   const double sec = since(t0);
   sink = sink + sum;
   return static_cast<double>(n * 8) / sec;
+}
+
+namespace {
+
+// 12 independent chains (4-cycle latency x 2 FMA ports + slack) of `iterations` FMAs each.
+__attribute__((target("avx512f"))) float fma_chains(int64_t iterations) {
+  constexpr int kChains = 12;
+  __m512 acc[kChains];
+  for (int j = 0; j < kChains; ++j) acc[j] = _mm512_set1_ps(static_cast<float>(j));
+  const __m512 m = _mm512_set1_ps(0.999999f), a = _mm512_set1_ps(1e-7f);
+  for (int64_t i = 0; i < iterations; ++i)
+#pragma GCC unroll 12
+    for (int j = 0; j < kChains; ++j) acc[j] = _mm512_fmadd_ps(acc[j], m, a);
+  __m512 sum = acc[0];
+  for (int j = 1; j < kChains; ++j) sum = _mm512_add_ps(sum, acc[j]);
+  alignas(64) float lanes[16];
+  _mm512_store_ps(lanes, sum);
+  float total = 0;
+  for (float x : lanes) total += x;
+  return total;
+}
+
+}  // namespace
+
+double vector_fma_rate() {
+  if (!__builtin_cpu_supports("avx512f")) return 0;
+  constexpr int64_t kIterations = 400000;  // 4.8 M FMAs per thread
+  static volatile float sink = 0;
+  int threads = 1;
+  const auto t0 = Clock::now();
+#pragma omp parallel
+  {
+    const float r = fma_chains(kIterations);
+#pragma omp critical
+    sink = sink + r;
+#pragma omp single
+    threads = omp_get_num_threads();
+  }
+  return static_cast<double>(threads) * kIterations * 12 / since(t0);
 }
 
 double read_bandwidth(int64_t bytes, int repeats) {
