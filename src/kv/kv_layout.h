@@ -4,13 +4,16 @@
 // A block holds block_size tokens of every layer's K and V, laid out
 //   [layer][kv_head][K run, then V run]
 // where a V run is [token in block][one stored vector] and a K run is dimension-major,
-// [dimension][token in block] (int8: the block_size f32 scales first; ops/kv_quant.h). Why:
+// [dimension][token in block] (int8: the block_size f32 scales first, then
+// [dimension / 4][token in block][dimension % 4]; ops/kv_quant.h). Why:
 //   - one decode step, for one KV head of one layer, reads two contiguous runs per block, once
 //     for all n_rep query heads of the group;
 //   - scoring a query against keys is a dot product per token. Dimension-major keys make one
 //     dimension of 16 tokens one vector load, so the scores of 16 tokens build up in one register
 //     with broadcast FMAs (no horizontal sum per token), and a small matrix of the group's queries
-//     reuses each load. Values are consumed as p_j * v_j, which wants token-major rows.
+//     reuses each load. int8 keys keep four dimensions of a token together, the operand shape of
+//     a VNNI dot product (four byte products summed per 32-bit lane). Values are consumed as
+//     p_j * v_j, which wants token-major rows.
 // Blocks span all layers so that one allocation serves a token in every layer, as in vLLM; a
 // block is 2 * block_size * h_kv * vector_bytes * L bytes, exactly the planner's block_bytes.
 #include <cstddef>
