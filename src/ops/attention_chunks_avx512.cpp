@@ -240,8 +240,7 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
         for (int p = 0; p < kP; ++p) s[k][r][p] = _mm512_setzero_ps();
     const Fp8Lookup lut = fp8_lookup<T>();
     __mmask64 any4[NK];
-    for (int k = 0; k < NK; ++k)
-      any4[k] = _cvtu64_mask64(uint64_t{any[k]} * 0x0001000100010001ull);
+    for (int k = 0; k < NK; ++k) any4[k] = _cvtu64_mask64(uint64_t{any[k]} * 0x0001000100010001ull);
     constexpr int kStep = kP > 4 ? kP : 4;
     const int pf_k_lines = pf_k.per_iteration(kHd / kStep);
     for (int d = 0; d < kHd; d += kStep) {
@@ -251,8 +250,8 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
 #pragma GCC unroll 2
         for (int k = 0; k < NK; ++k) {
           __m512 kd[4];
-          fp8_to_f32_x64(_mm512_maskz_loadu_epi8(any4[k], kcol[k] + static_cast<size_t>(d + g) * 16),
-                         lut, kd);
+          fp8_to_f32_x64(
+              _mm512_maskz_loadu_epi8(any4[k], kcol[k] + static_cast<size_t>(d + g) * 16), lut, kd);
 #pragma GCC unroll 4
           for (int i = 0; i < 4; ++i)
 #pragma GCC unroll 8
