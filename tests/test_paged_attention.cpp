@@ -11,6 +11,9 @@
 #include <random>
 #include <vector>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "ops/kv_quant.h"
 #include "ops/paged_attention.h"
 #include "ops/vec.h"
@@ -184,6 +187,46 @@ TEST(PagedAttention, QuantizedKvStaysWithinItsDocumentedToleranceOfF32) {
     }
     EXPECT_LE(worst, bound) << kv_dtype_name(t);
     RecordProperty(std::string("max_rel_") + std::string(kv_dtype_name(t)), std::to_string(worst));
+  }
+}
+
+// The kernels read nothing past a KV head's stored vectors: the cache is copied to end at an
+// inaccessible page, so that a read past the last value vector of the last block (a wide load
+// over-running head_dim) faults. Every dtype, head_dims whose vectors are 32-256 bytes, and row
+// groups 1-8, decoding the last slot of a full last block.
+TEST(PagedAttention, ReadsNothingPastTheLastStoredVector) {
+  std::mt19937_64 rng(13);
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  for (KvDtype t : {KvDtype::kF32, KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3,
+                    KvDtype::kF8E5M2, KvDtype::kInt8}) {
+    for (int64_t hd : {32, 48, 64, 128}) {
+      for (int64_t n_rep : {1, 2, 4, 8}) {
+        const int64_t kv_heads = 2, heads = kv_heads * n_rep, bs = 16, n = 48;
+        const auto k = randn(rng, static_cast<size_t>(kv_heads * n * hd));
+        const auto v = randn(rng, k.size());
+        const auto q = randn(rng, static_cast<size_t>(heads * hd));
+        const TestCache cache(kv_heads, hd, bs, n, t, k, v, nullptr);
+        const size_t bytes = cache.memory.size();
+        const size_t span = (bytes + page - 1) / page * page;
+        void* region =
+            mmap(nullptr, span + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        ASSERT_NE(region, MAP_FAILED);
+        auto* base = static_cast<std::byte*>(region);
+        ASSERT_EQ(mprotect(base + span, page, PROT_NONE), 0);
+        std::byte* start = base + span - bytes;  // the cache ends where the guard page begins
+        std::copy(cache.memory.begin(), cache.memory.end(), start);
+        std::vector<const std::byte*> blocks;
+        for (const std::byte* b : cache.blocks) blocks.push_back(start + (b - cache.memory.data()));
+        PagedKv kv = cache.view();
+        kv.blocks = blocks.data();
+        std::vector<float> ref(q.size()), fast(q.size());
+        paged_attention_reference({heads, kv_heads, hd, 0}, kv, q.data(), 1, n - 1, ref.data());
+        paged_attention({heads, kv_heads, hd, 0}, kv, q.data(), 1, n - 1, fast.data());
+        EXPECT_LE(max_rel(fast, ref), 1e-5)
+            << kv_dtype_name(t) << " hd=" << hd << " n_rep=" << n_rep;
+        munmap(region, span + page);
+      }
+    }
   }
 }
 

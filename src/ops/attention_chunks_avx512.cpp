@@ -374,6 +374,7 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
         if constexpr (kVLookup) {
 #pragma GCC unroll 2
           for (int c = 0; c < kCg; c += 4) {
+            if (c0 + c >= NC) continue;  // head_dim 64 with 8 accumulators per row
             __m512 x[4];
             fp8_to_f32_x64(_mm512_loadu_si512(vj + 16 * (c0 + c)), lut_v, x);
 #pragma GCC unroll 4
