@@ -255,20 +255,5 @@ TEST(QueryInt8, RoundsLikeAnInt8VectorAndRewritesTheQuery) {
   for (int64_t i = 0; i < hd; ++i) EXPECT_EQ(ints[i], 0);
 }
 
-// The query rounding of bf16 dot products: each value to its nearest bf16 (ties to even), and
-// the pairs packed low half first.
-TEST(QueryBf16, RoundsToNearestEvenAndPacksPairs) {
-  std::vector<float> q = {1.0f, 1.00390625f, 1.01171875f, -3.14159265f, 0.0f, 65504.0f};
-  // 1 + 2^-8 is halfway between bf16 neighbours 1 and 1 + 2^-7: ties to even gives 1;
-  // 1 + 3 * 2^-8 is halfway between 1 + 2^-7 and 1 + 2^-6: even is 1 + 2^-6.
-  const std::vector<float> want = {1.0f, 1.0f, 1.015625f, -3.140625f, 0.0f, 65536.0f};
-  std::vector<uint32_t> pairs(3);
-  round_query_bf16(q.data(), 6, pairs.data());
-  EXPECT_EQ(q, want);
-  EXPECT_EQ(pairs[0], 0x3F803F80u);  // 1.0, 1.0
-  EXPECT_EQ(pairs[1], 0x00003F82u | 0xC049u << 16);
-  EXPECT_EQ(pairs[2], 0x47800000u);  // 0, 65536
-}
-
 }  // namespace
 }  // namespace gqa::ops

@@ -18,7 +18,7 @@
 namespace gqa::ops {
 namespace {
 
-#define GQA_TARGETS "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx512bf16,avx2,f16c"
+#define GQA_TARGETS "avx512f,avx512bw,avx512vl,avx512vnni,avx512vbmi,avx2,f16c"
 #define GQA_AVX512 __attribute__((target(GQA_TARGETS)))
 #define GQA_AVX512_INLINE __attribute__((target(GQA_TARGETS), always_inline)) inline
 
@@ -108,35 +108,18 @@ GQA_AVX512_INLINE Fp8Lookup fp8_lookup() {
           _mm512_loadu_si512(t + 192), _mm512_loadu_si512(t + 256)};
 }
 
-// The bf16 words: w1 holds elements j and 16 + j in its 32-bit lane j, w2 elements 32 + j and
-// 48 + j (for keys: the token's pairs of dimensions, as bf16 dot products take them).
-GQA_AVX512_INLINE void fp8_to_bf16_x64(__m512i codes, const Fp8Lookup& t, __m512i& w1,
-                                       __m512i& w2) {
+GQA_AVX512_INLINE void fp8_to_f32_x64(__m512i codes, const Fp8Lookup& t, __m512 out[4]) {
   const __m512i c = _mm512_permutexvar_epi8(t.order, codes);
   const __m512i lo = _mm512_permutex2var_epi8(t.lo0, c, t.lo1);
   const __m512i hi = _mm512_ternarylogic_epi32(_mm512_permutex2var_epi8(t.hi0, c, t.hi1), c,
                                                _mm512_set1_epi8(static_cast<char>(0x80)),
                                                0xF8);  // hi | (c & 0x80)
-  w1 = _mm512_unpacklo_epi8(lo, hi);
-  w2 = _mm512_unpackhi_epi8(lo, hi);
-}
-
-GQA_AVX512_INLINE void fp8_to_f32_x64(__m512i codes, const Fp8Lookup& t, __m512 out[4]) {
-  __m512i w1, w2;
-  fp8_to_bf16_x64(codes, t, w1, w2);
+  const __m512i w1 = _mm512_unpacklo_epi8(lo, hi), w2 = _mm512_unpackhi_epi8(lo, hi);
   const __m512i odd = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
   out[0] = _mm512_castsi512_ps(_mm512_slli_epi32(w1, 16));
   out[1] = _mm512_castsi512_ps(_mm512_and_si512(w1, odd));
   out[2] = _mm512_castsi512_ps(_mm512_slli_epi32(w2, 16));
   out[3] = _mm512_castsi512_ps(_mm512_and_si512(w2, odd));
-}
-
-// AVX512-BF16 (vdpbf16ps: two bf16 products per lane added to f32) scores bf16 and fp8 keys in
-// blocks of 16 tokens against the query rounded to bf16; without it they take f32 FMAs (the
-// query is rounded all the same, so every path computes the same scores).
-bool has_bf16_dot() {
-  static const bool yes = __builtin_cpu_supports("avx512bf16");
-  return yes;
 }
 
 // Walks a plan's lines; a local of the kernel, so its state stays in registers.
@@ -178,7 +161,7 @@ struct PrefetchCursor {
 // (MHA decode) independent work to overlap; measured per chunk (one core, in L2): f16 R = 1
 // 480 -> 250 ns, R = 4 610 -> 410 ns.
 template <int NC, int R, int NK, KvDtype T>
-GQA_AVX512 void rows_chunks(const float* q, const QueryForms& qf, const Chunk* ch, int64_t bs,
+GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch, int64_t bs,
                             size_t vector_bytes, float* m, float* l, float* acc,
                             const PrefetchPlan& plan_k, const PrefetchPlan& plan_v) {
   constexpr int kHd = 16 * NC, kP = R * NK >= 8 ? 1 : 8 / (R * NK),
@@ -193,10 +176,6 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryForms& qf, const Chunk* c
   // fp8 by lookup: keys when a block is one chunk wide (four dimensions contiguous), values when
   // the accumulators of a pass cover whole groups of 64 (else the f16 route, e4m3 at 2^-8).
   const bool k_lookup = kFp8 && bs == 16;
-  // bf16 keys in blocks of 16: two dimensions of a chunk are 32 contiguous words, paired per
-  // token by one permute for the bf16 dot product.
-  const bool dot = (kFp8 || T == KvDtype::kBF16) && bs == 16 && has_bf16_dot();
-  const bool k_bf16_dot = T == KvDtype::kBF16 && dot;
   constexpr bool kVLookup = kFp8 && kCg % 4 == 0 && NC % 4 == 0;
   __mmask16 any[NK];
   const std::byte* kcol[NK];
@@ -236,7 +215,7 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryForms& qf, const Chunk* c
 #pragma GCC unroll 8
           for (int r = 0; r < R; ++r) {
             int32_t qw;
-            std::memcpy(&qw, qf.q + r * kHd + 4 * (dq + p), 4);
+            std::memcpy(&qw, q8.q + r * kHd + 4 * (dq + p), 4);
             si[k][r][p] = _mm512_dpbusd_epi32(si[k][r][p], kd, _mm512_set1_epi32(qw));
           }
         }
@@ -246,42 +225,11 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryForms& qf, const Chunk* c
     for (int k = 0; k < NK; ++k)
 #pragma GCC unroll 8
       for (int r = 0; r < R; ++r) {
-        __m512i t = _mm512_set1_epi32(-128 * qf.sum[r]);
+        __m512i t = _mm512_set1_epi32(-128 * q8.sum[r]);
 #pragma GCC unroll 8
         for (int p = 0; p < kPq; ++p) t = _mm512_add_epi32(t, si[k][r][p]);
-        s[k][r][0] = _mm512_mul_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(qf.scale[r]));
+        s[k][r][0] = _mm512_mul_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(q8.scale[r]));
       }
-  } else if (k_bf16_dot) {
-#pragma GCC unroll 2
-    for (int k = 0; k < NK; ++k)
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-        for (int p = 0; p < kP; ++p) s[k][r][p] = _mm512_setzero_ps();
-    __mmask32 any2[NK];
-    for (int k = 0; k < NK; ++k) any2[k] = _cvtu32_mask32(uint32_t{any[k]} * 0x00010001u);
-    // Lane j takes words j (dimension 2i, token j) and 16 + j (dimension 2i + 1, token j).
-    const __m512i pair_order =
-        _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8, 23, 7, 22, 6,
-                         21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    const int pf_k_lines = pf_k.per_iteration(kHd / 2 / kP);
-    for (int i0 = 0; i0 < kHd / 2; i0 += kP) {
-      pf_k.issue(pf_k_lines);
-#pragma GCC unroll 8
-      for (int p = 0; p < kP; ++p) {
-#pragma GCC unroll 2
-        for (int k = 0; k < NK; ++k) {
-          const __m512i kp = _mm512_permutexvar_epi16(
-              pair_order,
-              _mm512_maskz_loadu_epi16(any2[k], kcol[k] + static_cast<size_t>(i0 + p) * 64));
-#pragma GCC unroll 8
-          for (int r = 0; r < R; ++r)
-            s[k][r][p] = _mm512_dpbf16_ps(s[k][r][p], reinterpret_cast<__m512bh>(kp),
-                                          reinterpret_cast<__m512bh>(_mm512_set1_epi32(
-                                              static_cast<int>(qf.pairs[r * kHd / 2 + i0 + p]))));
-        }
-      }
-    }
   } else if (k_lookup) {
     // fp8 keys in blocks of 16 tokens: four dimensions of a chunk are 64 contiguous codes.
 #pragma GCC unroll 2
@@ -301,29 +249,15 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryForms& qf, const Chunk* c
       for (int g = 0; g < kStep; g += 4) {
 #pragma GCC unroll 2
         for (int k = 0; k < NK; ++k) {
-          const __m512i codes =
-              _mm512_maskz_loadu_epi8(any4[k], kcol[k] + static_cast<size_t>(d + g) * 16);
-          if (dot) {  // lane j of w1: dimensions d + g, + 1 of token j; w2: + 2, + 3
-            __m512i w[2];
-            fp8_to_bf16_x64(codes, lut, w[0], w[1]);
-#pragma GCC unroll 2
-            for (int i = 0; i < 2; ++i)
-#pragma GCC unroll 8
-              for (int r = 0; r < R; ++r)
-                s[k][r][(g + 2 * i) % kP] = _mm512_dpbf16_ps(
-                    s[k][r][(g + 2 * i) % kP], reinterpret_cast<__m512bh>(w[i]),
-                    reinterpret_cast<__m512bh>(_mm512_set1_epi32(
-                        static_cast<int>(qf.pairs[r * kHd / 2 + (d + g) / 2 + i]))));
-          } else {
-            __m512 kd[4];
-            fp8_to_f32_x64(codes, lut, kd);
+          __m512 kd[4];
+          fp8_to_f32_x64(
+              _mm512_maskz_loadu_epi8(any4[k], kcol[k] + static_cast<size_t>(d + g) * 16), lut, kd);
 #pragma GCC unroll 4
-            for (int i = 0; i < 4; ++i)
+          for (int i = 0; i < 4; ++i)
 #pragma GCC unroll 8
-              for (int r = 0; r < R; ++r)
-                s[k][r][(g + i) % kP] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * kHd + d + g + i]),
-                                                        kd[i], s[k][r][(g + i) % kP]);
-          }
+            for (int r = 0; r < R; ++r)
+              s[k][r][(g + i) % kP] = _mm512_fmadd_ps(_mm512_set1_ps(q[r * kHd + d + g + i]), kd[i],
+                                                      s[k][r][(g + i) % kP]);
         }
       }
     }

@@ -35,21 +35,16 @@ struct Chunk {
   const uint16_t* live;  // [R]
 };
 
-// The R query rows in the forms the integer and bf16 dot products take.
-//   int8 keys: the rows as integers (ops::round_query_int8), their scales, the sums of their
-//              integers;
-//   bf16 and fp8 keys: the rows (rounded to bf16, ops::round_query_bf16) as pairs of bf16,
-//              dimensions 2i and 2i + 1 in one 32-bit word (low half first).
-struct QueryForms {
-  const int8_t* q = nullptr;        // [R][head_dim]
-  const float* scale = nullptr;     // [R]
-  const int32_t* sum = nullptr;     // [R]
-  const uint32_t* pairs = nullptr;  // [R][head_dim / 2]
+// int8 keys: the R query rows as integers (ops::round_query_int8), their scales and the sums
+// of their integers.
+struct QueryInt8 {
+  const int8_t* q = nullptr;     // [R][head_dim]
+  const float* scale = nullptr;  // [R]
+  const int32_t* sum = nullptr;  // [R]
 };
 
-// q: [R][head_dim] floats, prescaled (int8, bf16 and fp8 keys: rounded, and qf holds them in
-// the dot products' forms).
-using ChunkFn = void (*)(const float* q, const QueryForms& qf, const Chunk* ch, int64_t bs,
+// q: [R][head_dim] floats, prescaled (int8 keys: rounded, and q8 holds them as integers).
+using ChunkFn = void (*)(const float* q, const QueryInt8& q8, const Chunk* ch, int64_t bs,
                          size_t vector_bytes, float* m, float* l, float* acc,
                          const PrefetchPlan& plan_k, const PrefetchPlan& plan_v);
 

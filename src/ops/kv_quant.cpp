@@ -347,13 +347,6 @@ void decode_k_slots(KvDtype t, const std::byte* k_run, int64_t hd, int64_t bs, i
   }
 }
 
-void round_query_bf16(float* q, int64_t hd, uint32_t* pairs) {
-  for (int64_t i = 0; i < hd; ++i) q[i] = bf16_to_f32(f32_to_bf16(q[i]));
-  if (pairs)
-    for (int64_t i = 0; i + 1 < hd; i += 2)
-      pairs[i / 2] = uint32_t{f32_to_bf16(q[i])} | uint32_t{f32_to_bf16(q[i + 1])} << 16;
-}
-
 float round_query_int8(float* q, int64_t hd, int8_t* ints) {
   float amax = 0.0f;
   for (int64_t i = 0; i < hd; ++i) amax = std::max(amax, std::fabs(q[i]));

@@ -52,10 +52,4 @@ void decode_k_slots(KvDtype t, const std::byte* k_run, int64_t head_dim, int64_t
 // its rounded values; ints (if not null) gets the integers. Returns the scale.
 float round_query_int8(float* q, int64_t head_dim, int8_t* ints);
 
-// Scores against bf16 and fp8 keys use the query rounded to bf16 (nearest even), so that they
-// are bf16 dot products (products exact in f32): q (head_dim floats) is rewritten to its
-// rounded values; pairs (if not null) gets dimensions 2i and 2i + 1 as one word (low half
-// first), head_dim / 2 of them.
-void round_query_bf16(float* q, int64_t head_dim, uint32_t* pairs);
-
 }  // namespace gqa::ops

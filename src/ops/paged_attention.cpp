@@ -52,23 +52,13 @@ struct Scratch {
   std::vector<int8_t> q8;  // int8 keys: q_rows as integers [rows][hd], their scales and sums
   std::vector<float> q8_scale;
   std::vector<int32_t> q8_sum;
-  std::vector<uint32_t> q_pairs;  // bf16 and fp8 keys: q_rows as bf16 pairs [rows][hd / 2]
   std::vector<int64_t> row_lo, row_hi;
   std::vector<Chunk> chunks;
   std::vector<int64_t> chunk_block;
   std::vector<uint16_t> live;  // [chunk][row]
 };
 
-// int8, bf16 and fp8 keys: every path scores with the query rows rounded to int8 or bf16 (the
-// reference too), and the chunk kernels take them as integers or bf16 pairs.
-bool rounds_query_to_bf16(KvDtype t) {
-  return t == KvDtype::kBF16 || t == KvDtype::kF8E4M3 || t == KvDtype::kF8E5M2;
-}
-void round_query_rows_bf16(float* q_rows, int64_t rows, int64_t hd, Scratch& x) {
-  x.q_pairs.resize(static_cast<size_t>(rows * (hd / 2)));
-  for (int64_t r = 0; r < rows; ++r)
-    round_query_bf16(q_rows + r * hd, hd, x.q_pairs.data() + r * (hd / 2));
-}
+// int8 keys: every path scores with the query rows rounded to int8 (the reference too).
 void round_query_rows(float* q_rows, int64_t rows, int64_t hd, Scratch& x) {
   x.q8.resize(static_cast<size_t>(rows * hd));
   x.q8_scale.resize(static_cast<size_t>(rows));
@@ -142,9 +132,8 @@ void run_item_avx512(const AttentionShape& s, const PagedKv& kv, const WorkItem&
         ch[k] = x.chunks[i + static_cast<size_t>(k)];
         ch[k].live = x.live.data() + (i + static_cast<size_t>(k)) * static_cast<size_t>(rows) + r0;
       }
-      const QueryForms qf{x.q8.data() + r0 * hd, x.q8_scale.data() + r0, x.q8_sum.data() + r0,
-                          x.q_pairs.data() + r0 * (hd / 2)};
-      fns.fn[k_here - 1][idx](q_rows + r0 * hd, qf, ch, bs, kv.vector_bytes, p.m.data() + r0,
+      const QueryInt8 q8{x.q8.data() + r0 * hd, x.q8_scale.data() + r0, x.q8_sum.data() + r0};
+      fns.fn[k_here - 1][idx](q_rows + r0 * hd, q8, ch, bs, kv.vector_bytes, p.m.data() + r0,
                               p.l.data() + r0, p.acc.data() + r0 * hd, pf_k, pf_v);
       pf_k = pf_v = PrefetchPlan{};  // the first row group fetches
       r0 += int64_t{1} << idx;
@@ -197,8 +186,7 @@ void run_item_tiles(const AttentionShape& s, const PagedKv& kv, const WorkItem& 
 }
 
 // Accumulates the query rows (t, r) of item w over its tokens into p. x.q_rows: [rows][hd],
-// prescaled (int8, bf16 and fp8 keys: rounded, x.q8 or x.q_pairs holding them as the kernels
-// take them).
+// prescaled (int8 keys: rounded, x.q8 holding them as integers).
 void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int64_t first_pos,
               Partial& p, Scratch& x, const VecOps& vec) {
   const int64_t rows = (w.t1 - w.t0) * (s.heads / s.kv_heads);
@@ -274,7 +262,6 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
         for (int64_t d = 0; d < hd; ++d) q_rows[static_cast<size_t>(row * hd + d)] = src[d] * scale;
       }
       if (kv.dtype == KvDtype::kInt8) round_query_rows(q_rows.data(), rows, hd, x);
-      if (rounds_query_to_bf16(kv.dtype)) round_query_rows_bf16(q_rows.data(), rows, hd, x);
       run_item(s, kv, w, first_pos, partials[i], x, vec);
     }
   }
@@ -326,7 +313,6 @@ void paged_attention_reference(const AttentionShape& s, const PagedKv& kv, const
       // The query prescaled in f32 as the kernels do; for int8 keys, rounded as they do.
       for (int64_t i = 0; i < hd; ++i) qs[i] = q[(t * s.heads + h) * hd + i] * scale;
       if (kv.dtype == KvDtype::kInt8) round_query_int8(qs.data(), hd, nullptr);
-      if (rounds_query_to_bf16(kv.dtype)) round_query_bf16(qs.data(), hd, nullptr);
       std::vector<double> sc;
       double mx = -INFINITY;
       for (int64_t j = lo; j <= pos; ++j) {
