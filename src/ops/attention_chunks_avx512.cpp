@@ -187,6 +187,12 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
   }
 
   __m512 s[NK][R][kP];
+#pragma GCC unroll 2
+  for (int k = 0; k < NK; ++k)
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+      for (int p = 0; p < kP; ++p) s[k][r][p] = _mm512_setzero_ps();
   PrefetchCursor pf_k(plan_k), pf_v(plan_v);
   if constexpr (T == KvDtype::kInt8) {
     // Integer scores: each 32-bit lane of a load is one token's four dimensions; VNNI takes
@@ -232,12 +238,6 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
       }
   } else if (k_lookup) {
     // fp8 keys in blocks of 16 tokens: four dimensions of a chunk are 64 contiguous codes.
-#pragma GCC unroll 2
-    for (int k = 0; k < NK; ++k)
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-        for (int p = 0; p < kP; ++p) s[k][r][p] = _mm512_setzero_ps();
     const Fp8Lookup lut = fp8_lookup<T>();
     __mmask64 any4[NK];
     for (int k = 0; k < NK; ++k) any4[k] = _cvtu64_mask64(uint64_t{any[k]} * 0x0001000100010001ull);
@@ -262,12 +262,6 @@ GQA_AVX512 void rows_chunks(const float* q, const QueryInt8& q8, const Chunk* ch
       }
     }
   } else {
-#pragma GCC unroll 2
-    for (int k = 0; k < NK; ++k)
-#pragma GCC unroll 8
-      for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-        for (int p = 0; p < kP; ++p) s[k][r][p] = _mm512_setzero_ps();
     const int pf_k_lines = pf_k.per_iteration(kHd / kP);
     for (int d = 0; d < kHd; d += kP) {
       pf_k.issue(pf_k_lines);
