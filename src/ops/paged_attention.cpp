@@ -59,7 +59,7 @@ struct Scratch {
 };
 
 // int8 keys: every path scores with the query rows rounded to int8 (the reference too).
-void round_query_rows(float* q_rows, int64_t rows, int64_t hd, Scratch& x) {
+void round_query_rows_int8(float* q_rows, int64_t rows, int64_t hd, Scratch& x) {
   x.q8.resize(static_cast<size_t>(rows * hd));
   x.q8_scale.resize(static_cast<size_t>(rows));
   x.q8_sum.resize(static_cast<size_t>(rows));
@@ -261,7 +261,7 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
         const float* src = q + (t * s.heads + h) * hd;
         for (int64_t d = 0; d < hd; ++d) q_rows[static_cast<size_t>(row * hd + d)] = src[d] * scale;
       }
-      if (kv.dtype == KvDtype::kInt8) round_query_rows(q_rows.data(), rows, hd, x);
+      if (kv.dtype == KvDtype::kInt8) round_query_rows_int8(q_rows.data(), rows, hd, x);
       run_item(s, kv, w, first_pos, partials[i], x, vec);
     }
   }

@@ -39,7 +39,9 @@ struct AttentionShape {
 void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q, int64_t n_q,
                      int64_t first_pos, float* out, const VecOps& vec = vec_ops());
 
-// Dequantizes everything, then a plain softmax in double: the reference for tests.
+// Dequantizes everything, then a plain softmax in double: the reference for tests. Like the
+// kernels, it prescales the query in f32 and, for int8 keys, rounds it to int8
+// (ops::round_query_int8), so that both compute the same scores.
 void paged_attention_reference(const AttentionShape& s, const PagedKv& kv, const float* q,
                                int64_t n_q, int64_t first_pos, float* out);
 
