@@ -154,7 +154,8 @@ struct PrefetchCursor {
 // acc: [R][16 * NC], m and l: [R].
 //   scores: each dimension of a chunk's 16 keys is one load, reused by all R rows through
 //           broadcast FMAs into one register of 16 scores per row (NK * R * P independent sums:
-//           8 or more chains keep the FMA pipes full);
+//           8 or more chains keep the FMA pipes full); int8: four dimensions per load into
+//           VNNI integer dot products; fp8 in blocks of 16: four dimensions per lookup;
 //   softmax: one running-max update per row for all NK chunks, exp on 16 lanes at a time;
 //   values: acc[r] += p[r][j] * v_j, each value chunk loaded once for the R rows.
 // Two chunks per call halve the per-call softmax and loop overheads and give one or two rows
