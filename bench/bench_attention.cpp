@@ -27,12 +27,15 @@ constexpr const char* kUsage =
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
 
+#include "core/error.h"
+#include "core/kv_dtype.h"
 #include "eval/speed.h"
 #include "kv/block_pool.h"
 #include "ops/kv_quant.h"
@@ -123,7 +126,8 @@ struct Cache {
 int main(int argc, char** argv) {
   int threads = 2;
   int64_t max_ctx = 32768;
-  std::string only_dtype;  // empty: all four
+  constexpr KvDtype kDtypes[] = {KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3, KvDtype::kInt8};
+  std::optional<KvDtype> only_dtype;  // none: all four
   for (int i = 1; i < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "-h" || a == "--help") {
@@ -140,7 +144,10 @@ int main(int argc, char** argv) {
       else if (a == "--max-ctx")
         max_ctx = std::stoll(argv[i + 1]);
       else
-        only_dtype = argv[i + 1];
+        only_dtype = gqa::parse_kv_dtype(argv[i + 1]);
+    } catch (const gqa::Error& e) {
+      fmt::print(stderr, "bench_attention: {}\n", e.what());
+      return 2;
     } catch (const std::exception&) {
       fmt::print(stderr, "bench_attention: {} wants a number, not '{}'\n", a, argv[i + 1]);
       return 2;
@@ -150,8 +157,8 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "bench_attention: --threads must be >= 1 and --max-ctx >= 1024\n");
     return 2;
   }
-  if (!only_dtype.empty() && only_dtype != "f16" && only_dtype != "bf16" &&
-      only_dtype != "fp8-e4m3" && only_dtype != "int8") {
+  if (only_dtype &&
+      std::find(std::begin(kDtypes), std::end(kDtypes), *only_dtype) == std::end(kDtypes)) {
     fmt::print(stderr, "bench_attention: --kv-dtype is one of f16, bf16, fp8-e4m3, int8\n");
     return 2;
   }
@@ -169,8 +176,8 @@ int main(int argc, char** argv) {
   std::normal_distribution<float> nd;
   std::vector<float> q(static_cast<size_t>(kHeads * kHeadDim)), out(q.size());
   for (auto& v : q) v = nd(rng);
-  for (KvDtype t : {KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3, KvDtype::kInt8}) {
-    if (!only_dtype.empty() && only_dtype != gqa::kv_dtype_name(t)) continue;
+  for (KvDtype t : kDtypes) {
+    if (only_dtype && *only_dtype != t) continue;
     std::vector<Cache> caches;
     for (int64_t g : {32, 8, 4, 1}) caches.emplace_back(t, g, max_ctx, rng);
     for (int64_t ctx = 1024; ctx <= max_ctx; ctx *= 2) {
