@@ -5,7 +5,7 @@ BUILD  := build/$(PRESET)
 GQA    := $(BUILD)/gqa
 JOBS   ?= 2
 
-.PHONY: all deps configure build test asan demo bench format golden clean
+.PHONY: all deps configure build test asan portable demo bench format golden clean
 
 all: build
 
@@ -27,6 +27,18 @@ asan: deps
 	cmake --preset asan-ubsan
 	cmake --build --preset asan-ubsan -j$(JOBS)
 	ctest --preset asan-ubsan -j$(JOBS)
+
+# Built for any x86-64-v2 CPU, every test run once per kernel level below AVX-512 that this CPU
+# has (GQA_ISA=avx2, then scalar), so the AVX2 and scalar paths are tested, not only compiled;
+# .ci/run runs it after make asan. The planner page's browser test does not depend on the level.
+portable: deps
+	cmake --preset portable
+	cmake --build --preset portable -j$(JOBS)
+	@for isa in avx2 scalar; do \
+	  if [ $$isa = avx2 ] && ! grep -qw avx2 /proc/cpuinfo; then continue; fi; \
+	  echo "== GQA_ISA=$$isa"; \
+	  GQA_ISA=$$isa ctest --preset portable -j$(JOBS) -E planner_web_e2e || exit 1; \
+	done
 
 # The main job: the GQA paper's conversion + uptraining experiment on the committed KJV model
 # (see docs/reproduce.md). Builds only the programs it runs.

@@ -62,6 +62,7 @@ struct Cache {
   size_t vector_bytes = 0;
   std::unique_ptr<gqa::kv::BlockPool> pool;
   std::unique_ptr<gqa::kv::SequenceKv> seq;
+  gqa::ops::AttentionScratch scratch;
   int64_t next_layer = 0;
 
   Cache(KvDtype t, int64_t g, int64_t max_ctx, std::mt19937_64& rng) : kv_heads(g) {
@@ -99,8 +100,9 @@ struct Cache {
     for (int64_t l = 0; l < layers; ++l)
       for (int64_t h = 0; h < g; ++h)
         for (int64_t b = 0; b < max_ctx / layout.block_size; ++b) {
-          std::memcpy(seq->k_run(l, h, b), k_runs.data() + (rng() % 64) * run, run);
-          std::memcpy(seq->v_run(l, h, b), v_runs.data() + (rng() % 64) * run, run);
+          std::byte* block = pool->block(seq->block_ids()[static_cast<size_t>(b)]);
+          std::memcpy(block + layout.k_offset(l, h), k_runs.data() + (rng() % 64) * run, run);
+          std::memcpy(block + layout.v_offset(l, h), v_runs.data() + (rng() % 64) * run, run);
         }
   }
 
@@ -113,7 +115,7 @@ struct Cache {
       const gqa::ops::PagedKv kv = seq->view(next_layer, ctx);
       next_layer = (next_layer + 1) % layers;
       const auto t0 = Clock::now();
-      gqa::ops::paged_attention(s, kv, q.data(), 1, ctx - 1, out.data());
+      gqa::ops::paged_attention(s, kv, q.data(), 1, ctx - 1, out.data(), scratch);
       const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
       times.push_back(dt);
       total += dt;

@@ -11,17 +11,17 @@
 
 #include <fmt/format.h>
 
+#include "cli/blas_kernel.h"
 #include "config/presets.h"
 #include "convert/random_checkpoint.h"
 #include "eval/speed.h"
 #include "model/model.h"
-#include "ops/blas_kernel.h"
 #include "ops/matmul.h"
 
 namespace fs = std::filesystem;
 
 int main(int argc, char** argv) {
-  gqa::ops::ensure_fast_blas_kernel(argv);  // as gqa does; GQA_KEEP_BLAS_KERNEL=1 to compare
+  gqa::cli::ensure_fast_blas_kernel(argv);  // as gqa does; GQA_KEEP_BLAS_KERNEL=1 to compare
   fs::path dir = fs::temp_directory_path();
   int threads = 2;
   int64_t p = 128, n = 32;

@@ -17,15 +17,15 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/blas_kernel.h"
 #include "kv/block_pool.h"
 #include "model/model.h"
-#include "model/tokenizer.h"
-#include "ops/blas_kernel.h"
 #include "ops/matmul.h"
 #include "plan/capacity.h"
 #include "serve/http_server.h"
 #include "serve/metrics.h"
 #include "serve/scheduler.h"
+#include "tokenizer/tokenizer.h"
 
 namespace {
 
@@ -33,7 +33,7 @@ using Clock = std::chrono::steady_clock;
 using nlohmann::json;
 
 struct Server {
-  Server(const gqa::model::Model& m, const gqa::model::Tokenizer& tok,
+  Server(const gqa::model::Model& m, const gqa::tok::Tokenizer& tok,
          const gqa::serve::SchedulerOptions& so)
       : scheduler(m, tok, so, metrics), http(m, tok, scheduler, metrics, options()) {
     http.bind();
@@ -83,7 +83,7 @@ int64_t stream(int port, const json& body) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  gqa::ops::ensure_fast_blas_kernel(argv);
+  gqa::cli::ensure_fast_blas_kernel(argv);
   std::filesystem::path dir = std::filesystem::path(GQA_SOURCE_DIR) / "models" / "kjv-mha";
   int threads = 2;
   int64_t n = 64;
@@ -102,7 +102,7 @@ int main(int argc, char** argv) {
   gqa::ops::set_threads(threads);
   try {
     const gqa::model::Model m(dir);
-    const gqa::model::Tokenizer tok(m.dir(), m.config());
+    const gqa::tok::Tokenizer tok(m.dir(), m.config());
     const auto& c = m.config();
     fmt::print("{}: {} layers, {} query / {} KV heads, head_dim {}; KV {}, {} threads\n",
                dir.filename().string(), c.layers, c.heads, c.kv_heads, c.head_dim,

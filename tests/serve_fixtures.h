@@ -16,11 +16,11 @@
 #include "model/model.h"
 #include "model/sampler.h"
 #include "model/session.h"
-#include "model/text_stream.h"
-#include "model/tokenizer.h"
 #include "serve/http_server.h"
 #include "serve/metrics.h"
 #include "serve/scheduler.h"
+#include "tokenizer/text_stream.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa::test {
 
@@ -30,7 +30,7 @@ inline std::filesystem::path kjv_model_dir() {
 
 struct KjvModel {
   model::Model model{kjv_model_dir()};
-  model::Tokenizer tok{model.dir(), model.config()};
+  tok::Tokenizer tok{model.dir(), model.config()};
 };
 
 inline const KjvModel& kjv() {
@@ -43,7 +43,7 @@ inline std::string reference_text(const std::vector<int32_t>& prompt, int64_t n,
   const auto& k = kjv();
   model::Session s(k.model, static_cast<int64_t>(prompt.size()) + n, {kv, 16});
   model::Sampler sampler({});
-  model::TextStream text(k.tok);
+  tok::TextStream text(k.tok);
   std::vector<float> logits;
   s.forward(prompt, logits);
   std::string out;

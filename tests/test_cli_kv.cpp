@@ -2,6 +2,7 @@
 // errors on stderr.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -26,6 +27,20 @@ void expect_one_line_error(const std::string& args, const std::string& must_say)
   EXPECT_EQ(count_lines(r.err), 1) << args << "\n" << r.err;
   EXPECT_TRUE(contains(r.err, must_say)) << args << "\n" << r.err;
   EXPECT_TRUE(r.out.empty()) << args << "\n" << r.out;
+}
+
+TEST(CliKv, AnUnknownKernelLevelInGqaIsaIsAUsageError) {
+  const char* before = std::getenv("GQA_ISA");
+  const std::string kept = before ? before : "";
+  setenv("GQA_ISA", "avx1024", 1);
+  const CommandResult r = run_gqa("kv llama-2-7b");
+  if (before)
+    setenv("GQA_ISA", kept.c_str(), 1);
+  else
+    unsetenv("GQA_ISA");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_TRUE(contains(r.err, "GQA_ISA='avx1024'")) << r.err;
+  EXPECT_TRUE(r.out.empty());
 }
 
 TEST(CliKv, Llama2SevenBWithEightKvHeadsPrintsTheLessonFigures) {

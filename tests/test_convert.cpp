@@ -11,6 +11,7 @@
 #include "convert/converter.h"
 #include "core/error.h"
 #include "core/half.h"
+#include "core/text_file.h"
 #include "io/checkpoint.h"
 #include "io/weights_writer.h"
 #include "temp_dir.h"
@@ -248,10 +249,10 @@ TEST(Convert, ConfigCarriedFilesAndRecordAreWrittenAndSourceUntouched) {
   o.dtype = DType::kF16;
   o.max_shard_bytes = 20000;
   convert_checkpoint(dir / "src", dir / "dst", o);
-  EXPECT_EQ(io::read_text_file(dir / "dst" / "tokenizer.model"), "spm bytes");
+  EXPECT_EQ(read_text_file(dir / "dst" / "tokenizer.model"), "spm bytes");
   EXPECT_TRUE(std::filesystem::exists(dir / "dst" / "generation_config.json"));
   EXPECT_TRUE(std::filesystem::exists(dir / "dst" / "model.safetensors.index.json"));
-  const std::string record = io::read_text_file(dir / "dst" / "gqa_conversion.json");
+  const std::string record = read_text_file(dir / "dst" / "gqa_conversion.json");
   for (const char* s : {"\"method\": \"mean\"", "\"kv_heads\": 2", "\"source_kv_heads\": 4",
                         "\"seed\": 0", "\"groups\""})
     EXPECT_NE(record.find(s), std::string::npos) << s;
@@ -287,7 +288,7 @@ TEST(Convert, FailuresLeaveNothingAtTheDestination) {
   std::filesystem::create_directory(dir / "dst");
   std::ofstream(dir / "dst" / "keep.txt") << "mine";
   EXPECT_THROW(convert_checkpoint(dir / "src", dir / "dst", to(2)), Error);
-  EXPECT_EQ(io::read_text_file(dir / "dst" / "keep.txt"), "mine");
+  EXPECT_EQ(read_text_file(dir / "dst" / "keep.txt"), "mine");
   ConvertOptions forced = to(2);
   forced.force = true;
   convert_checkpoint(dir / "src", dir / "dst", forced);
@@ -300,7 +301,7 @@ TEST(Convert, MissingOrMisshapedTensorsAreNamed) {
   auto m = tiny_config(Architecture::kLlama, 4, 4, 8);
   make_checkpoint(m, dir / "src", DType::kF32, 20);
   // A config that claims a bigger MLP than the weights hold.
-  std::string cfg = io::read_text_file(dir / "src" / "config.json");
+  std::string cfg = read_text_file(dir / "src" / "config.json");
   cfg.replace(cfg.find("\"intermediate_size\": 52"), 23, "\"intermediate_size\": 64");
   std::ofstream(dir / "src" / "config.json") << cfg;
   try {

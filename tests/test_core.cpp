@@ -6,6 +6,7 @@
 
 #include "core/byte_size.h"
 #include "core/checked_math.h"
+#include "core/cpu_features.h"
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/huge_buffer.h"
@@ -94,6 +95,38 @@ TEST(HugeBuffer, AlignsLargeBuffersForHugePagesAndNamesAFailedRequest) {
     EXPECT_NE(std::string(e.what()).find("bytes of the moon"), std::string::npos) << e.what();
   }
 #endif
+}
+
+TEST(CpuFeatures, GqaIsaLowersTheLevelAndDropsTheExtensionsAboveIt) {
+  const CpuFeatures hw = detect_cpu_features(nullptr);
+  EXPECT_EQ(detect_cpu_features("").isa, hw.isa);
+  const CpuFeatures scalar = detect_cpu_features("scalar");
+  EXPECT_EQ(scalar.isa, Isa::kScalar);
+  EXPECT_FALSE(scalar.avx512vnni || scalar.avx512vbmi || scalar.avx512bf16);
+  if (hw.at_least(Isa::kAvx2)) {
+    const CpuFeatures avx2 = detect_cpu_features("avx2");
+    EXPECT_EQ(avx2.isa, Isa::kAvx2);
+    EXPECT_TRUE(avx2.at_least(Isa::kScalar) && !avx2.at_least(Isa::kAvx512));
+    EXPECT_FALSE(avx2.avx512vnni || avx2.avx512vbmi || avx2.avx512bf16);
+  }
+  if (hw.at_least(Isa::kAvx512)) {
+    EXPECT_EQ(detect_cpu_features("avx512").isa, Isa::kAvx512);
+  } else {
+    EXPECT_THROW(detect_cpu_features("avx512"), Error);  // more than the CPU has
+  }
+  EXPECT_FALSE(!hw.at_least(Isa::kAvx512) && (hw.avx512vnni || hw.avx512vbmi));
+}
+
+TEST(CpuFeatures, AnUnknownLevelIsAnErrorThatNamesTheLevels) {
+  try {
+    detect_cpu_features("avx1024");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("avx512, avx2 or scalar"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(isa_name(Isa::kAvx512), "avx512");
+  EXPECT_EQ(isa_name(Isa::kAvx2), "avx2");
+  EXPECT_EQ(isa_name(Isa::kScalar), "scalar");
 }
 
 }  // namespace

@@ -13,9 +13,9 @@
 
 #include "config/model_config.h"
 #include "core/error.h"
-#include "model/tokenizer.h"
 #include "run_command.h"
 #include "tokenizer/hf_tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa::tok {
 namespace {
@@ -193,7 +193,7 @@ fs::path qwen3_dir() {
 
 TEST(HfTokenizerInRuntime, ACheckpointWithOnlyTokenizerJsonGetsIt) {
   ASSERT_TRUE(fs::exists(qwen3_dir() / "tokenizer.json"));
-  const model::Tokenizer t(qwen3_dir(), ModelConfig{});
+  const tok::Tokenizer t(qwen3_dir(), ModelConfig{});
   EXPECT_STREQ(t.kind(), "tokenizer.json");
   const HfTokenizer direct(qwen3_dir());
   EXPECT_EQ(t.encode("Hello world"), direct.encode("Hello world"));

@@ -10,6 +10,7 @@
 #include "config/hf_config.h"
 #include "convert/import_llama2c.h"
 #include "core/error.h"
+#include "core/text_file.h"
 #include "io/checkpoint.h"
 #include "temp_dir.h"
 
@@ -117,7 +118,7 @@ TEST(ImportLlama2c, EveryHeadEqualsTheSourceUnderTheInversePermutation) {
     EXPECT_EQ(m.max_positions, 16);
     EXPECT_EQ(m.tie_embeddings, shared);
     const io::Checkpoint ck(dir / "out");
-    EXPECT_EQ(io::read_text_file(dir / "out" / "tokenizer.model"), "sentencepiece");
+    EXPECT_EQ(read_text_file(dir / "out" / "tokenizer.model"), "sentencepiece");
     EXPECT_EQ(test::read_f32(ck, "model.embed_tokens.weight"), src.embed);
     EXPECT_EQ(test::read_f32(ck, "model.norm.weight"), src.rms_final);
     EXPECT_EQ(ck.contains("lm_head.weight"), !shared);

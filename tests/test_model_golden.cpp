@@ -180,10 +180,11 @@ TEST(ModelBatch, ABatchedStepEqualsEachSequenceAlone) {
   Session a(m, pool, 64), b(m, pool, 64), c(m, pool, 64);
   Session a1(m, pool, 64), b1(m, pool, 64), c1(m, pool, 64);
   std::vector<float> logits, alone;
+  Activations act;
   const std::span<const int32_t> t(g.tokens);
   // Different depths: prefill 3, 7 and 1 tokens, batched and alone.
   Session::Segment pre[] = {{&a, t.subspan(0, 3)}, {&b, t.subspan(2, 7)}, {&c, t.subspan(5, 1)}};
-  Session::forward_batch(pre, logits);
+  Session::forward_batch(pre, logits, act);
   a1.forward(t.subspan(0, 3), alone);
   b1.forward(t.subspan(2, 7), alone);
   c1.forward(t.subspan(5, 1), alone);
@@ -191,7 +192,7 @@ TEST(ModelBatch, ABatchedStepEqualsEachSequenceAlone) {
     const int32_t na = g.tokens[3 + step], nb = g.tokens[9 + step % 3], nc = g.tokens[step];
     Session::Segment dec[] = {
         {&a, std::span(&na, 1)}, {&b, std::span(&nb, 1)}, {&c, std::span(&nc, 1)}};
-    Session::forward_batch(dec, logits);
+    Session::forward_batch(dec, logits, act);
     ASSERT_EQ(logits.size(), 3u * g.vocab);
     Session* singles[] = {&a1, &b1, &c1};
     const int32_t* next[] = {&na, &nb, &nc};
@@ -214,18 +215,19 @@ TEST(ModelBatch, ABatchThatDoesNotFitChangesNoSession) {
   kv::BlockPool pool(kv::KvLayout::for_model(m.config(), KvDtype::kF16, 4), 3);
   Session a(m, pool, 64), b(m, pool, 64);
   std::vector<float> logits;
+  Activations act;
   const std::vector<int32_t> t{1, 2, 3, 4, 5, 6, 7, 8};
   Session::Segment seg[] = {{&a, std::span(t.data(), 4)},
                             {&b, std::span(t.data(), 8)}};  // 1 + 2 blocks
-  Session::forward_batch(seg, logits);
+  Session::forward_batch(seg, logits, act);
   EXPECT_EQ(pool.free_blocks(), 0);
   Session::Segment more[] = {{&a, std::span(t.data(), 1)}, {&b, std::span(t.data(), 1)}};
-  EXPECT_THROW(Session::forward_batch(more, logits), Error);  // both need a new block
+  EXPECT_THROW(Session::forward_batch(more, logits, act), Error);  // both need a new block
   EXPECT_EQ(a.position(), 4);
   EXPECT_EQ(b.position(), 8);
   EXPECT_EQ(pool.free_blocks(), 0);
   Session::Segment twice[] = {{&a, std::span(t.data(), 1)}, {&a, std::span(t.data(), 1)}};
-  EXPECT_THROW(Session::forward_batch(twice, logits), Error);
+  EXPECT_THROW(Session::forward_batch(twice, logits, act), Error);
 }
 
 }  // namespace

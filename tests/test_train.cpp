@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/text_file.h"
 #include "io/checkpoint.h"
 #include "io/token_file.h"
 #include "model/model.h"
@@ -43,8 +44,9 @@ torch::Tensor long_tensor(const json& rows) {
 class TrainStepGolden : public ::testing::TestWithParam<std::string> {};
 
 // Computed in float64 on both sides. The one f32 quantity is RoPE's inverse frequencies, which
-// the trainer takes from ops::Rope so as to mirror the runtime exactly; their rounding (~6e-8)
-// bounds the agreement at about 1e-8 relative. A structural error shows up near 1e-2.
+// the trainer takes from config/rope_frequencies.h (as the runtime does) so as to mirror the
+// runtime exactly; their rounding (~6e-8) bounds the agreement at about 1e-8 relative. A structural
+// error shows up near 1e-2.
 constexpr double kGoldenTolerance = 1e-7;
 TEST_P(TrainStepGolden, LossGradientsAndUpdateMatchPyTorch) {
   const fs::path dir = kGolden / GetParam();
@@ -127,7 +129,7 @@ TEST(TrainedCheckpoint, LoadRejectsWrongShapes) {
   ModelConfig c = small_config(3);
   c.heads = 6;
   EXPECT_NO_THROW(TorchLlama::load(tmp.path()));
-  std::string text = io::read_text_file(tmp.path() / "config.json");
+  std::string text = read_text_file(tmp.path() / "config.json");
   const auto at = text.find("\"num_key_value_heads\": 2");
   ASSERT_NE(at, std::string::npos);
   text.replace(at, 24, "\"num_key_value_heads\": 3");

@@ -1,7 +1,6 @@
 // gqa bench: prefill and decode speed at context depths.
 #include <iostream>
 #include <memory>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -15,9 +14,7 @@
 #include "cli/text_table.h"
 #include "core/error.h"
 #include "eval/speed.h"
-#include "kv/kv_layout.h"
 #include "model/model.h"
-#include "ops/matmul.h"
 
 namespace gqa::cli {
 namespace {

@@ -14,9 +14,8 @@
 #include "model/model.h"
 #include "model/sampler.h"
 #include "model/session.h"
-#include "model/text_stream.h"
-#include "model/tokenizer.h"
-#include "ops/matmul.h"
+#include "tokenizer/text_stream.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa::cli {
 namespace {
@@ -38,13 +37,13 @@ int run_generate(const GenerateCli& o) {
   const model::CacheOptions cache = o.rt.apply();
   model::Sampler sampler(o.sampling);
   const model::Model m(o.ckpt);
-  std::optional<model::Tokenizer> tok;
+  std::optional<tok::Tokenizer> tok;
   std::vector<int32_t> ids;
   if (!o.prompt.empty()) {
     tok.emplace(m.dir(), m.config());
     ids = tok->encode(o.prompt);
   } else {
-    ids = model::parse_token_list(o.tokens);
+    ids = tok::parse_token_list(o.tokens);
   }
   if (ids.empty()) fail(ErrorKind::kInvalidArgument, "the prompt has no tokens");
   const int64_t need = static_cast<int64_t>(ids.size()) + o.n;
@@ -59,7 +58,7 @@ int run_generate(const GenerateCli& o) {
   s.forward(ids, logits);
   const double prefill_s = std::chrono::duration<double>(Clock::now() - t0).count();
 
-  std::optional<model::TextStream> text;
+  std::optional<tok::TextStream> text;
   if (tok) text.emplace(*tok);
   const auto t1 = Clock::now();
   int64_t decoded = 0;

@@ -12,12 +12,11 @@
 #include "cli/progress.h"
 #include "cli/runtime_options.h"
 #include "core/error.h"
+#include "core/text_file.h"
 #include "eval/logprob_file.h"
 #include "eval/perplexity.h"
-#include "io/checkpoint.h"
 #include "model/model.h"
-#include "model/tokenizer.h"
-#include "ops/matmul.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa::cli {
 namespace {
@@ -36,14 +35,14 @@ int run_ppl(const PplCli& o) {
   const model::Model m(o.ckpt);
   std::vector<int32_t> tokens;
   if (!o.file.empty()) {
-    const model::Tokenizer tok(m.dir(), m.config());
-    tokens = tok.encode(io::read_text_file(o.file));
+    const tok::Tokenizer tok(m.dir(), m.config());
+    tokens = tok.encode(read_text_file(o.file));
   } else {
-    std::string text = io::read_text_file(o.tokens_file);
+    std::string text = read_text_file(o.tokens_file);
     for (char& c : text)
       if (c == '\n' || c == ' ') c = ',';
     while (!text.empty() && text.back() == ',') text.pop_back();
-    tokens = model::parse_token_list(text);
+    tokens = tok::parse_token_list(text);
   }
   const int64_t vocab = m.config().vocab;
   std::optional<eval::LogprobWriter> saver;

@@ -1,6 +1,4 @@
 // gqa serve: the OpenAI-compatible server with continuous batching over the paged KV cache.
-#include <unistd.h>
-
 #include <algorithm>
 #include <memory>
 #include <string>
@@ -13,14 +11,13 @@
 #include "cli/stop_signal.h"
 #include "core/byte_size.h"
 #include "core/error.h"
-#include "kv/block_pool.h"
 #include "model/model.h"
-#include "model/tokenizer.h"
 #include "plan/capacity.h"
 #include "serve/chat_format.h"
 #include "serve/http_server.h"
 #include "serve/metrics.h"
 #include "serve/scheduler.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa::cli {
 namespace {
@@ -54,11 +51,6 @@ Example:
   curl localhost:8000/v1/completions -d '{"prompt": "In the beginning", "max_tokens": 20}'
 )";
 
-int64_t physical_memory() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{8} << 30;
-}
-
 int run_serve(const ServeCli& o) {
   const model::CacheOptions cache = o.rt.apply();
   if (o.kv_tokens < 0) fail(ErrorKind::kInvalidArgument, "--kv-tokens must be positive");
@@ -69,7 +61,7 @@ int run_serve(const ServeCli& o) {
   if (o.port < 0 || o.port > 65535)
     fail(ErrorKind::kInvalidArgument, "--port must be between 0 and 65535");
   const model::Model m(o.ckpt);
-  const model::Tokenizer tok(m.dir(), m.config());
+  const tok::Tokenizer tok(m.dir(), m.config());
   const serve::ChatFormatChoice chat =
       o.chat_format == "auto"
           ? serve::detect_chat_format(m.dir())
@@ -81,30 +73,20 @@ int run_serve(const ServeCli& o) {
          fmt::format("--ctx {} is more than the model's {} positions", o.ctx, max_pos));
   const int64_t ctx = o.ctx > 0 ? o.ctx : std::min<int64_t>(max_pos, 4096);
 
-  const auto layout = kv::KvLayout::for_model(m.config(), cache.kv_dtype, cache.block_size);
-  int64_t blocks = 0;
-  if (!o.kv_memory.empty()) {
-    blocks = kv::BlockPool::blocks_for_memory(layout, parse_byte_size(o.kv_memory));
-  } else {
-    const int64_t tokens = o.kv_tokens > 0 ? o.kv_tokens : o.max_seqs * ctx;
-    blocks = kv::BlockPool::blocks_for_tokens(layout, tokens);
-    if (o.kv_tokens == 0)
-      blocks = std::min<int64_t>(
-          blocks, physical_memory() / 4 / static_cast<int64_t>(layout.block_bytes()));
-  }
-  if (blocks <= 0)
-    fail(ErrorKind::kInvalidArgument, fmt::format("--kv-memory {} is less than one {}-byte block",
-                                                  o.kv_memory, layout.block_bytes()));
-
   serve::Metrics metrics;
   serve::SchedulerOptions so;
-  so.kv_blocks = blocks;
+  if (!o.kv_memory.empty()) {
+    so.kv_memory = parse_byte_size(o.kv_memory);
+    if (so.kv_memory <= 0) fail(ErrorKind::kInvalidArgument, "--kv-memory must be positive");
+  }
+  so.kv_tokens = o.kv_tokens;
   so.kv_dtype = cache.kv_dtype;
   so.block_size = cache.block_size;
   so.max_seqs = o.max_seqs;
   so.max_queue = o.max_queue;
   so.ctx = ctx;
   serve::Scheduler scheduler(m, tok, so, metrics);
+  const int64_t blocks = scheduler.options().kv_blocks;
 
   serve::HttpOptions ho;
   ho.host = o.host;
@@ -115,7 +97,7 @@ int run_serve(const ServeCli& o) {
   serve::HttpServer http(m, tok, scheduler, metrics, ho);
   http.bind();
 
-  const int64_t kv_bytes = blocks * static_cast<int64_t>(layout.block_bytes());
+  const int64_t kv_bytes = blocks * static_cast<int64_t>(scheduler.kv_layout().block_bytes());
   const plan::Capacity cap = plan::capacity(m.config(), cache.kv_dtype, ctx, cache.block_size,
                                             kv_bytes, DType::kBF16, int64_t{0});
   fmt::print(stderr, "gqa serve: model '{}' ({} layers, {} query / {} KV heads, {} context)\n",

@@ -12,8 +12,9 @@
 #include "cli/text_table.h"
 #include "config/hf_config.h"
 #include "core/error.h"
+#include "core/text_file.h"
 #include "io/checkpoint.h"
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa::cli {
 namespace {
@@ -27,12 +28,12 @@ struct TokenizeCli {
 
 // The tokenizer of a checkpoint folder (or of any folder with the tokenizer files); BOS/EOS
 // from config.json when there is one.
-model::Tokenizer open_tokenizer(const std::string& dir) {
+tok::Tokenizer open_tokenizer(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) fail(ErrorKind::kIo, dir + ": not a folder");
   const ModelConfig config =
       fs::exists(fs::path(dir) / "config.json", ec) ? load_hf_config(dir) : ModelConfig{};
-  return model::Tokenizer(dir, config);
+  return tok::Tokenizer(dir, config);
 }
 
 // A token's string with control characters and spaces made visible.
@@ -56,8 +57,8 @@ std::string visible(const std::string& s) {
 int run_tokenize(const TokenizeCli& o) {
   if (o.prompt.empty() == o.file.empty())
     fail(ErrorKind::kInvalidArgument, "give exactly one of -p TEXT or --file FILE");
-  const std::string text = o.file.empty() ? o.prompt : io::read_text_file(o.file);
-  const model::Tokenizer tok = open_tokenizer(o.dir);
+  const std::string text = o.file.empty() ? o.prompt : read_text_file(o.file);
+  const tok::Tokenizer tok = open_tokenizer(o.dir);
   const std::vector<int32_t> ids = o.no_special ? tok.encode(text, false) : tok.encode(text);
   if (o.json) {
     nlohmann::json pieces = nlohmann::json::array();
@@ -86,8 +87,8 @@ int run_tokenize(const TokenizeCli& o) {
 }
 
 int run_detokenize(const TokenizeCli& o) {
-  const model::Tokenizer tok = open_tokenizer(o.dir);
-  const std::vector<int32_t> ids = model::parse_token_list(o.ids);
+  const tok::Tokenizer tok = open_tokenizer(o.dir);
+  const std::vector<int32_t> ids = tok::parse_token_list(o.ids);
   for (int32_t id : ids)
     if (id < 0 || id >= tok.vocab_size())
       fail(ErrorKind::kInvalidArgument,

@@ -8,27 +8,34 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/blas_kernel.h"
 #include "cli/command.h"
+#include "core/cpu_features.h"
 #include "core/error.h"
-#include "ops/blas_kernel.h"
 
 #ifndef GQA_VERSION
 #define GQA_VERSION "0.0.0"
 #endif
 
 int main(int argc, char** argv) {
-  gqa::ops::ensure_fast_blas_kernel(argv);
+  try {
+    gqa::cpu_features();  // a bad GQA_ISA is a usage error, before any kernel runs
+  } catch (const gqa::Error& e) {
+    fmt::print(stderr, "gqa: error: {}\n", e.what());
+    return 2;
+  }
+  gqa::cli::ensure_fast_blas_kernel(argv);
   CLI::App app{"gqa: grouped-query attention and the KV cache, from planning to serving"};
   app.set_version_flag("--version", std::string("gqa ") + GQA_VERSION);
   app.require_subcommand(1);
   app.footer("Run 'gqa COMMAND --help' for a command's options.");
 
   std::vector<gqa::cli::Command> commands{
-      gqa::cli::add_kv_command(app),       gqa::cli::add_inspect_command(app),
-      gqa::cli::add_init_command(app),     gqa::cli::add_convert_command(app),
-      gqa::cli::add_import_command(app),   gqa::cli::add_generate_command(app),
-      gqa::cli::add_ppl_command(app),      gqa::cli::add_bench_command(app),
-      gqa::cli::add_train_command(app),    gqa::cli::add_uptrain_command(app),
+      gqa::cli::add_kv_command(app),        gqa::cli::add_inspect_command(app),
+      gqa::cli::add_init_command(app),      gqa::cli::add_convert_command(app),
+      gqa::cli::add_import_command(app),    gqa::cli::add_generate_command(app),
+      gqa::cli::add_ppl_command(app),       gqa::cli::add_bench_command(app),
+      gqa::cli::add_train_command(app),     gqa::cli::add_uptrain_command(app),
       gqa::cli::add_reproduce_command(app), gqa::cli::add_serve_command(app),
       gqa::cli::add_tokenize_command(app),  gqa::cli::add_detokenize_command(app)};
 

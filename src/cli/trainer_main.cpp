@@ -9,15 +9,22 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "cli/blas_kernel.h"
 #include "cli/human_format.h"
 #include "cli/progress.h"
+#include "core/cpu_features.h"
 #include "core/error.h"
-#include "io/checkpoint.h"
-#include "ops/blas_kernel.h"
+#include "core/text_file.h"
 #include "train/training_run.h"
 
 int main(int argc, char** argv) {
-  gqa::ops::ensure_fast_blas_kernel(argv);  // libtorch's f32 GEMM is OpenBLAS too
+  try {
+    gqa::cpu_features();  // a bad GQA_ISA is a usage error
+  } catch (const gqa::Error& e) {
+    fmt::print(stderr, "gqa-trainer: error: {}\n", e.what());
+    return 2;
+  }
+  gqa::cli::ensure_fast_blas_kernel(argv);  // libtorch's f32 GEMM is OpenBLAS too
   CLI::App app{"gqa-trainer: runs a training job that `gqa train` or `gqa uptrain` prepared"};
   std::string job_file;
   bool quiet = false;
@@ -26,7 +33,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     const gqa::train::TrainJob job =
-        gqa::train::job_from_json(gqa::io::read_text_file(job_file), job_file);
+        gqa::train::job_from_json(gqa::read_text_file(job_file), job_file);
     gqa::cli::Progress progress("train", quiet, gqa::cli::Progress::Unit::kTokens);
     gqa::train::JobEvents events;
     events.status = [&](const std::string& s) { progress.note(s); };

@@ -1,7 +1,11 @@
 #include "eval/speed.h"
 
-#include <immintrin.h>
 #include <omp.h>
+
+#include "core/cpu_features.h"
+#if GQA_X86
+#include <immintrin.h>
+#endif
 
 #include <chrono>
 #include <vector>
@@ -103,6 +107,7 @@ double ReadProbe::measure() const {
 
 namespace {
 
+#if GQA_X86
 // 12 independent chains (4-cycle latency x 2 FMA ports + slack) of `iterations` FMAs each.
 __attribute__((target("avx512f"))) float fma_chains(int64_t iterations) {
   constexpr int kChains = 12;
@@ -120,11 +125,16 @@ __attribute__((target("avx512f"))) float fma_chains(int64_t iterations) {
   for (float x : lanes) total += x;
   return total;
 }
+#else
+float fma_chains(int64_t) {
+  return 0;
+}
+#endif
 
 }  // namespace
 
 double vector_fma_rate() {
-  if (!__builtin_cpu_supports("avx512f")) return 0;
+  if (!GQA_X86 || !cpu_features().at_least(Isa::kAvx512)) return 0;
   constexpr int64_t kIterations = 400000;  // 4.8 M FMAs per thread
   static volatile float sink = 0;
   int threads = 1;

@@ -45,7 +45,8 @@ double read_bandwidth(int64_t bytes, int repeats = 5);
 
 // 16-lane f32 multiply-add instructions per second (AVX-512) with the current OpenMP threads:
 // the arithmetic ceiling of a kernel that is not bound by memory. One pass of ~2 ms; 0 without
-// AVX-512. A VM's clock drifts as its bandwidth does, so a benchmark measures it per round.
+// AVX-512 (or under GQA_ISA below avx512). A VM's clock drifts as its bandwidth does, so a
+// benchmark measures it per round.
 double vector_fma_rate();
 
 }  // namespace gqa::eval

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/text_file.h"
 
 namespace gqa::io {
 
@@ -24,15 +25,6 @@ const std::vector<std::string>& carried_file_names() {
                                               "chat_template.jinja",
                                               "training_state.json"};
   return names;
-}
-
-std::string read_text_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(ErrorKind::kIo, path.string() + ": cannot open");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail(ErrorKind::kIo, path.string() + ": read error");
-  return ss.str();
 }
 
 Checkpoint::Checkpoint(const fs::path& dir) : dir_(dir) {

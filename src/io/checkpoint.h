@@ -51,7 +51,4 @@ class Checkpoint {
   bool sharded_ = false;
 };
 
-// Reads a small text file whole. Throws Error (kIo).
-std::string read_text_file(const std::filesystem::path& path);
-
 }  // namespace gqa::io

@@ -45,8 +45,13 @@ int64_t BlockPool::free_blocks() const {
   return static_cast<int64_t>(free_.size());
 }
 
-SequenceKv::SequenceKv(BlockPool& pool) : pool_(pool) {
+SequenceKv::SequenceKv(BlockPool& pool, int64_t max_tokens) : pool_(pool) {
   const KvLayout& l = pool.layout();
+  if (max_tokens > 0) {
+    const auto blocks = static_cast<size_t>(BlockPool::blocks_for_tokens(l, max_tokens));
+    ids_.reserve(blocks);
+    ptrs_.reserve(blocks);
+  }
   for (int64_t layer = 0; layer < l.layers; ++layer)
     for (int64_t h = 0; h < l.kv_heads; ++h) {
       k_off_.push_back(l.k_offset(layer, h));
@@ -60,18 +65,19 @@ SequenceKv::~SequenceKv() {
 
 bool SequenceKv::reserve(int64_t n_tokens) {
   const int64_t need = BlockPool::blocks_for_tokens(pool_.layout(), n_tokens);
-  std::vector<int32_t> fresh;
-  while (static_cast<int64_t>(ids_.size() + fresh.size()) < need) {
+  const size_t had = ids_.size();
+  while (static_cast<int64_t>(ids_.size()) < need) {
     const auto id = pool_.allocate();
     if (!id) {
-      for (int32_t f : fresh) pool_.release(f);
+      while (ids_.size() > had) {  // give back what this call took
+        pool_.release(ids_.back());
+        ids_.pop_back();
+        ptrs_.pop_back();
+      }
       return false;
     }
-    fresh.push_back(*id);
-  }
-  for (int32_t id : fresh) {
-    ids_.push_back(id);
-    ptrs_.push_back(pool_.block(id));
+    ids_.push_back(*id);
+    ptrs_.push_back(pool_.block(*id));
   }
   return true;
 }

@@ -49,7 +49,8 @@ class BlockPool {
 // One sequence's blocks, in token order: token t lives in blocks()[t / block_size].
 class SequenceKv {
  public:
-  explicit SequenceKv(BlockPool& pool);
+  // max_tokens: the most the sequence will hold, to size its block table once (0: unknown).
+  explicit SequenceKv(BlockPool& pool, int64_t max_tokens = 0);
   ~SequenceKv();  // returns every block to the pool
   SequenceKv(const SequenceKv&) = delete;
   SequenceKv& operator=(const SequenceKv&) = delete;
@@ -63,15 +64,16 @@ class SequenceKv {
   // Encodes head_dim floats in the cache's dtype as (layer, kv_head)'s key (value) at pos.
   void store_k(int64_t layer, int64_t kv_head, int64_t pos, const float* x);
   void store_v(int64_t layer, int64_t kv_head, int64_t pos, const float* x);
-  // The K (V) run of (layer, kv_head) in the sequence's block'th block: run_bytes() bytes.
-  std::byte* k_run(int64_t layer, int64_t kv_head, int64_t block);
-  std::byte* v_run(int64_t layer, int64_t kv_head, int64_t block);
   // The attention kernel's view of one layer holding n_tokens positions.
   ops::PagedKv view(int64_t layer, int64_t n_tokens);
   const std::vector<int32_t>& block_ids() const { return ids_; }
   const BlockPool& pool() const { return pool_; }
 
  private:
+  // The K (V) run of (layer, kv_head) in the sequence's block'th block: run_bytes() bytes.
+  std::byte* k_run(int64_t layer, int64_t kv_head, int64_t block);
+  std::byte* v_run(int64_t layer, int64_t kv_head, int64_t block);
+
   BlockPool& pool_;
   std::vector<int32_t> ids_;
   std::vector<const std::byte*> ptrs_;  // block base pointers, parallel to ids_

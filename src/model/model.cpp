@@ -3,6 +3,7 @@
 #include <string>
 
 #include "config/hf_config.h"
+#include "config/rope_frequencies.h"
 #include "config/tensor_check.h"
 #include "core/error.h"
 #include "core/float_codec.h"
@@ -22,7 +23,7 @@ ModelConfig runnable_config(const io::Checkpoint& ck) {
 Model::Model(const std::filesystem::path& dir)
     : checkpoint_(dir),
       config_(runnable_config(checkpoint_)),
-      rope_(config_.head_dim, config_.rope_theta, config_.rope_scaling) {
+      rope_(config_.head_dim, rope_inv_freq(config_)) {
   const TensorCheck check = check_tensors(checkpoint_.shapes(), config_);
   if (!check.ok()) fail(ErrorKind::kParse, check.first_problem(dir.string()));
   const std::string& p = check.prefix.body;

@@ -20,16 +20,19 @@ Session::Session(const Model& model, int64_t capacity, const CacheOptions& cache
       kv::KvLayout::for_model(model.config(), cache.kv_dtype, cache.block_size);
   own_pool_ =
       std::make_unique<kv::BlockPool>(layout, kv::BlockPool::blocks_for_tokens(layout, capacity));
-  seq_ = std::make_unique<kv::SequenceKv>(*own_pool_);
+  seq_ = std::make_unique<kv::SequenceKv>(*own_pool_, capacity);
+  act_.reserve(model.config(), 1, 1, cache.block_size, capacity);
 }
 
 Session::Session(const Model& model, kv::BlockPool& pool, int64_t capacity)
-    : model_(model), seq_(std::make_unique<kv::SequenceKv>(pool)), capacity_(capacity) {
+    : model_(model), capacity_(capacity) {
   const kv::KvLayout& l = pool.layout();
   const ModelConfig& c = model.config();
   if (l.layers != c.layers || l.kv_heads != c.kv_heads || l.head_dim != c.head_dim)
     fail(ErrorKind::kInvalidArgument, "the KV pool's layout does not match the model");
   if (capacity <= 0) fail(ErrorKind::kInvalidArgument, "context capacity must be positive");
+  seq_ = std::make_unique<kv::SequenceKv>(pool, capacity);
+  act_.reserve(c, 1, 1, l.block_size, capacity);
 }
 
 void Session::reset() {
@@ -89,17 +92,20 @@ void head_norm(float* x, const std::vector<float>& w, int64_t vectors, int64_t h
 void Session::forward(std::span<const int32_t> tokens, std::vector<float>& logits,
                       bool all_logits) {
   const Segment one{this, tokens};
-  forward_batch(std::span(&one, 1), logits, all_logits);
+  forward_batch(std::span(&one, 1), logits, act_, all_logits);
 }
 
 void Session::forward_batch(std::span<const Segment> segments, std::vector<float>& logits,
-                            bool all_logits) {
+                            Activations& act, bool all_logits) {
   if (segments.empty()) fail(ErrorKind::kInvalidArgument, "no sequences to run");
   const Model& model = segments[0].session->model_;
   const ModelConfig& c = model.config();
-  // Rows: every token of every segment, in order; row r is at position pos[r] of seg_of[r].
-  std::vector<int32_t> ids;
-  std::vector<int64_t> pos, first_row;
+  int64_t n = 0;
+  for (const Segment& sg : segments) n += static_cast<int64_t>(sg.tokens.size());
+  act.start_pass(c, n);
+  // Rows: every token of every segment, in order; row r is at position pos[r].
+  std::vector<int32_t>& ids = act.ids;
+  std::vector<int64_t>&pos = act.pos, &first_row = act.first_row;
   for (const Segment& sg : segments) {
     if (&sg.session->model_ != &model)
       fail(ErrorKind::kInvalidArgument, "a batch must run sessions of one model");
@@ -130,14 +136,11 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
     }
   }
 
-  const auto n = static_cast<int64_t>(ids.size());
   const int64_t H = c.hidden, hd = c.head_dim, qd = c.q_dim(), kvd = c.kv_dim(),
                 ff = c.intermediate;
   const auto eps = static_cast<float>(c.norm_eps);
-  auto buf = [&](int64_t count) { return std::vector<float>(static_cast<size_t>(count)); };
-  std::vector<float> x = buf(n * H), xn = buf(n * H), q = buf(n * qd), k = buf(n * kvd),
-                     v = buf(n * kvd), att = buf(n * qd), o = buf(n * H), g = buf(n * ff),
-                     u = buf(n * ff);
+  std::vector<float>&x = act.x, &xn = act.xn, &q = act.q, &k = act.k, &v = act.v, &att = act.att,
+  &o = act.o, &g = act.g, &u = act.u;
   for (int64_t r = 0; r < n; ++r)
     decode_to_f32(model.embed().dtype, model.embed().row(ids[static_cast<size_t>(r)]), H,
                   x.data() + r * H);
@@ -175,7 +178,7 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
       }
       // Attention per sequence, over its own blocks.
       ops::paged_attention(shape, s.seq_->view(l, s.pos_ + (r1 - r0)), q.data() + r0 * qd, r1 - r0,
-                           s.pos_, att.data() + r0 * qd);
+                           s.pos_, att.data() + r0 * qd, act.attention);
     }
     project(w.wo, att.data(), n, o.data());
     add_bias(o.data(), w.bo, n);
@@ -190,7 +193,7 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
     for (int64_t i = 0; i < n * H; ++i) x[static_cast<size_t>(i)] += o[static_cast<size_t>(i)];
   }
   // Rows that need logits: every row, or the last row of each segment.
-  std::vector<int64_t> out_rows;
+  std::vector<int64_t>& out_rows = act.out_rows;
   for (size_t sgi = 0; sgi < segments.size(); ++sgi)
     for (int64_t r = all_logits ? first_row[sgi] : first_row[sgi + 1] - 1; r < first_row[sgi + 1];
          ++r)

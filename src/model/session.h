@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kv/block_pool.h"
+#include "model/activations.h"
 #include "model/model.h"
 
 namespace gqa::model {
@@ -26,21 +27,23 @@ class Session {
   // Runs tokens at positions position() .. position() + n - 1 and advances. With all_logits the
   // logits of every token are written ([n, vocab]), otherwise those of the last ([vocab]).
   // Throws Error when a token id is out of range, the capacity would be exceeded or the pool
-  // has too few free blocks; the session is unchanged then.
+  // has too few free blocks; the session is unchanged then. Uses the session's own
+  // activations: once `logits` has its size, a decode step (one token) allocates nothing.
   void forward(std::span<const int32_t> tokens, std::vector<float>& logits,
                bool all_logits = false);
 
   // Several sequences of one model at once (continuous batching): each segment's tokens run at
   // its session's position; the projections and the MLP are one matmul over all rows, attention
   // runs per sequence over its own blocks. logits: the last token of each segment
-  // ([segments, vocab]), or with all_logits every token in segment order. All or nothing: on
-  // any error no session changes.
+  // ([segments, vocab]), or with all_logits every token in segment order. `act` holds the
+  // pass's buffers (the caller's, sized for its batches). All or nothing: on any error no
+  // session changes.
   struct Segment {
     Session* session;
     std::span<const int32_t> tokens;
   };
   static void forward_batch(std::span<const Segment> segments, std::vector<float>& logits,
-                            bool all_logits = false);
+                            Activations& act, bool all_logits = false);
 
   int64_t position() const { return pos_; }
   int64_t capacity() const { return capacity_; }
@@ -51,7 +54,6 @@ class Session {
   void fill_with_noise(int64_t depth, uint64_t seed);
   // Bytes of KV one decode step at the current depth reads (every layer's K and V up to pos).
   int64_t kv_bytes_read() const;
-  const kv::SequenceKv& kv() const { return *seq_; }
 
  private:
   void reserve(int64_t n_tokens);
@@ -61,6 +63,7 @@ class Session {
   std::unique_ptr<kv::SequenceKv> seq_;
   int64_t capacity_;
   int64_t pos_ = 0;
+  Activations act_;  // of forward(); sized for one token over the whole capacity
 };
 
 }  // namespace gqa::model

@@ -1,5 +1,8 @@
 #include "ops/attention_chunks_avx512.h"
 
+#include "core/cpu_features.h"
+
+#if GQA_X86
 // GCC 12 AVX-512 headers: see vec.cpp.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -431,12 +434,9 @@ ChunkFns chunk_fns_for_dim(int64_t hd) {
 }  // namespace
 
 ChunkFns chunk_fns(KvDtype t, int64_t hd) {
-  static const bool cpu = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                          __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
-  static const bool vnni = __builtin_cpu_supports("avx512vnni");
-  static const bool vbmi = __builtin_cpu_supports("avx512vbmi");
-  if (!cpu || (t == KvDtype::kInt8 && !vnni)) return {};
-  if (!vbmi && (t == KvDtype::kF8E4M3 || t == KvDtype::kF8E5M2)) return {};
+  const CpuFeatures& cpu = cpu_features();
+  if (!cpu.at_least(Isa::kAvx512) || (t == KvDtype::kInt8 && !cpu.avx512vnni)) return {};
+  if (!cpu.avx512vbmi && (t == KvDtype::kF8E4M3 || t == KvDtype::kF8E5M2)) return {};
   switch (t) {
     case KvDtype::kF32:
       return chunk_fns_for_dim<KvDtype::kF32>(hd);
@@ -456,3 +456,13 @@ ChunkFns chunk_fns(KvDtype t, int64_t hd) {
 }
 
 }  // namespace gqa::ops
+
+#else  // not x86: no chunk kernels, paged attention takes the tile path
+
+namespace gqa::ops {
+ChunkFns chunk_fns(KvDtype, int64_t) {
+  return {};
+}
+}  // namespace gqa::ops
+
+#endif  // GQA_X86

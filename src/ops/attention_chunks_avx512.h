@@ -55,7 +55,7 @@ struct ChunkFns {
 };
 
 // The kernels for `t` and head_dim `hd` (32, 48, 64, 80, 96, 128, 256), or none; also none
-// when the CPU lacks AVX-512 F, BW and VL or F16C (int8: or AVX512-VNNI).
+// when cpu_features() is below Isa::kAvx512 (int8: or lacks AVX512-VNNI; fp8: AVX512-VBMI).
 ChunkFns chunk_fns(KvDtype t, int64_t hd);
 
 }  // namespace gqa::ops

@@ -3,6 +3,8 @@
 // relative error below 2e-7; arguments below -87 give 0.
 //   exp(x) = 2^k * 2^f, k = round(x log2 e), f = x - k ln 2 (Cody-Waite, two steps), and
 //   2^f = e^(f) by its degree-6 Taylor polynomial; k goes into the exponent bits.
+#include "core/cpu_features.h"
+#if GQA_X86
 #include <immintrin.h>
 
 namespace gqa::ops {
@@ -28,3 +30,5 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 exp_nonpos_avx51
 }
 
 }  // namespace gqa::ops
+
+#endif  // GQA_X86

@@ -5,6 +5,8 @@
 //         bits 7..13 and copies of its sign on bits 14 and 15; clearing bit 14 leaves an f16
 //         worth 2^-8 of the value (exponent bias 15 against 7), subnormals included. The NaN
 //         code 0x7f, written only for NaN input, reads as 480.
+#include "core/cpu_features.h"
+#if GQA_X86
 #include <immintrin.h>
 
 #include <cstdint>
@@ -34,3 +36,5 @@ __attribute__((target("avx2"), always_inline)) inline __m256i e5m2_as_f16_x16(__
 }
 
 }  // namespace gqa::ops
+
+#endif  // GQA_X86

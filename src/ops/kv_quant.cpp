@@ -12,11 +12,12 @@
 #include "core/half.h"
 #include "ops/fp8_simd.h"
 
-#include <immintrin.h>
-
+#if GQA_X86
 // GCC 12 AVX-512 headers: see vec.cpp.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
+#include <immintrin.h>
+#endif
 
 namespace gqa::ops {
 namespace {
@@ -60,6 +61,9 @@ float decode_minifloat(uint8_t v, int man, int bias) {
   return static_cast<float>((v & 0x80) ? -mag : mag);
 }
 
+enum class FastDecode { kNone, kAvx2, kAvx512 };
+
+#if GQA_X86
 // AVX2 + F16C widening of stored vectors, 8 values at a time (the tail goes through the scalar
 // code). fp8 codes become f16 bit patterns (ops/fp8_simd.h).
 __attribute__((target("avx2,f16c"))) int64_t decode_fast(KvDtype t, const std::byte* in, int64_t hd,
@@ -160,17 +164,23 @@ __attribute__((target("avx512f,avx512bw,avx2,f16c"))) int64_t decode_fast512(KvD
   return i;
 }
 
-enum class FastDecode { kNone, kAvx2, kAvx512 };
-
 FastDecode fast_decode_level() {
-  static const FastDecode level =
-      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-              __builtin_cpu_supports("f16c")
-          ? FastDecode::kAvx512
-      : __builtin_cpu_supports("avx2") && __builtin_cpu_supports("f16c") ? FastDecode::kAvx2
-                                                                         : FastDecode::kNone;
+  static const FastDecode level = cpu_features().at_least(Isa::kAvx512) ? FastDecode::kAvx512
+                                  : cpu_features().at_least(Isa::kAvx2) ? FastDecode::kAvx2
+                                                                        : FastDecode::kNone;
   return level;
 }
+#else
+FastDecode fast_decode_level() {
+  return FastDecode::kNone;
+}
+int64_t decode_fast(KvDtype, const std::byte*, int64_t, float*) {
+  return 0;
+}
+int64_t decode_fast512(KvDtype, const std::byte*, int64_t, float*) {
+  return 0;
+}
+#endif  // GQA_X86
 
 // One stored vector's bytes for gathering a key from (or scattering it to) its column: on the
 // stack up to head_dim 512 in every dtype, so storing a key allocates nothing.

@@ -1,5 +1,8 @@
 #include "ops/matvec_avx512.h"
 
+#include "core/cpu_features.h"
+
+#if GQA_X86
 // GCC 12 AVX-512 headers: see vec.cpp.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -79,9 +82,7 @@ __attribute__((target("avx512f,avx512bw,avx512vl,f16c"))) void rows_kernel(
 }  // namespace
 
 bool have_matvec_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("f16c");
-  return ok;
+  return cpu_features().at_least(Isa::kAvx512);
 }
 
 void matvec_rows_avx512(DType dtype, const void* w, int64_t rows, int64_t cols, const float* x,
@@ -99,3 +100,15 @@ void matvec_rows_avx512(DType dtype, const void* w, int64_t rows, int64_t cols, 
 }
 
 }  // namespace gqa::ops
+
+#else  // not x86
+
+namespace gqa::ops {
+bool have_matvec_avx512() {
+  return false;
+}
+void matvec_rows_avx512(DType, const void*, int64_t, int64_t, const float*, int64_t, int64_t,
+                        int64_t, float*) {}
+}  // namespace gqa::ops
+
+#endif  // GQA_X86

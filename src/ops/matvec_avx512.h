@@ -9,7 +9,7 @@
 
 namespace gqa::ops {
 
-// True when the CPU has AVX-512 (F, BW, VL); the kernel must not be called otherwise.
+// True when cpu_features() allows AVX-512; the kernel must not be called otherwise.
 bool have_matvec_avx512();
 
 // y[t * rows + r] = sum_c W[r, c] x[t * cols + c] for r in [r0, r1), t < n. W is f32, bf16 or

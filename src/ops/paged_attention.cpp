@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <string_view>
 #include <vector>
 
 #include "ops/attention_chunks_avx512.h"
@@ -36,7 +35,7 @@ struct WorkItem {
 // The chunk kernels stand in for the AVX-512 vec ops only (tests pass other vec ops to reach the
 // tile path).
 bool avx512_rows(const VecOps& vec) {
-  return &vec == &vec_ops() && std::string_view(vec.name) == "avx512";
+  return vec.isa == Isa::kAvx512;
 }
 
 // Bits of the 16 slots s0 .. s0 + 15 that fall in [lo, hi).
@@ -46,8 +45,8 @@ uint16_t slot_mask(int64_t s0, int64_t lo, int64_t hi) {
   return static_cast<uint16_t>(((uint32_t{1} << b) - 1) & ~((uint32_t{1} << a) - 1));
 }
 
-// Per-thread buffers of run_item.
-struct Scratch {
+// One worker thread's buffers of run_item (cache-line aligned: threads resize their own).
+struct alignas(64) Scratch {
   std::vector<float> q_rows, ktile, vtile, scores;
   std::vector<int8_t> q8;  // int8 keys: q_rows as integers [rows][hd], their scales and sums
   std::vector<float> q8_scale;
@@ -57,6 +56,19 @@ struct Scratch {
   std::vector<int64_t> chunk_block;
   std::vector<uint16_t> live;  // [chunk][row]
 };
+
+}  // namespace
+
+// What paged_attention keeps between calls: the work items of a call, their partial softmax
+// states and each worker thread's scratch.
+struct AttentionScratch::Buffers {
+  std::vector<WorkItem> items;
+  std::vector<int64_t> group_first;  // first item of each (KV head, query tile), and the end
+  std::vector<Partial> partials;     // [items]
+  std::vector<Scratch> threads;      // [OpenMP threads]
+};
+
+namespace {
 
 // int8 keys: every path scores with the query rows rounded to int8 (the reference too).
 void round_query_rows_int8(float* q_rows, int64_t rows, int64_t hd, Scratch& x) {
@@ -201,22 +213,75 @@ void run_item(const AttentionShape& s, const PagedKv& kv, const WorkItem& w, int
 
 }  // namespace
 
+namespace {
+
+// Query tiles of a call of n_q queries, and the context splits of a decode call (n_q == 1) over
+// `blocks` blocks: every thread gets work even with few KV heads (MQA).
+int64_t query_tiles(int64_t n_q) {
+  return (n_q + kQueryTile - 1) / kQueryTile;
+}
+int64_t decode_splits(int64_t kv_heads, int threads, int64_t blocks) {
+  return std::clamp<int64_t>((2 * threads + kv_heads - 1) / kv_heads, 1,
+                             std::max<int64_t>(blocks, 1));
+}
+
+}  // namespace
+
+AttentionScratch::AttentionScratch() : b_(std::make_unique<Buffers>()) {}
+AttentionScratch::~AttentionScratch() = default;
+AttentionScratch::AttentionScratch(AttentionScratch&&) noexcept = default;
+AttentionScratch& AttentionScratch::operator=(AttentionScratch&&) noexcept = default;
+
+void AttentionScratch::reserve(const AttentionShape& s, int64_t block_size, int64_t max_queries,
+                               int64_t max_context) {
+  const int threads = omp_get_max_threads();
+  const int64_t hd = s.head_dim, n_rep = s.heads / s.kv_heads;
+  const int64_t tiles = query_tiles(max_queries);
+  const int64_t blocks = (max_context + block_size - 1) / block_size;
+  const int64_t items = s.kv_heads * std::max(tiles, decode_splits(s.kv_heads, threads, blocks));
+  const int64_t rows = std::min(max_queries, kQueryTile) * n_rep;
+  // Chunks of 16 slots an item walks: each block's slots from the first live one, so at most
+  // ceil(block_size / 16) + 1 per block.
+  const int64_t chunks = blocks * ((block_size + 15) / 16 + 1);
+  Buffers& b = *b_;
+  b.items.reserve(static_cast<size_t>(items));
+  b.group_first.reserve(static_cast<size_t>(s.kv_heads * tiles + 1));
+  if (b.partials.size() < static_cast<size_t>(items)) b.partials.resize(static_cast<size_t>(items));
+  for (Partial& p : b.partials) {
+    p.m.reserve(static_cast<size_t>(rows));
+    p.l.reserve(static_cast<size_t>(rows));
+    p.acc.reserve(static_cast<size_t>(rows * hd));
+  }
+  if (b.threads.size() < static_cast<size_t>(threads))
+    b.threads.resize(static_cast<size_t>(threads));
+  for (Scratch& x : b.threads) {
+    const auto n = static_cast<size_t>(rows), nd = static_cast<size_t>(rows * hd);
+    x.q_rows.reserve(nd);
+    x.q8.reserve(nd);
+    x.q8_scale.reserve(n);
+    x.q8_sum.reserve(n);
+    x.row_lo.reserve(n);
+    x.row_hi.reserve(n);
+    x.ktile.reserve(static_cast<size_t>(block_size * hd));
+    x.vtile.reserve(static_cast<size_t>(block_size * hd));
+    x.scores.reserve(static_cast<size_t>(block_size));
+    x.chunks.reserve(static_cast<size_t>(chunks));
+    x.chunk_block.reserve(static_cast<size_t>(chunks));
+    x.live.reserve(static_cast<size_t>(chunks * rows));
+  }
+}
+
 void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q, int64_t n_q,
-                     int64_t first_pos, float* out, const VecOps& vec) {
+                     int64_t first_pos, float* out, AttentionScratch& scratch, const VecOps& vec) {
   const int64_t hd = s.head_dim, n_rep = s.heads / s.kv_heads, bs = kv.block_size;
   const int threads = omp_get_max_threads();
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  AttentionScratch::Buffers& b = *scratch.b_;
   // Work items: (KV head, query tile, context split). Decode of one token splits its context
   // so that every thread has work even with few KV heads (MQA).
-  // Kept per calling thread, as are the workers' scratch buffers: a decode step calls this once
-  // per layer (and per sequence when serving a batch), mostly over short contexts.
-  // (References: inside the parallel region a thread_local name would be the worker's own.)
-  static thread_local std::vector<WorkItem> items_of_caller;
-  static thread_local std::vector<int64_t> group_first_of_caller;
-  static thread_local std::vector<Partial> partials_of_caller;
-  std::vector<WorkItem>& items = items_of_caller;
-  std::vector<int64_t>& group_first = group_first_of_caller;  // first item of each (g, tile)
-  std::vector<Partial>& partials = partials_of_caller;
+  std::vector<WorkItem>& items = b.items;
+  std::vector<int64_t>& group_first = b.group_first;
+  std::vector<Partial>& partials = b.partials;
   items.clear();
   group_first.clear();
   int64_t work = 0;  // chunks of 16 tokens times query tiles, to decide on threads
@@ -225,14 +290,10 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
       const int64_t t1 = std::min(n_q, t0 + kQueryTile);
       const int64_t j0 = s.window > 0 ? std::max<int64_t>(0, first_pos + t0 - s.window + 1) : 0;
       const int64_t j1 = first_pos + t1;
-      int64_t splits = 1;
-      if (n_q == 1) {
-        const int64_t blocks = (j1 - j0 + bs - 1) / bs;
-        splits = std::clamp<int64_t>((2 * threads + s.kv_heads - 1) / s.kv_heads, 1, blocks);
-      }
       // Split on block boundaries so no block is decoded twice.
       const int64_t first_block = j0 / bs, last_block = (j1 - 1) / bs;
       const int64_t nb = last_block - first_block + 1;
+      const int64_t splits = n_q == 1 ? decode_splits(s.kv_heads, threads, nb) : 1;
       group_first.push_back(static_cast<int64_t>(items.size()));
       for (int64_t k = 0; k < splits; ++k) {
         const int64_t b_lo = first_block + nb * k / splits,
@@ -245,11 +306,13 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
   }
   group_first.push_back(static_cast<int64_t>(items.size()));
   if (partials.size() < items.size()) partials.resize(items.size());
+  if (b.threads.size() < static_cast<size_t>(threads))
+    b.threads.resize(static_cast<size_t>(threads));
 
     // Forking threads costs microseconds; below ~32 chunks one thread is faster.
 #pragma omp parallel if (work >= 32)
   {
-    static thread_local Scratch x;
+    Scratch& x = b.threads[static_cast<size_t>(omp_get_thread_num())];
     std::vector<float>& q_rows = x.q_rows;
 #pragma omp for schedule(dynamic)
     for (size_t i = 0; i < items.size(); ++i) {

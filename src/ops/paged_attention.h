@@ -9,6 +9,7 @@
 // accumulator, and the splits are combined at the end.
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "core/kv_dtype.h"
 #include "ops/vec.h"
@@ -34,10 +35,36 @@ struct AttentionShape {
   int64_t window = 0;  // sliding window in tokens; 0: full causal attention
 };
 
+class AttentionScratch;
+
 // q, out: [n_q][heads][head_dim] for positions first_pos .. first_pos + n_q - 1; query t sees
 // positions <= first_pos + t (and within the window). Needs kv.n_tokens >= first_pos + n_q.
+// `scratch` holds the call's buffers; one scratch serves one call at a time.
 void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q, int64_t n_q,
-                     int64_t first_pos, float* out, const VecOps& vec = vec_ops());
+                     int64_t first_pos, float* out, AttentionScratch& scratch,
+                     const VecOps& vec = vec_ops());
+
+// The buffers of paged_attention, kept between calls (work items, partial softmax states, each
+// worker thread's scratch). reserve() sizes them for the largest call ahead, so that calls
+// within those bounds allocate nothing; a larger call grows them.
+class AttentionScratch {
+ public:
+  AttentionScratch();
+  ~AttentionScratch();
+  AttentionScratch(AttentionScratch&&) noexcept;
+  AttentionScratch& operator=(AttentionScratch&&) noexcept;
+
+  // For calls of up to max_queries queries over up to max_context tokens of a cache in blocks of
+  // block_size, with up to omp_get_max_threads() threads.
+  void reserve(const AttentionShape& s, int64_t block_size, int64_t max_queries,
+               int64_t max_context);
+
+ private:
+  friend void paged_attention(const AttentionShape&, const PagedKv&, const float*, int64_t, int64_t,
+                              float*, AttentionScratch&, const VecOps&);
+  struct Buffers;
+  std::unique_ptr<Buffers> b_;
+};
 
 // Dequantizes everything, then a plain softmax in double: the reference for tests. Like the
 // kernels, it prescales the query in f32 and, for int8 keys, rounds it to int8

@@ -1,19 +1,17 @@
 #pragma once
-// Rotary position embedding in the Hugging Face rotate-half layout: within a head of d values,
-// value i pairs with value i + d/2. Frequencies follow the config's rope_theta and, when given,
-// Llama-3 or linear rope_scaling.
+// Rotary position embedding in the Hugging Face rotate-half layout: of a head's first
+// rotary_dim = 2 * inv_freq.size() values, value i pairs with value i + rotary_dim / 2; the
+// values past rotary_dim (partial rotary) are left as they are. The frequencies are config
+// arithmetic (config/rope_frequencies.h), passed in as a table.
 #include <cstdint>
-#include <optional>
 #include <vector>
-
-#include "config/model_config.h"
 
 namespace gqa::ops {
 
 class Rope {
  public:
-  // Throws Error for scaling types the runtime does not implement (yarn, longrope, dynamic).
-  Rope(int64_t head_dim, double theta, const std::optional<RopeScaling>& scaling);
+  // inv_freq: [rotary_dim / 2], rotary_dim <= head_dim. Throws Error when it does not fit.
+  Rope(int64_t head_dim, std::vector<float> inv_freq);
 
   // Rotates n_heads vectors of head_dim values at `pos`, in place. x: [n_heads, head_dim].
   void apply(float* x, int64_t n_heads, int64_t pos) const;
@@ -21,7 +19,7 @@ class Rope {
 
  private:
   int64_t head_dim_;
-  std::vector<float> inv_freq_;  // [head_dim / 2]
+  std::vector<float> inv_freq_;  // [rotary_dim / 2]
 };
 
 }  // namespace gqa::ops

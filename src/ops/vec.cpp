@@ -1,14 +1,16 @@
 #include "ops/vec.h"
+
+#include <cmath>
+
 #include "ops/exp_simd.h"
 
+#if GQA_X86
 // GCC 12's AVX-512 headers initialize their "undefined" vectors from themselves, which trips
 // -Wmaybe-uninitialized in every function that uses them (GCC bug 105593).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
-
 #include <immintrin.h>
-
-#include <cmath>
+#endif
 
 namespace gqa::ops {
 namespace {
@@ -29,6 +31,7 @@ void exp_scalar(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = std::exp(x[i]);
 }
 
+#if GQA_X86
 // exp(x) = 2^k * 2^f with k = round(x log2 e) and f in [-0.5, 0.5]; 2^f by a degree-6
 // polynomial (Taylor coefficients of e^(f ln 2)), k added to the exponent bits.
 #define GQA_EXP_POLY(SET1, FMA, MUL, ROUND, CVT, ADD_EPI, SLLI, CAST, MAX)     \
@@ -137,29 +140,32 @@ __attribute__((target("avx512f"))) void scale_avx512(float a, float* y, int64_t 
   for (; i < n; ++i) y[i] *= a;
 }
 
-constexpr VecOps kScalar{"scalar", dot_scalar, axpy_scalar, scale_scalar, exp_scalar};
-constexpr VecOps kAvx2{"avx2", dot_avx2, axpy_avx2, scale_avx2, exp_avx2};
-constexpr VecOps kAvx512{"avx512", dot_avx512, axpy_avx512, scale_avx512, exp_avx512};
+constexpr VecOps kAvx2{"avx2", Isa::kAvx2, dot_avx2, axpy_avx2, scale_avx2, exp_avx2};
+constexpr VecOps kAvx512{"avx512", Isa::kAvx512, dot_avx512, axpy_avx512, scale_avx512, exp_avx512};
+#endif  // GQA_X86
 
-bool has_avx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-}
-bool has_avx512() {
-  return __builtin_cpu_supports("avx512f");
-}
+constexpr VecOps kScalar{"scalar", Isa::kScalar, dot_scalar, axpy_scalar, scale_scalar, exp_scalar};
 
 }  // namespace
 
 const VecOps& vec_ops() {
-  static const VecOps& best = has_avx512() ? kAvx512 : has_avx2() ? kAvx2 : kScalar;
+#if GQA_X86
+  static const VecOps& best = cpu_features().at_least(Isa::kAvx512) ? kAvx512
+                              : cpu_features().at_least(Isa::kAvx2) ? kAvx2
+                                                                    : kScalar;
   return best;
+#else
+  return kScalar;
+#endif
 }
 
 int available_vec_ops(const VecOps** out, int max) {
   int n = 0;
   if (n < max) out[n++] = &kScalar;
-  if (n < max && has_avx2()) out[n++] = &kAvx2;
-  if (n < max && has_avx512()) out[n++] = &kAvx512;
+#if GQA_X86
+  if (n < max && cpu_features().at_least(Isa::kAvx2)) out[n++] = &kAvx2;
+  if (n < max && cpu_features().at_least(Isa::kAvx512)) out[n++] = &kAvx512;
+#endif
   return n;
 }
 

@@ -3,10 +3,13 @@
 // time from what the CPU supports, and a scalar fallback.
 #include <cstdint>
 
+#include "core/cpu_features.h"
+
 namespace gqa::ops {
 
 struct VecOps {
   const char* name;
+  Isa isa;  // the instructions it needs
   float (*dot)(const float* a, const float* b, int64_t n);
   void (*axpy)(float a, const float* x, float* y, int64_t n);  // y += a * x
   void (*scale)(float a, float* y, int64_t n);                 // y *= a
@@ -15,8 +18,8 @@ struct VecOps {
   void (*exp_nonpos)(float* x, int64_t n);
 };
 
-const VecOps& vec_ops();  // the best the CPU supports
-// Every implementation this CPU can run (scalar first), for tests.
+const VecOps& vec_ops();  // the best that cpu_features() allows
+// Every implementation cpu_features() allows (scalar first), for tests.
 int available_vec_ops(const VecOps** out, int max);
 
 }  // namespace gqa::ops

@@ -11,7 +11,7 @@ namespace {
 
 // Appends text pieces and special ids in order.
 struct PromptBuilder {
-  const model::Tokenizer& tok;
+  const tok::Tokenizer& tok;
   std::vector<int32_t> ids;
 
   void text(const std::string& s) {
@@ -152,7 +152,7 @@ ChatFormatChoice detect_chat_format(const std::filesystem::path& dir) {
 }
 
 std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& messages,
-                                 const model::Tokenizer& tok) {
+                                 const tok::Tokenizer& tok) {
   if (messages.empty()) fail(ErrorKind::kInvalidArgument, "'messages' is empty");
   for (const ChatMessage& m : messages) check_role(m);
   PromptBuilder b{tok, {}};

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa::serve {
 
@@ -42,6 +42,6 @@ const char* chat_format_name(ChatFormat f);
 // The conversation, ending with the cue for the assistant's reply. Throws Error for an
 // unknown role or a format rule the messages break (llama2: system only first).
 std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& messages,
-                                 const model::Tokenizer& tok);
+                                 const tok::Tokenizer& tok);
 
 }  // namespace gqa::serve

@@ -51,7 +51,7 @@ struct StreamState {
 
 struct HttpServer::Impl {
   const model::Model& model;
-  const model::Tokenizer& tok;
+  const tok::Tokenizer& tok;
   Scheduler& scheduler;
   Metrics& metrics;
   HttpOptions o;
@@ -259,7 +259,7 @@ struct HttpServer::Impl {
   }
 };
 
-HttpServer::HttpServer(const model::Model& model, const model::Tokenizer& tok, Scheduler& scheduler,
+HttpServer::HttpServer(const model::Model& model, const tok::Tokenizer& tok, Scheduler& scheduler,
                        Metrics& metrics, HttpOptions o)
     : impl_(new Impl{model, tok, scheduler, metrics, std::move(o), {}, {}}) {
   const int threads =

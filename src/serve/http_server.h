@@ -10,10 +10,10 @@
 #include <string>
 
 #include "model/model.h"
-#include "model/tokenizer.h"
 #include "serve/chat_format.h"
 #include "serve/metrics.h"
 #include "serve/scheduler.h"
+#include "tokenizer/tokenizer.h"
 
 namespace httplib {
 class Server;
@@ -32,7 +32,7 @@ struct HttpOptions {
 
 class HttpServer {
  public:
-  HttpServer(const model::Model& model, const model::Tokenizer& tok, Scheduler& scheduler,
+  HttpServer(const model::Model& model, const tok::Tokenizer& tok, Scheduler& scheduler,
              Metrics& metrics, HttpOptions o);
   ~HttpServer();
 

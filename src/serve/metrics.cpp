@@ -54,23 +54,23 @@ std::string Metrics::render(const SchedulerGauges& g) const {
                          key.second, n);
   }
   counter("gqa_prompt_tokens_total", "Prompt tokens prefilled (again after a preemption).",
-          prompt_tokens.load());
-  counter("gqa_generated_tokens_total", "Tokens generated.", generated_tokens.load());
+          prompt_tokens_.load());
+  counter("gqa_generated_tokens_total", "Tokens generated.", generated_tokens_.load());
   counter("gqa_preemptions_total",
           "Sequences paused because the KV cache was full (recomputed when resumed).",
-          preemptions.load());
+          preemptions_.load());
   counter("gqa_cancelled_total", "Sequences ended because their client went away.",
-          cancelled.load());
+          cancelled_.load());
   gauge("gqa_kv_blocks_used", "KV cache blocks in use.", g.kv_blocks_total - g.kv_blocks_free);
   gauge("gqa_kv_blocks_free", "KV cache blocks free.", g.kv_blocks_free);
   gauge("gqa_running_sequences", "Sequences being decoded.", g.running);
   gauge("gqa_running_sequences_peak", "Most sequences decoded at once since the start.",
         g.running_peak);
   gauge("gqa_queue_depth", "Sequences waiting for KV blocks or a batch slot.", g.waiting);
-  out += time_to_first_token.render("gqa_time_to_first_token_seconds",
-                                    "From a request's arrival to its first generated token.");
-  out += inter_token_latency.render("gqa_inter_token_latency_seconds",
-                                    "Between consecutive generated tokens of one sequence.");
+  out += time_to_first_token_.render("gqa_time_to_first_token_seconds",
+                                     "From a request's arrival to its first generated token.");
+  out += inter_token_latency_.render("gqa_inter_token_latency_seconds",
+                                     "Between consecutive generated tokens of one sequence.");
   return out;
 }
 

@@ -38,12 +38,26 @@ class Metrics {
  public:
   // One finished HTTP request: its route ("/v1/completions") and status code.
   void count_request(const std::string& route, int status);
-  std::atomic<int64_t> prompt_tokens{0}, generated_tokens{0}, preemptions{0}, cancelled{0};
-  LatencyHistogram time_to_first_token, inter_token_latency;
+  // A prefill of n tokens (again after a preemption).
+  void add_prompt_tokens(int64_t n) { prompt_tokens_ += n; }
+  // A sampled token's latency: since the request arrived (its first token) or since the
+  // sequence's previous token. An end-of-sequence token counts here, not as generated.
+  void observe_first_token(double seconds) { time_to_first_token_.observe(seconds); }
+  void observe_next_token(double seconds) { inter_token_latency_.observe(seconds); }
+  void count_generated_token() { ++generated_tokens_; }
+  void count_preemption() { ++preemptions_; }
+  void count_cancelled() { ++cancelled_; }
+
+  int64_t prompt_tokens() const { return prompt_tokens_.load(); }
+  int64_t generated_tokens() const { return generated_tokens_.load(); }
+  int64_t preemptions() const { return preemptions_.load(); }
+  int64_t cancelled() const { return cancelled_.load(); }
 
   std::string render(const SchedulerGauges& g) const;
 
  private:
+  std::atomic<int64_t> prompt_tokens_{0}, generated_tokens_{0}, preemptions_{0}, cancelled_{0};
+  LatencyHistogram time_to_first_token_, inter_token_latency_;
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, int>, int64_t> requests_;
 };

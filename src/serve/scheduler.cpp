@@ -1,18 +1,20 @@
 #include "serve/scheduler.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 
 #include "core/error.h"
 #include "model/session.h"
-#include "model/text_stream.h"
+#include "tokenizer/text_stream.h"
 
 namespace gqa::serve {
 
 using Clock = std::chrono::steady_clock;
 
 struct Scheduler::Sequence {
-  Sequence(GenerationRequest r, std::shared_ptr<SequenceHandle> h, const model::Tokenizer& tok)
+  Sequence(GenerationRequest r, std::shared_ptr<SequenceHandle> h, const tok::Tokenizer& tok)
       : request(std::move(r)),
         handle(std::move(h)),
         sampler(request.sampling),
@@ -21,37 +23,70 @@ struct Scheduler::Sequence {
   GenerationRequest request;
   std::shared_ptr<SequenceHandle> handle;
   model::Sampler sampler;
-  model::TextStream text;
+  tok::TextStream text;
   std::vector<int32_t> generated;           // the last one has not been run yet
   std::unique_ptr<model::Session> session;  // null while waiting
   int64_t admitted_as = 0;
   Clock::time_point last_token;
 };
 
-Scheduler::Scheduler(const model::Model& model, const model::Tokenizer& tok,
+namespace {
+
+int64_t physical_memory() {
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{8} << 30;
+}
+
+SchedulerOptions resolved(const model::Model& model, SchedulerOptions o) {
+  if (o.ctx <= 0) fail(ErrorKind::kInvalidArgument, "the context must be positive");
+  o.kv_blocks =
+      kv_pool_blocks(kv::KvLayout::for_model(model.config(), o.kv_dtype, o.block_size), o);
+  return o;
+}
+
+}  // namespace
+
+int64_t kv_pool_blocks(const kv::KvLayout& layout, const SchedulerOptions& o) {
+  if (o.kv_blocks < 0 || o.kv_memory < 0 || o.kv_tokens < 0)
+    fail(ErrorKind::kInvalidArgument, "the KV cache's size must be positive");
+  if (o.kv_blocks > 0) return o.kv_blocks;
+  int64_t blocks = 0;
+  if (o.kv_memory > 0) {
+    blocks = kv::BlockPool::blocks_for_memory(layout, o.kv_memory);
+    if (blocks <= 0)
+      fail(ErrorKind::kInvalidArgument, std::to_string(o.kv_memory) +
+                                            " bytes of KV cache are less than one " +
+                                            std::to_string(layout.block_bytes()) + "-byte block");
+  } else if (o.kv_tokens > 0) {
+    blocks = kv::BlockPool::blocks_for_tokens(layout, o.kv_tokens);
+  } else {
+    blocks = std::min<int64_t>(kv::BlockPool::blocks_for_tokens(layout, o.max_seqs * o.ctx),
+                               physical_memory() / 4 / static_cast<int64_t>(layout.block_bytes()));
+    blocks = std::max<int64_t>(blocks, 1);
+  }
+  return blocks;
+}
+
+Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tok,
                      const SchedulerOptions& o, Metrics& metrics)
     : model_(model),
       tok_(tok),
-      o_(o),
+      o_(resolved(model, o)),
       metrics_(metrics),
-      pool_(kv::KvLayout::for_model(model.config(), o.kv_dtype, o.block_size), o.kv_blocks) {
-  if (o.max_seqs <= 0) fail(ErrorKind::kInvalidArgument, "--max-seqs must be positive");
-  if (o.max_queue < 0) fail(ErrorKind::kInvalidArgument, "--max-queue must be >= 0");
-  if (o.ctx <= 0) fail(ErrorKind::kInvalidArgument, "the context must be positive");
-  if (blocks_for(o.ctx) > o.kv_blocks)
+      pool_(kv::KvLayout::for_model(model.config(), o_.kv_dtype, o_.block_size), o_.kv_blocks) {
+  if (o_.max_seqs <= 0) fail(ErrorKind::kInvalidArgument, "--max-seqs must be positive");
+  if (o_.max_queue < 0) fail(ErrorKind::kInvalidArgument, "--max-queue must be >= 0");
+  if (blocks_for(o_.ctx) > o_.kv_blocks)
     fail(ErrorKind::kInvalidArgument,
-         "the KV cache holds " + std::to_string(o.kv_blocks * o.block_size) +
-             " tokens, fewer than one " + std::to_string(o.ctx) +
+         "the KV cache holds " + std::to_string(o_.kv_blocks * o_.block_size) +
+             " tokens, fewer than one " + std::to_string(o_.ctx) +
              "-token context; give more --kv-memory/--kv-tokens or a smaller --ctx");
+  act_.reserve(model.config(), o_.max_seqs, o_.max_seqs, o_.block_size, o_.ctx);
   thread_ = std::thread([this] { loop(); });
 }
 
 Scheduler::~Scheduler() {
   stop();
-}
-
-int64_t Scheduler::blocks_for(int64_t tokens) const {
-  return (tokens + o_.block_size - 1) / o_.block_size;
 }
 
 bool Scheduler::submit(std::vector<Entry> entries) {
@@ -122,7 +157,7 @@ void Scheduler::drop_cancelled() {
   auto gone = [&](const std::unique_ptr<Sequence>& s) {
     if (!s->handle->cancelled()) return false;
     if (s->session) s->session->reset();
-    metrics_.cancelled++;
+    metrics_.count_cancelled();
     return true;
   };
   std::erase_if(active_, gone);
@@ -152,12 +187,13 @@ void Scheduler::admit() {
     const auto capacity = static_cast<int64_t>(s->request.prompt.size()) + s->request.max_tokens;
     try {
       s->session = std::make_unique<model::Session>(model_, pool_, capacity);
-      s->session->forward(tokens, logits_);
+      const model::Session::Segment prefill{s->session.get(), tokens};
+      model::Session::forward_batch(std::span(&prefill, 1), logits_, act_);
     } catch (const Error& e) {
       finish(*s, "error", e.what());
       continue;
     }
-    metrics_.prompt_tokens += static_cast<int64_t>(tokens.size());
+    metrics_.add_prompt_tokens(static_cast<int64_t>(tokens.size()));
     s->admitted_as = admitted_++;
     if (take_token(*s, logits_)) active_.push_back(std::move(s));
   }
@@ -180,7 +216,7 @@ void Scheduler::decode_step() {
     std::unique_ptr<Sequence> s = std::move(*newest);
     active_.erase(newest);
     s->session.reset();  // its blocks go back to the pool
-    metrics_.preemptions++;
+    metrics_.count_preemption();
     std::lock_guard lock(mutex_);
     waiting_.push_front(std::move(s));
   }
@@ -189,7 +225,7 @@ void Scheduler::decode_step() {
   for (const auto& s : active_)
     batch.push_back({s->session.get(), std::span(&s->generated.back(), 1)});
   try {
-    model::Session::forward_batch(batch, logits_);
+    model::Session::forward_batch(batch, logits_, act_);
   } catch (const Error& e) {
     for (auto& s : active_) finish(*s, "error", e.what());
     active_.clear();
@@ -208,17 +244,16 @@ bool Scheduler::take_token(Sequence& s, std::span<const float> logits) {
   const int32_t id = s.sampler.sample(logits);
   const auto now = Clock::now();
   if (s.generated.empty())
-    metrics_.time_to_first_token.observe(
-        std::chrono::duration<double>(now - s.request.arrived).count());
+    metrics_.observe_first_token(std::chrono::duration<double>(now - s.request.arrived).count());
   else
-    metrics_.inter_token_latency.observe(std::chrono::duration<double>(now - s.last_token).count());
+    metrics_.observe_next_token(std::chrono::duration<double>(now - s.last_token).count());
   s.last_token = now;
   if (tok_.is_eos(id) && !s.request.ignore_eos) {
     finish(s, "stop");
     return false;
   }
   s.generated.push_back(id);
-  metrics_.generated_tokens++;
+  metrics_.count_generated_token();
   StreamEvent e;
   e.choice = s.request.choice;
   e.text = s.text.push(id);

@@ -24,22 +24,31 @@
 #include <vector>
 
 #include "kv/block_pool.h"
+#include "model/activations.h"
 #include "model/model.h"
 #include "model/sampler.h"
-#include "model/tokenizer.h"
 #include "serve/metrics.h"
 #include "serve/sequence_handle.h"
+#include "tokenizer/tokenizer.h"
 
 namespace gqa::serve {
 
+// The KV pool is sized by the first of these that is set: kv_blocks, kv_memory, kv_tokens;
+// when none is, it holds max_seqs full contexts, at most a quarter of the machine's memory.
 struct SchedulerOptions {
   int64_t kv_blocks = 0;  // blocks in the pool (each block_size tokens of every layer)
+  int64_t kv_memory = 0;  // bytes of KV cache (weights not counted)
+  int64_t kv_tokens = 0;  // tokens of KV cache
   KvDtype kv_dtype = KvDtype::kF16;
   int64_t block_size = 16;
   int64_t max_seqs = 16;   // sequences decoded together
   int64_t max_queue = 64;  // sequences waiting; more are refused (HTTP 429)
   int64_t ctx = 0;         // most tokens one sequence holds (prompt + generated)
 };
+
+// Blocks of the pool that `o` asks for (see SchedulerOptions). Throws Error when that is not
+// one block.
+int64_t kv_pool_blocks(const kv::KvLayout& layout, const SchedulerOptions& o);
 
 // One sequence to generate: the prompt's ids and how to continue it.
 struct GenerationRequest {
@@ -55,7 +64,7 @@ struct GenerationRequest {
 class Scheduler {
  public:
   // Throws Error when the options are inconsistent (ctx larger than the pool holds, etc.).
-  Scheduler(const model::Model& model, const model::Tokenizer& tok, const SchedulerOptions& o,
+  Scheduler(const model::Model& model, const tok::Tokenizer& tok, const SchedulerOptions& o,
             Metrics& metrics);
   ~Scheduler();  // stop()
   Scheduler(const Scheduler&) = delete;
@@ -72,7 +81,9 @@ class Scheduler {
 
   SchedulerGauges gauges() const;
   int64_t ctx() const { return o_.ctx; }
+  // The options as used: kv_blocks is the pool's size.
   const SchedulerOptions& options() const { return o_; }
+  const kv::KvLayout& kv_layout() const { return pool_.layout(); }
   // Ends the loop; sequences still running or waiting get a final "error" event.
   void stop();
 
@@ -86,12 +97,14 @@ class Scheduler {
   // Samples from `logits` and hands the token to the sequence; false when it has ended.
   bool take_token(Sequence& s, std::span<const float> logits);
   void finish(Sequence& s, const std::string& reason, const std::string& error = {});
-  int64_t blocks_for(int64_t tokens) const;
+  int64_t blocks_for(int64_t tokens) const {
+    return kv::BlockPool::blocks_for_tokens(pool_.layout(), tokens);
+  }
   // Running sequences at a block boundary: each takes a new block in the next decode step.
   int64_t blocks_needed_by_next_step() const;
 
   const model::Model& model_;
-  const model::Tokenizer& tok_;
+  const tok::Tokenizer& tok_;
   SchedulerOptions o_;
   Metrics& metrics_;
   kv::BlockPool pool_;
@@ -105,6 +118,7 @@ class Scheduler {
   std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only
   int64_t admitted_ = 0;                           // admission counter (newest is preempted)
   std::vector<float> logits_;
+  model::Activations act_;  // of every prefill and decode step (scheduler thread only)
   std::thread thread_;
 };
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "io/checkpoint.h"
+#include "core/text_file.h"
 #include "tokenizer/unicode_text.h"
 
 namespace gqa::tok {
@@ -88,8 +88,8 @@ bool has_hf_tokenizer(const fs::path& dir) {
 HfTokenizer::HfTokenizer(const fs::path& dir) {
   const fs::path cfg = dir / "tokenizer_config.json";
   std::error_code ec;
-  load(io::read_text_file(dir / "tokenizer.json"),
-       fs::exists(cfg, ec) ? io::read_text_file(cfg) : std::string(),
+  load(read_text_file(dir / "tokenizer.json"),
+       fs::exists(cfg, ec) ? read_text_file(cfg) : std::string(),
        (dir / "tokenizer.json").string());
 }
 

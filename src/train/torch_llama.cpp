@@ -5,6 +5,7 @@
 
 #include "config/hf_config.h"
 #include "config/hf_config_writer.h"
+#include "config/rope_frequencies.h"
 #include "config/tensor_check.h"
 #include "config/tensor_names.h"
 #include "convert/random_checkpoint.h"
@@ -13,7 +14,6 @@
 #include "io/checkpoint.h"
 #include "io/file_output.h"
 #include "io/weights_writer.h"
-#include "ops/rope.h"
 
 namespace gqa::train {
 namespace {
@@ -46,8 +46,8 @@ torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& w, const torch
 TorchLlama::TorchLlama(ModelConfig config, std::vector<NamedTensor> params)
     : config_(std::move(config)), params_(std::move(params)) {
   for (size_t i = 0; i < params_.size(); ++i) index_[params_[i].name] = i;
-  const ops::Rope rope(config_.head_dim, config_.rope_theta, config_.rope_scaling);
-  std::vector<double> f(rope.inv_freq().begin(), rope.inv_freq().end());
+  const std::vector<float> inv_freq = rope_inv_freq(config_);  // the runtime's f32 table
+  std::vector<double> f(inv_freq.begin(), inv_freq.end());
   inv_freq_ = torch::tensor(f, torch::kDouble);
 }
 

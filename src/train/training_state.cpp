@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/text_file.h"
 #include "io/checkpoint.h"
 
 namespace gqa::train {
@@ -118,7 +119,7 @@ TrainingState parse_training_state(const std::string& text, const std::string& s
 }
 
 TrainingState load_training_state(const std::filesystem::path& file) {
-  return parse_training_state(io::read_text_file(file), file.string());
+  return parse_training_state(read_text_file(file), file.string());
 }
 
 }  // namespace gqa::train

@@ -1,4 +1,4 @@
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
 #include <sentencepiece_processor.h>
 
@@ -12,7 +12,7 @@
 #include "core/error.h"
 #include "tokenizer/hf_tokenizer.h"
 
-namespace gqa::model {
+namespace gqa::tok {
 
 namespace fs = std::filesystem;
 
@@ -111,4 +111,4 @@ std::vector<int32_t> parse_token_list(const std::string& s) {
   return out;
 }
 
-}  // namespace gqa::model
+}  // namespace gqa::tok

@@ -1,10 +1,10 @@
-#include "model/text_stream.h"
+#include "tokenizer/text_stream.h"
 
 #include <algorithm>
 #include <string_view>
 #include <utility>
 
-namespace gqa::model {
+namespace gqa::tok {
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
@@ -82,4 +82,4 @@ std::string TextStream::finish() {
   return release(true);
 }
 
-}  // namespace gqa::model
+}  // namespace gqa::tok

@@ -13,9 +13,9 @@
 #include <string>
 #include <vector>
 
-#include "model/tokenizer.h"
+#include "tokenizer/tokenizer.h"
 
-namespace gqa::model {
+namespace gqa::tok {
 
 class TextStream {
  public:
@@ -45,4 +45,4 @@ class TextStream {
   bool stopped_ = false;
 };
 
-}  // namespace gqa::model
+}  // namespace gqa::tok

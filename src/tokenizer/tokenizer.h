@@ -16,10 +16,8 @@ namespace sentencepiece {
 class SentencePieceProcessor;
 }
 namespace gqa::tok {
-class HfTokenizer;
-}
 
-namespace gqa::model {
+class HfTokenizer;
 
 class Tokenizer {
  public:
@@ -57,4 +55,4 @@ class Tokenizer {
 // "1,2,3" -> {1, 2, 3}. Throws Error naming the bad item.
 std::vector<int32_t> parse_token_list(const std::string& s);
 
-}  // namespace gqa::model
+}  // namespace gqa::tok

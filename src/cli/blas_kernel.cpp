@@ -1,4 +1,4 @@
-#include "ops/blas_kernel.h"
+#include "cli/blas_kernel.h"
 
 #include <cblas.h>
 #include <unistd.h>
@@ -7,17 +7,18 @@
 #include <cstdlib>
 #include <string>
 
-namespace gqa::ops {
+#include "core/cpu_features.h"
+
+namespace gqa::cli {
 
 void ensure_fast_blas_kernel(char** argv) {
   if (std::getenv("OPENBLAS_CORETYPE") || std::getenv("GQA_KEEP_BLAS_KERNEL")) return;
   std::string chosen = openblas_get_corename();
   for (char& c : chosen) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   const char* wanted = nullptr;
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl"))
+  if (cpu_features().at_least(Isa::kAvx512))
     wanted = "SkylakeX";
-  else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+  else if (cpu_features().at_least(Isa::kAvx2))
     wanted = "Haswell";
   if (!wanted) return;
   // Kernel families at least as wide as the wanted one are left alone.
@@ -32,4 +33,4 @@ void ensure_fast_blas_kernel(char** argv) {
   execv("/proc/self/exe", argv);  // returns only on failure: run on as we are
 }
 
-}  // namespace gqa::ops
+}  // namespace gqa::cli
