@@ -37,10 +37,9 @@ int64_t physical_memory() {
   return pages > 0 && page > 0 ? static_cast<int64_t>(pages) * page : int64_t{8} << 30;
 }
 
-SchedulerOptions resolved(const model::Model& model, SchedulerOptions o) {
+SchedulerOptions resolved(const kv::KvLayout& layout, SchedulerOptions o) {
   if (o.ctx <= 0) fail(ErrorKind::kInvalidArgument, "the context must be positive");
-  o.kv_blocks =
-      kv_pool_blocks(kv::KvLayout::for_model(model.config(), o.kv_dtype, o.block_size), o);
+  o.kv_blocks = kv_pool_blocks(layout, o);
   return o;
 }
 
@@ -71,9 +70,10 @@ Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tok,
                      const SchedulerOptions& o, Metrics& metrics)
     : model_(model),
       tok_(tok),
-      o_(resolved(model, o)),
+      layout_(kv::KvLayout::for_model(model.config(), o.kv_dtype, o.block_size)),
+      o_(resolved(layout_, o)),
       metrics_(metrics),
-      pool_(kv::KvLayout::for_model(model.config(), o_.kv_dtype, o_.block_size), o_.kv_blocks) {
+      pool_(layout_, o_.kv_blocks) {
   if (o_.max_seqs <= 0) fail(ErrorKind::kInvalidArgument, "--max-seqs must be positive");
   if (o_.max_queue < 0) fail(ErrorKind::kInvalidArgument, "--max-queue must be >= 0");
   if (blocks_for(o_.ctx) > o_.kv_blocks)

@@ -83,7 +83,7 @@ class Scheduler {
   int64_t ctx() const { return o_.ctx; }
   // The options as used: kv_blocks is the pool's size.
   const SchedulerOptions& options() const { return o_; }
-  const kv::KvLayout& kv_layout() const { return pool_.layout(); }
+  const kv::KvLayout& kv_layout() const { return layout_; }
   // Ends the loop; sequences still running or waiting get a final "error" event.
   void stop();
 
@@ -105,6 +105,7 @@ class Scheduler {
 
   const model::Model& model_;
   const tok::Tokenizer& tok_;
+  kv::KvLayout layout_;
   SchedulerOptions o_;
   Metrics& metrics_;
   kv::BlockPool pool_;
