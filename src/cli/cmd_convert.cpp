@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "cli/human_format.h"
 #include "cli/progress.h"
+#include "cli/stop_signal.h"
 #include "convert/converter.h"
 #include "core/byte_size.h"
 #include "core/dtype.h"
@@ -36,6 +37,7 @@ int run_convert(const ConvertCli& o) {
   opt.force = o.force;
   if (!o.max_shard.empty())
     opt.max_shard_bytes = static_cast<uint64_t>(parse_byte_size(o.max_shard));
+  prepare_output("gqa convert", o.dst);
   Progress progress("convert", o.json);
   const convert::ConvertResult r = convert::convert_checkpoint(
       o.src, o.dst, opt,

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli/command.h"
+#include "cli/stop_signal.h"
 #include "convert/import_llama2c.h"
 
 namespace gqa::cli {
@@ -19,6 +20,7 @@ int run_import(const ImportCli& o) {
   convert::ImportLlama2cOptions opt;
   if (!o.tokenizer.empty()) opt.tokenizer = o.tokenizer;
   opt.force = o.force;
+  prepare_output("gqa import-llama2c", o.out);
   convert::import_llama2c(o.bin, o.out, opt);
   fmt::print("{} -> {}\n", o.bin, o.out);
   return 0;

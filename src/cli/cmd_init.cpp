@@ -9,6 +9,7 @@
 #include "cli/human_format.h"
 #include "cli/model_source.h"
 #include "cli/progress.h"
+#include "cli/stop_signal.h"
 #include "convert/random_checkpoint.h"
 #include "core/byte_size.h"
 #include "core/dtype.h"
@@ -36,6 +37,7 @@ int run_init(const InitCli& o) {
   io.force = o.force;
   if (!o.max_shard.empty())
     io.max_shard_bytes = static_cast<uint64_t>(parse_byte_size(o.max_shard));
+  prepare_output("gqa init", o.out);
   Progress progress("init");
   const uint64_t bytes = convert::write_random_checkpoint(
       m, o.out, io, [&](uint64_t done, uint64_t total) { progress.update(done, total); });

@@ -16,6 +16,7 @@
 #include "eval/logprob_file.h"
 #include "eval/perplexity.h"
 #include "model/model.h"
+#include "tokenizer/file_encoder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace gqa::cli {
@@ -35,10 +36,13 @@ int run_ppl(const PplCli& o) {
   const model::Model m(o.ckpt);
   std::vector<int32_t> tokens;
   if (!o.file.empty()) {
+    // Encoded a block at a time (tokenizer/file_encoder.h), so memory is the ids alone.
     const tok::Tokenizer tok(m.dir(), m.config());
-    tokens = tok.encode(read_text_file(o.file));
+    tok::encode_file(tok, o.file, tok.adds_bos(), [&](std::span<const int32_t> s) {
+      tokens.insert(tokens.end(), s.begin(), s.end());
+    });
   } else {
-    std::string text = read_text_file(o.tokens_file);
+    std::string text = read_text_file(o.tokens_file, kMaxPromptFileBytes);
     for (char& c : text)
       if (c == '\n' || c == ' ') c = ',';
     while (!text.empty() && text.back() == ',') text.pop_back();

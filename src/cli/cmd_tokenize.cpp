@@ -12,8 +12,7 @@
 #include "cli/text_table.h"
 #include "config/hf_config.h"
 #include "core/error.h"
-#include "core/text_file.h"
-#include "io/checkpoint.h"
+#include "tokenizer/file_encoder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace gqa::cli {
@@ -57,31 +56,46 @@ std::string visible(const std::string& s) {
 int run_tokenize(const TokenizeCli& o) {
   if (o.prompt.empty() == o.file.empty())
     fail(ErrorKind::kInvalidArgument, "give exactly one of -p TEXT or --file FILE");
-  const std::string text = o.file.empty() ? o.prompt : read_text_file(o.file);
   const tok::Tokenizer tok = open_tokenizer(o.dir);
-  const std::vector<int32_t> ids = o.no_special ? tok.encode(text, false) : tok.encode(text);
+  // A file is encoded a block at a time (tokenizer/file_encoder.h): memory stays bounded by the
+  // ids, whatever the file's size. Output is written as it goes.
+  std::vector<int32_t> ids;
+  uint64_t text_bytes = o.prompt.size();
+  if (o.file.empty())
+    ids = o.no_special ? tok.encode(o.prompt, false) : tok.encode(o.prompt);
+  else
+    text_bytes = tok::encode_file(
+        tok, o.file, !o.no_special && tok.adds_bos(),
+        [&](std::span<const int32_t> s) { ids.insert(ids.end(), s.begin(), s.end()); });
   if (o.json) {
-    nlohmann::json pieces = nlohmann::json::array();
-    for (int32_t id : ids) pieces.push_back(tok.token_text(id));
-    std::cout << nlohmann::json{{"tokenizer", tok.kind()}, {"ids", ids}, {"tokens", pieces}}.dump(
-                     -1, ' ', false, nlohmann::json::error_handler_t::replace)
-              << "\n";
+    auto dump = [](const nlohmann::json& j) {
+      return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    };
+    std::cout << "{\"tokenizer\":" << dump(tok.kind()) << ",\"ids\":[";
+    for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? "," : "") << ids[i];
+    std::cout << "],\"tokens\":[";
+    for (size_t i = 0; i < ids.size(); ++i)
+      std::cout << (i ? "," : "") << dump(tok.token_text(ids[i]));
+    std::cout << "]}\n";
     return 0;
   }
   if (o.ids_only) {
-    std::string line;
-    for (size_t i = 0; i < ids.size(); ++i) line += (i ? "," : "") + std::to_string(ids[i]);
-    std::cout << line << "\n";
+    for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? "," : "") << ids[i];
+    std::cout << "\n";
     return 0;
   }
   using A = TextTable::Align;
-  TextTable t({A::kRight, A::kRight, A::kLeft, A::kLeft});
-  t.add_row({"#", "id", "token", "text"});
-  for (size_t i = 0; i < ids.size(); ++i)
-    t.add_row({std::to_string(i), std::to_string(ids[i]), visible(tok.token_text(ids[i])),
-               "'" + visible(tok.decode({ids[i]})) + "'"});
-  std::cout << t.render()
-            << fmt::format("{} tokens, {} bytes of text ({})\n", ids.size(), text.size(),
+  constexpr size_t kRowsPerTable = 4096;  // a long file prints table after table
+  for (size_t first = 0; first < ids.size() || first == 0; first += kRowsPerTable) {
+    TextTable t({A::kRight, A::kRight, A::kLeft, A::kLeft});
+    t.add_row({"#", "id", "token", "text"});
+    for (size_t i = first; i < std::min(ids.size(), first + kRowsPerTable); ++i)
+      t.add_row({std::to_string(i), std::to_string(ids[i]), visible(tok.token_text(ids[i])),
+                 "'" + visible(tok.decode({ids[i]})) + "'"});
+    std::cout << t.render();
+    if (ids.empty()) break;
+  }
+  std::cout << fmt::format("{} tokens, {} bytes of text ({})\n", ids.size(), text_bytes,
                            tok.kind());
   return 0;
 }

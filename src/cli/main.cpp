@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
     try {
       return c.run();
     } catch (const gqa::Error& e) {
+      if (e.kind() == gqa::ErrorKind::kInterrupted) {
+        fmt::print(stderr, "gqa {}: {}; the unfinished output was removed\n", c.app->get_name(),
+                   e.what());
+        return 130;
+      }
       fmt::print(stderr, "gqa {}: error: {}\n", c.app->get_name(), e.what());
       return 2;
     } catch (const std::exception& e) {

@@ -9,6 +9,8 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "core/interrupt.h"
+#include "io/output_folder.h"
 
 namespace gqa::cli {
 namespace {
@@ -23,6 +25,15 @@ void on_signal(int sig) {
 }
 
 }  // namespace
+
+void prepare_output(const std::string& who, const std::filesystem::path& dst) {
+  interrupt_on_signals();
+  for (const auto& p : io::stale_output_folders(dst))
+    fmt::print(stderr,
+               "{}: note: {} was left by an interrupted run (its process has ended); "
+               "remove it\n",
+               who, p.string());
+}
 
 void listen_until_signal(const std::string& who, const std::function<void()>& listen,
                          const std::function<void()>& stop) {

@@ -9,6 +9,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_parse.h"
+#include "core/text_file.h"
 
 namespace gqa {
 namespace {
@@ -221,12 +223,7 @@ std::optional<RopeScaling> read_rope_scaling(const Fields& f) {
 }  // namespace
 
 ModelConfig parse_hf_config(std::string_view json_text, const std::string& source) {
-  json top;
-  try {
-    top = json::parse(json_text);
-  } catch (const json::parse_error& e) {
-    fail(ErrorKind::kParse, source + ": malformed JSON: " + e.what());
-  }
+  const json top = parse_json(json_text, source);
   if (!top.is_object()) fail(ErrorKind::kParse, source + ": top level must be a JSON object");
   const bool nested = top.contains("text_config") && top["text_config"].is_object();
   const json& text = nested ? top["text_config"] : top;
@@ -274,7 +271,9 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
   c.qk_norm = c.arch == Architecture::kQwen3 || c.arch == Architecture::kGemma3;
   c.sliding_window = f.opt_int("sliding_window");
   if (!c.sliding_window && c.arch == Architecture::kGemma3) c.sliding_window = 4096;
-  if (c.layers > 0) c.layer_types = read_layer_types(f, c.arch, c.layers, c.sliding_window);
+  // Sized by the layer count: only within bounds (validate() names a bad count below).
+  if (c.layers > 0 && c.layers <= kMaxLayers)
+    c.layer_types = read_layer_types(f, c.arch, c.layers, c.sliding_window);
   c.torch_dtype =
       tf.opt_str("torch_dtype")
           .value_or(tf.opt_str("dtype").value_or(f.opt_str("torch_dtype").value_or("")));
@@ -306,12 +305,7 @@ ModelConfig load_hf_config(const std::filesystem::path& path) {
   fs::path file = path;
   std::error_code ec;
   if (fs::is_directory(path, ec)) file = path / "config.json";
-  std::ifstream in(file, std::ios::binary);
-  if (!in) fail(ErrorKind::kIo, file.string() + ": cannot open config file");
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) fail(ErrorKind::kIo, file.string() + ": read error");
-  ModelConfig c = parse_hf_config(ss.str(), file.string());
+  ModelConfig c = parse_hf_config(read_text_file(file, kMaxConfigFileBytes), file.string());
   // "Qwen3-4B/config.json" and "Qwen3-4B/" are named Qwen3-4B; "qwen3-4b.json" qwen3-4b.
   fs::path folder = file.parent_path().lexically_normal();
   if (folder.filename().empty()) folder = folder.parent_path();

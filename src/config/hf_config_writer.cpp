@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_parse.h"
 
 namespace gqa {
 namespace {
@@ -82,6 +83,8 @@ std::string to_hf_config_json(const ModelConfig& m) {
 
 std::string regroup_hf_config_json(const std::string& text, int64_t kv_heads,
                                    const std::optional<std::string>& torch_dtype) {
+  if (json_depth(text) > kMaxJsonDepth)
+    fail(ErrorKind::kParse, "config.json: JSON nested too deep");
   nlohmann::ordered_json j;
   try {
     j = nlohmann::ordered_json::parse(text);

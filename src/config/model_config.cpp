@@ -1,6 +1,7 @@
 #include "config/model_config.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <string>
 
 #include "core/checked_math.h"
@@ -9,13 +10,6 @@
 namespace gqa {
 namespace {
 
-// Bounds well beyond any published model; anything past them is a typo, not a model.
-constexpr int64_t kMaxLayers = 4096;
-constexpr int64_t kMaxHeads = 16384;
-constexpr int64_t kMaxHeadDim = 16384;
-constexpr int64_t kMaxHidden = 1 << 20;
-constexpr int64_t kMaxVocab = 1LL << 26;
-
 void check_range(const std::string& field, int64_t v, int64_t max) {
   if (v <= 0)
     fail(ErrorKind::kInvalidArgument, field + " must be positive, got " + std::to_string(v));
@@ -23,6 +17,36 @@ void check_range(const std::string& field, int64_t v, int64_t max) {
     fail(ErrorKind::kInvalidArgument, field + " = " + std::to_string(v) +
                                           " is beyond any real model (at most " +
                                           std::to_string(max) + ")");
+}
+
+std::string number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+// The factors a rope_scaling object may hold: finite, positive, and for llama3 a band
+// low_freq_factor < high_freq_factor over a positive original context (both are divided by).
+void check_rope_scaling(const RopeScaling& s) {
+  auto positive = [&](const char* field, double v) {
+    if (!(v > 0 && v <= 1e6))
+      fail(ErrorKind::kInvalidArgument,
+           std::string("rope_scaling ") + field + " = " + number(v) + " is outside (0, 1e6]");
+  };
+  positive("factor", s.factor);
+  positive("low_freq_factor", s.low_freq_factor);
+  positive("high_freq_factor", s.high_freq_factor);
+  if (s.original_max_positions < 0 || s.original_max_positions > kMaxPositions)
+    fail(ErrorKind::kInvalidArgument,
+         "rope_scaling original_max_position_embeddings is outside [0, 2^34]");
+  if (s.type == "llama3") {
+    if (!(s.high_freq_factor > s.low_freq_factor))
+      fail(ErrorKind::kInvalidArgument,
+           "rope_scaling high_freq_factor must be larger than low_freq_factor");
+    if (s.original_max_positions <= 0)
+      fail(ErrorKind::kInvalidArgument,
+           "rope_scaling type llama3 needs a positive original_max_position_embeddings");
+  }
 }
 
 }  // namespace
@@ -78,11 +102,30 @@ void ModelConfig::validate() const {
          "num_attention_heads = " + std::to_string(heads) +
              " is not divisible by num_key_value_heads = " + std::to_string(kv_heads) +
              " (valid KV head counts: " + join_counts(valid_kv_head_counts(heads)) + ")");
-  if (!(rope_theta > 0)) fail(ErrorKind::kInvalidArgument, "rope_theta must be positive");
-  if (!(norm_eps > 0)) fail(ErrorKind::kInvalidArgument, "rms_norm_eps must be positive");
+  // NaN fails every comparison, so each check is written to hold only for good values.
+  if (!(rope_theta >= 1 && rope_theta <= kMaxRopeTheta))
+    fail(ErrorKind::kInvalidArgument,
+         "rope_theta = " + number(rope_theta) + " is outside [1, 1e12]");
+  if (!(rope_local_theta == 0 || (rope_local_theta >= 1 && rope_local_theta <= kMaxRopeTheta)))
+    fail(ErrorKind::kInvalidArgument,
+         "rope_local_base_freq = " + number(rope_local_theta) + " is outside [1, 1e12]");
+  if (!(norm_eps > 0 && norm_eps <= 1))
+    fail(ErrorKind::kInvalidArgument, "rms_norm_eps = " + number(norm_eps) + " is outside (0, 1]");
+  if (rope_scaling) check_rope_scaling(*rope_scaling);
   if (!(partial_rotary_factor > 0 && partial_rotary_factor <= 1))
     fail(ErrorKind::kInvalidArgument, "partial_rotary_factor must be in (0, 1]");
-  if (max_positions < 0) fail(ErrorKind::kInvalidArgument, "max_position_embeddings is negative");
+  if (max_positions < 0 || max_positions > kMaxPositions)
+    fail(ErrorKind::kInvalidArgument,
+         "max_position_embeddings = " + std::to_string(max_positions) + " is outside [0, 2^34]");
+  const int64_t id_limit = vocab > 0 ? vocab : INT32_MAX;
+  auto check_id = [&](const char* field, int64_t id) {
+    if (id < 0 || id >= id_limit)
+      fail(ErrorKind::kInvalidArgument, std::string(field) + " " + std::to_string(id) +
+                                            " is not a token id (0 to " +
+                                            std::to_string(id_limit - 1) + ")");
+  };
+  if (bos_token_id) check_id("bos_token_id", *bos_token_id);
+  for (int64_t id : eos_token_ids) check_id("eos_token_id", id);
   if (static_cast<int64_t>(layer_types.size()) != layers)
     fail(ErrorKind::kInvalidArgument, "layer_types has " + std::to_string(layer_types.size()) +
                                           " entries for " + std::to_string(layers) + " layers");
@@ -90,8 +133,8 @@ void ModelConfig::validate() const {
                                      LayerAttention::kSliding) != layer_types.end();
   if (any_sliding && !sliding_window)
     fail(ErrorKind::kInvalidArgument, "sliding-attention layers but no sliding_window");
-  if (sliding_window && *sliding_window <= 0)
-    fail(ErrorKind::kInvalidArgument, "sliding_window must be positive");
+  if (sliding_window && (*sliding_window <= 0 || *sliding_window > kMaxPositions))
+    fail(ErrorKind::kInvalidArgument, "sliding_window must be in [1, 2^34]");
 }
 
 int64_t ModelConfig::layer_tokens_held(int64_t layer, int64_t ctx) const {

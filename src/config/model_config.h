@@ -24,6 +24,16 @@ struct RopeScaling {
   int64_t original_max_positions = 0;
 };
 
+// Bounds well beyond any published model: past them a value is a typo or a hostile file, not a
+// model. validate() holds every config to them; readers check counts before sizing anything.
+inline constexpr int64_t kMaxLayers = 4096;
+inline constexpr int64_t kMaxHeads = 16384;
+inline constexpr int64_t kMaxHeadDim = 16384;
+inline constexpr int64_t kMaxHidden = 1 << 20;
+inline constexpr int64_t kMaxVocab = int64_t{1} << 26;
+inline constexpr int64_t kMaxPositions = int64_t{1} << 34;
+inline constexpr double kMaxRopeTheta = 1e12;
+
 struct ModelConfig {
   std::string name;  // display name: preset name or the folder the config came from
   Architecture arch = Architecture::kLlama;
@@ -52,8 +62,10 @@ struct ModelConfig {
   std::optional<int64_t> bos_token_id;
   std::vector<int64_t> eos_token_ids;  // config.json allows one id or a list
 
-  // Checks every field once: positive sizes, sane bounds, heads % kv_heads == 0, one layer type
-  // per layer, a window for sliding layers. Throws Error naming the field.
+  // Checks every field once: positive sizes, sane bounds (rope_theta in [1, 1e12], rms_norm_eps
+  // in (0, 1], rope_scaling factors positive and finite, token ids in [0, vocab)), heads %
+  // kv_heads == 0, one layer type per layer, a window for sliding layers. Throws Error naming
+  // the field.
   void validate() const;
 
   int64_t n_rep() const { return heads / kv_heads; }  // query heads per KV head

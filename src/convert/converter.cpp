@@ -93,7 +93,14 @@ void run_job(const io::Checkpoint& ck, const TensorJob& job, const GroupPlan& pl
              io::WeightsWriter& out) {
   const io::TensorView v = ck.view(*job.entry);
   const std::string& name = v.name;
-  const int64_t cols = v.shape.size() >= 2 ? v.numel() / v.shape[0] : 1;
+  // A row is everything past the first dimension. Shapes with a 0 (allowed by safetensors)
+  // hold no bytes: nothing to copy, and nothing to divide by.
+  if (v.numel() == 0) {
+    out.write(name, {});
+    return;
+  }
+  int64_t cols = 1;
+  for (size_t i = 1; i < v.shape.size(); ++i) cols *= v.shape[i];
   const int64_t row_bytes = cols * dtype_size(v.dtype);
   const RowSink sink = [&](std::span<const std::byte> b) { out.write(name, b); };
   Rng rng(derive_seed(o.seed, tensor_index));

@@ -84,8 +84,9 @@ ModelConfig config_of(const Header& h, const std::string& source) {
   m.torch_dtype = "float32";
   m.bos_token_id = 1;
   m.eos_token_ids = {2};
-  m.layer_types.assign(static_cast<size_t>(m.layers), LayerAttention::kFull);
   try {
+    if (m.layers <= kMaxLayers)  // sized by the header: only within bounds
+      m.layer_types.assign(static_cast<size_t>(m.layers), LayerAttention::kFull);
     m.validate();
   } catch (const Error& e) {
     fail(ErrorKind::kParse, source + ": " + e.what());

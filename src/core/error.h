@@ -11,6 +11,7 @@ enum class ErrorKind {
   kParse,            // a file or string is malformed
   kIo,               // a file cannot be opened, read or written
   kUnsupported,      // well-formed input that gqa does not handle (e.g. an unknown architecture)
+  kInterrupted,      // SIGINT or SIGTERM arrived during a long write (core/interrupt.h)
 };
 
 class Error : public std::runtime_error {

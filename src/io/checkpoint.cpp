@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_parse.h"
 #include "core/text_file.h"
 
 namespace gqa::io {
@@ -33,18 +34,14 @@ Checkpoint::Checkpoint(const fs::path& dir) : dir_(dir) {
     fail(ErrorKind::kIo, dir.string() + ": not a checkpoint folder (no such directory)");
   if (!fs::exists(dir / "config.json", ec))
     fail(ErrorKind::kIo, dir.string() + ": no config.json in the checkpoint folder");
-  config_text_ = read_text_file(dir / "config.json");
+  config_text_ = read_text_file(dir / "config.json", kMaxConfigFileBytes);
 
   const fs::path index_path = dir / "model.safetensors.index.json";
   std::map<std::string, std::string> weight_map;  // tensor -> file name
   if (fs::exists(index_path, ec)) {
     sharded_ = true;
-    nlohmann::json index;
-    try {
-      index = nlohmann::json::parse(read_text_file(index_path));
-    } catch (const nlohmann::json::exception& e) {
-      fail(ErrorKind::kParse, index_path.string() + ": malformed JSON: " + e.what());
-    }
+    const nlohmann::json index =
+        parse_json(read_text_file(index_path, kMaxConfigFileBytes), index_path.string());
     if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
       fail(ErrorKind::kParse, index_path.string() + ": no 'weight_map' object");
     std::set<std::string> names;

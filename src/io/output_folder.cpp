@@ -1,6 +1,9 @@
 #include "io/output_folder.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <chrono>
 #include <string>
@@ -17,6 +20,32 @@ std::string unique_suffix() {
   return std::to_string(::getpid()) + "-" + std::to_string(t);
 }
 }  // namespace
+
+std::vector<fs::path> stale_output_folders(const fs::path& dst_in) {
+  fs::path dst = dst_in.lexically_normal();
+  if (dst.filename().empty()) dst = dst.parent_path();
+  fs::path parent = dst.parent_path();
+  if (parent.empty()) parent = ".";
+  const std::string prefix = "." + dst.filename().string() + ".tmp-";
+  std::vector<fs::path> stale;
+  std::error_code ec;
+  for (fs::directory_iterator it(parent, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) != 0) continue;
+    const std::string rest = name.substr(prefix.size());
+    const auto dash = rest.find('-');
+    if (dash == std::string::npos || dash == 0) continue;
+    long pid = 0;
+    try {
+      pid = std::stol(rest.substr(0, dash));
+    } catch (const std::exception&) {
+      continue;
+    }
+    if (pid <= 0 || (::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH))
+      stale.push_back(it->path());
+  }
+  return stale;
+}
 
 OutputFolder::OutputFolder(fs::path dst, bool force) : dst_(std::move(dst)), force_(force) {
   dst_ = dst_.lexically_normal();

@@ -3,8 +3,13 @@
 // destination and renamed into place at the end. Until commit() nothing exists at the
 // destination; on any error the temporary folder is removed.
 #include <filesystem>
+#include <vector>
 
 namespace gqa::io {
+
+// Temporary folders of `dst` (".NAME.tmp-PID-...") left by a run that was killed before it
+// could remove them: their process no longer exists.
+std::vector<std::filesystem::path> stale_output_folders(const std::filesystem::path& dst);
 
 class OutputFolder {
  public:

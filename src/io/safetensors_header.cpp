@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_parse.h"
 
 namespace gqa::io {
 namespace {
@@ -46,6 +47,38 @@ int64_t shape_numel(const std::vector<int64_t>& shape, const std::string& what) 
   return n;
 }
 
+namespace {
+
+// Counts the header's top-level keys without building anything, stopping past `limit`: a header
+// of a million tiny entries is refused before the parser spends seconds and gigabytes on it.
+class TopLevelKeyCounter : public nlohmann::json_sax<json> {
+ public:
+  explicit TopLevelKeyCounter(uint64_t limit) : limit_(limit) {}
+  uint64_t count() const { return count_; }
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return ++depth_, true; }
+  bool end_object() override { return --depth_, true; }
+  bool start_array(std::size_t) override { return ++depth_, true; }
+  bool end_array() override { return --depth_, true; }
+  bool key(string_t&) override { return depth_ != 1 || ++count_ <= limit_; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return false;
+  }
+
+ private:
+  uint64_t limit_, count_ = 0;
+  int depth_ = 0;
+};
+
+}  // namespace
+
 SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file,
                                            const std::string& source) {
   if (file.size() < 8)
@@ -60,6 +93,13 @@ SafetensorsHeader parse_safetensors_header(std::span<const std::byte> file,
   if (n < 2) bad(source, "header length " + std::to_string(n) + " is too short for JSON");
   const auto* text = reinterpret_cast<const char*>(file.data() + 8);
   if (text[0] != '{') bad(source, "header does not start with '{'");
+  if (json_depth(std::string_view(text, n)) > kMaxJsonDepth)
+    bad(source, "header JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  TopLevelKeyCounter counter(kMaxTensorsPerFile + 1);  // + "__metadata__"
+  json::sax_parse(text, text + n, &counter, json::input_format_t::json, false);
+  if (counter.count() > kMaxTensorsPerFile + 1)
+    bad(source, "the header lists more than " + std::to_string(kMaxTensorsPerFile) +
+                    " tensors, more than any model holds in one file");
   json j;
   try {
     j = json::parse(text, text + n);

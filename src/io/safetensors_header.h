@@ -32,6 +32,9 @@ struct SafetensorsHeader {
 
 // Largest header accepted, as in the reference implementation.
 constexpr uint64_t kMaxHeaderBytes = 100ull << 20;
+// Most tensors one file may list: Llama-3.1-405B has 1,138 in all, the largest mixture-of-experts
+// checkpoints ~100,000 over many shards. Counted before the header is parsed.
+constexpr uint64_t kMaxTensorsPerFile = 262144;
 
 // Validates: length bounds; JSON object; known dtypes (F32, F16, BF16, F8_E4M3, F8_E5M2, I8, U8,
 // I32, I64); non-negative shapes whose element count times the dtype size equals the byte range;

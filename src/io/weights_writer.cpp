@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 
 namespace gqa::io {
 
@@ -52,6 +53,7 @@ void WeightsWriter::open_shard(size_t shard) {
 }
 
 void WeightsWriter::write(const std::string& name, std::span<const std::byte> bytes) {
+  throw_if_interrupted();  // a SIGINT between chunks unwinds, removing the unfinished output
   if (!opened_) open_shard(0);
   // Move past finished (and empty) tensors, opening the next shard when one is done.
   while (true) {

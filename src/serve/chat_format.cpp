@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_parse.h"
+#include "core/text_file.h"
 
 namespace gqa::serve {
 namespace {
@@ -121,14 +123,10 @@ const char* chat_format_name(ChatFormat f) {
 
 ChatFormatChoice detect_chat_format(const std::filesystem::path& dir) {
   const auto path = dir / "tokenizer_config.json";
-  std::ifstream in(path);
-  if (!in) return {ChatFormat::kPlain, "default (no tokenizer_config.json)"};
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    fail(ErrorKind::kParse, path.string() + ": malformed JSON: " + e.what());
-  }
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec))
+    return {ChatFormat::kPlain, "default (no tokenizer_config.json)"};
+  const nlohmann::json j = parse_json(read_text_file(path, kMaxTokenizerFileBytes), path.string());
   if (!j.contains("chat_template") || j["chat_template"].is_null())
     return {ChatFormat::kPlain, "default (tokenizer_config.json has no chat_template)"};
   std::string tmpl;

@@ -1,4 +1,5 @@
 #include "serve/openai_api.h"
+#include "core/json_parse.h"
 
 #include <cmath>
 #include <limits>
@@ -106,6 +107,8 @@ void refuse_unsupported(const json& j) {
 }  // namespace
 
 CompletionParams parse_completion(const std::string& body, bool chat) {
+  if (json_depth(body) > kMaxJsonDepth)
+    bad("", "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   json j;
   try {
     j = json::parse(body);

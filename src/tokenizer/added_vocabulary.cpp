@@ -18,8 +18,12 @@ AddedVocabulary::AddedVocabulary(const nlohmann::json& added) : trie_(1) {
     if (!a.is_object() || !a.contains("id") || !a["id"].is_number_integer() ||
         !a.contains("content") || !a["content"].is_string())
       fail(ErrorKind::kParse, "tokenizer.json: an added token lacks an id or content");
+    const int64_t id = a["id"].get<int64_t>();
+    if (id < 0 || id >= int64_t{1} << 30)
+      fail(ErrorKind::kParse,
+           "tokenizer.json: added token id " + std::to_string(id) + " is outside [0, 2^30)");
     AddedToken t;
-    t.id = a["id"].get<int32_t>();
+    t.id = static_cast<int32_t>(id);
     t.content = a["content"].get<std::string>();
     t.special = a.value("special", false);
     t.lstrip = a.value("lstrip", false);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <queue>
 
 #include "core/error.h"
@@ -23,17 +24,27 @@ std::string string_or_empty(const nlohmann::json& j, const char* key) {
 
 }  // namespace
 
+int64_t token_id_limit(int64_t entries) {
+  return std::min<int64_t>(int64_t{1} << 30, 4 * entries + 1024);
+}
+
 BpeModel::BpeModel(const nlohmann::json& m) {
   if (m.value("type", "BPE") != "BPE")
     fail(ErrorKind::kUnsupported,
          "tokenizer.json model type '" + m.value("type", "") + "' (only BPE is supported)");
   if (!m.contains("vocab") || !m["vocab"].is_object())
     fail(ErrorKind::kParse, "tokenizer.json: model.vocab is missing");
+  // Ids index a table: each is checked as int64 against what the file defines before any is
+  // used, so a 9 KB file cannot ask for gigabytes.
+  const int64_t limit = token_id_limit(static_cast<int64_t>(m["vocab"].size()));
   for (const auto& [token, id] : m["vocab"].items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > (1 << 30))
-      fail(ErrorKind::kParse, "tokenizer.json: bad id for token '" + token + "'");
-    add_token(id.get<int32_t>(), token);
+    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= limit)
+      fail(ErrorKind::kParse, "tokenizer.json: token '" + token.substr(0, 64) + "' has id " +
+                                  id.dump().substr(0, 32) + ", not one of the " +
+                                  std::to_string(limit) + " ids that its " +
+                                  std::to_string(m["vocab"].size()) + " tokens allow");
   }
+  for (const auto& [token, id] : m["vocab"].items()) add_token(id.get<int32_t>(), token);
   byte_fallback_ = m.value("byte_fallback", false);
   ignore_merges_ = m.value("ignore_merges", false);
   fuse_unk_ = m.value("fuse_unk", false);

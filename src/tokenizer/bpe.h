@@ -15,6 +15,10 @@
 
 namespace gqa::tok {
 
+// Ids a tokenizer.json with `entries` tokens (vocab and added tokens) may use: [0, limit). Ids
+// may leave gaps, but not more than 4x the tokens plus 1024 (real files are dense).
+int64_t token_id_limit(int64_t entries);
+
 class BpeModel {
  public:
   // `model` is tokenizer.json's "model" object. Throws Error naming what is malformed.

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_parse.h"
 #include "core/text_file.h"
 #include "tokenizer/unicode_text.h"
 
@@ -88,8 +89,8 @@ bool has_hf_tokenizer(const fs::path& dir) {
 HfTokenizer::HfTokenizer(const fs::path& dir) {
   const fs::path cfg = dir / "tokenizer_config.json";
   std::error_code ec;
-  load(read_text_file(dir / "tokenizer.json"),
-       fs::exists(cfg, ec) ? read_text_file(cfg) : std::string(),
+  load(read_text_file(dir / "tokenizer.json", kMaxTokenizerFileBytes),
+       fs::exists(cfg, ec) ? read_text_file(cfg, kMaxTokenizerFileBytes) : std::string(),
        (dir / "tokenizer.json").string());
 }
 
@@ -101,11 +102,21 @@ HfTokenizer::HfTokenizer(std::string_view tokenizer_json, std::string_view confi
 void HfTokenizer::load(std::string_view text, std::string_view config_text,
                        const std::string& source) {
   try {
+    if (json_depth(text) > kMaxJsonDepth)
+      fail(ErrorKind::kParse,
+           "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     const json j = json::parse(text);
     if (!j.is_object() || !j.contains("model")) fail(ErrorKind::kParse, "no \"model\" object");
     bpe_ = std::make_unique<BpeModel>(j["model"]);
     added_ = std::make_unique<AddedVocabulary>(j.value("added_tokens", json::array()));
     auto added_text = std::make_shared<std::unordered_set<std::string>>();
+    const int64_t limit =
+        token_id_limit(bpe_->vocab_size() + static_cast<int64_t>(added_->tokens().size()));
+    for (const AddedToken& t : added_->tokens())
+      if (t.id >= limit)
+        fail(ErrorKind::kParse, "added token '" + t.content.substr(0, 64) + "' has id " +
+                                    std::to_string(t.id) + ", far past the file's " +
+                                    std::to_string(bpe_->vocab_size()) + " tokens");
     for (const AddedToken& t : added_->tokens()) {
       bpe_->add_decoding(t.id, t.content);
       added_text->insert(t.content);
@@ -116,6 +127,9 @@ void HfTokenizer::load(std::string_view text, std::string_view config_text,
     decoder_ = make_decoder(j.value("decoder", json()), added_text);
     parse_post_processor(j.value("post_processor", json()), template_);
     if (!config_text.empty()) {
+      if (json_depth(config_text) > kMaxJsonDepth)
+        fail(ErrorKind::kParse, "tokenizer_config.json nests deeper than " +
+                                    std::to_string(kMaxJsonDepth) + " levels");
       const json cfg = json::parse(config_text);
       clean_up_spaces_ = cfg.value("clean_up_tokenization_spaces", true);
       if (const auto b = config_token(cfg, "bos_token")) bos_ = token_id(*b);

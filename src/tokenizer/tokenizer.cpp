@@ -10,7 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_parse.h"
+#include "core/text_file.h"
 #include "tokenizer/hf_tokenizer.h"
+#include "tokenizer/sentencepiece_check.h"
 
 namespace gqa::tok {
 
@@ -27,23 +30,15 @@ Tokenizer::Tokenizer(const fs::path& dir, const ModelConfig& config) {
     use_special_ids(config, hf_->bos_id(), hf_->eos_id());
     return;
   }
+  // Read here, bounded, and checked before the library parses it (tokenizer/sentencepiece_check.h).
   sp_ = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  const auto status = sp_->Load(model.string());
-  if (!status.ok())
-    fail(ErrorKind::kParse,
-         model.string() + ": cannot load SentencePiece model: " + status.ToString());
+  load_sentencepiece_model(model, *sp_);
   auto id_or_none = [](int id) { return id >= 0 ? std::optional<int32_t>(id) : std::nullopt; };
   use_special_ids(config, id_or_none(sp_->bos_id()), id_or_none(sp_->eos_id()));
-  std::ifstream tc(dir / "tokenizer_config.json");
-  if (tc) {
-    try {
-      const auto j = nlohmann::json::parse(tc);
-      if (j.contains("add_bos_token") && j["add_bos_token"].is_boolean())
-        add_bos_ = j["add_bos_token"].get<bool>();
-    } catch (const nlohmann::json::exception& e) {
-      fail(ErrorKind::kParse,
-           (dir / "tokenizer_config.json").string() + ": malformed JSON: " + e.what());
-    }
+  if (const fs::path tc = dir / "tokenizer_config.json"; fs::exists(tc, ec)) {
+    const auto j = parse_json(read_text_file(tc, kMaxTokenizerFileBytes), tc.string());
+    if (j.is_object() && j.contains("add_bos_token") && j["add_bos_token"].is_boolean())
+      add_bos_ = j["add_bos_token"].get<bool>();
   }
 }
 

@@ -26,6 +26,7 @@ class Tokenizer {
   ~Tokenizer();
 
   std::vector<int32_t> encode(const std::string& text) const;  // BOS first when configured
+  bool adds_bos() const { return add_bos_; }  // what encode(text) passes as add_bos
   std::vector<int32_t> encode(const std::string& text, bool add_bos) const;
   std::optional<int32_t> bos_id() const { return bos_; }
   // The first EOS id (what ends a turn in chat formats), if the tokenizer has one.

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "io/file_output.h"
 #include "io/token_file.h"
+#include "tokenizer/sentencepiece_check.h"
 
 namespace gqa::train {
 namespace {
@@ -47,15 +48,13 @@ void train_tokenizer(const fs::path& corpus, int64_t vocab, const fs::path& out_
 
 int64_t tokenizer_vocab(const fs::path& model) {
   sentencepiece::SentencePieceProcessor sp;
-  if (const auto s = sp.Load(model.string()); !s.ok())
-    fail(ErrorKind::kParse, model.string() + ": " + s.ToString());
+  tok::load_sentencepiece_model(model, sp);
   return sp.GetPieceSize();
 }
 
 std::vector<int32_t> encode_corpus(const fs::path& tokenizer, const fs::path& corpus) {
   sentencepiece::SentencePieceProcessor sp;
-  if (const auto s = sp.Load(tokenizer.string()); !s.ok())
-    fail(ErrorKind::kParse, tokenizer.string() + ": " + s.ToString());
+  tok::load_sentencepiece_model(tokenizer, sp);
   std::ifstream in(corpus);
   if (!in) fail(ErrorKind::kIo, corpus.string() + ": cannot open");
   std::vector<int32_t> out;

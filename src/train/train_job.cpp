@@ -5,6 +5,7 @@
 #include "config/hf_config.h"
 #include "config/hf_config_writer.h"
 #include "core/error.h"
+#include "core/json_parse.h"
 
 namespace gqa::train {
 namespace {
@@ -84,7 +85,7 @@ std::string job_to_json(const TrainJob& job) {
 
 TrainJob job_from_json(const std::string& text, const std::string& source) {
   try {
-    const json j = json::parse(text);
+    const json j = parse_json(text, source);
     TrainJob job;
     job.out = j.at("out").get<std::string>();
     job.data = j.at("data").get<std::string>();

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_parse.h"
 #include "core/text_file.h"
 #include "io/checkpoint.h"
 
@@ -71,12 +72,7 @@ std::string to_json(const TrainingState& s) {
 }
 
 TrainingState parse_training_state(const std::string& text, const std::string& source) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::parse_error& e) {
-    fail(ErrorKind::kParse, source + ": malformed JSON: " + e.what());
-  }
+  const json j = parse_json(text, source);
   if (!j.is_object()) fail(ErrorKind::kParse, source + ": expected a JSON object");
   if (field<int>(j, "version", source) != kVersion)
     fail(ErrorKind::kUnsupported, source + ": unknown version");
