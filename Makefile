@@ -5,7 +5,7 @@ BUILD  := build/$(PRESET)
 GQA    := $(BUILD)/gqa
 JOBS   ?= 2
 
-.PHONY: all deps configure build test asan portable demo bench format golden clean
+.PHONY: all deps configure build test asan portable fuzz demo bench format golden clean
 
 all: build
 
@@ -39,6 +39,14 @@ portable: deps
 	  echo "== GQA_ISA=$$isa"; \
 	  GQA_ISA=$$isa ctest --preset portable -j$(JOBS) -E planner_web_e2e || exit 1; \
 	done
+
+# libFuzzer (clang) on every reader of untrusted input, FUZZ_SECONDS per target, after replaying
+# the committed crash regressions. .ci/run runs it with a short budget; docs/security.md.
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	cmake --preset fuzz
+	cmake --build --preset fuzz -j$(JOBS)
+	scripts/run-fuzz.sh build/fuzz $(FUZZ_SECONDS)
 
 # The main job: the GQA paper's conversion + uptraining experiment on the committed KJV model
 # (see docs/reproduce.md). Builds only the programs it runs.

@@ -13,6 +13,7 @@ packages=(
   libtorch-dev
   bible-kjv
   clang-format
+  clang libclang-rt-14-dev
 )
 
 # Node.js runs the planner page's browser test; the machine image brings a newer one than

@@ -10,6 +10,7 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/huge_buffer.h"
+#include "core/json_parse.h"
 #include "core/kv_dtype.h"
 
 namespace gqa {
@@ -127,6 +128,32 @@ TEST(CpuFeatures, AnUnknownLevelIsAnErrorThatNamesTheLevels) {
   EXPECT_EQ(isa_name(Isa::kAvx512), "avx512");
   EXPECT_EQ(isa_name(Isa::kAvx2), "avx2");
   EXPECT_EQ(isa_name(Isa::kScalar), "scalar");
+}
+
+TEST(JsonParse, DepthSkipsStringsAndStopsPastTheLimit) {
+  EXPECT_EQ(json_depth("{}"), 1);
+  EXPECT_EQ(json_depth(R"({"a": [1, {"b": "[[[{{{"}], "c": "\"]"})"), 3);
+  EXPECT_EQ(json_depth("[[[[]]]]"), 4);
+  EXPECT_EQ(json_depth(std::string(100000, '[')), kMaxJsonDepth + 1);
+  EXPECT_EQ(json_depth(std::string(64, '[') + std::string(64, ']')), 64);
+}
+
+TEST(JsonParse, TooDeepAndMalformedAreOurErrorsNamingTheSource) {
+  try {
+    parse_json(std::string(65, '[') + std::string(65, ']'), "x.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()), "x.json: JSON nested deeper than 64 levels");
+  }
+  try {
+    parse_json("{\"a\": }", "y.json");
+    FAIL();
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_EQ(m.rfind("y.json: malformed JSON at byte 7", 0), 0u) << m;
+    EXPECT_EQ(m.find("[json.exception"), std::string::npos) << m;
+  }
+  EXPECT_EQ(parse_json(R"({"k": [1, 2]})", "z")["k"][1], 2);
 }
 
 }  // namespace

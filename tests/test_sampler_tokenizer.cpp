@@ -9,8 +9,10 @@
 
 #include "config/model_config.h"
 #include "core/error.h"
+#include "core/text_file.h"
 #include "model/sampler.h"
 #include "temp_dir.h"
+#include "tokenizer/sentencepiece_check.h"
 #include "tokenizer/tokenizer.h"
 
 namespace gqa::model {
@@ -18,6 +20,7 @@ namespace {
 
 using tok::parse_token_list;
 using tok::Tokenizer;
+namespace fs = std::filesystem;
 
 TEST(Sampler, GreedyAndTopKOneAreArgmax) {
   const std::vector<float> logits{0.1f, 3.0f, -1.0f, 2.9f};
@@ -114,6 +117,24 @@ TEST(Tokenizer, TokenListsParseAndBadItemsAreNamed) {
   EXPECT_THROW(parse_token_list("1,x,3"), Error);
   EXPECT_THROW(parse_token_list(""), Error);
   EXPECT_THROW(parse_token_list("1,,2"), Error);
+}
+
+// The check in front of libsentencepiece accepts real models: the demo's (NFKC trie) and the
+// fuzz seeds (identity normalization, and a unigram model with its trie).
+TEST(SentencePieceCheck, RealModelsPassAndTruncationsAreRefused) {
+  const fs::path models = fs::path(GQA_TEST_DATA) / "..";
+  for (const fs::path& p :
+       {models / ".." / "models" / "kjv-mha" / "tokenizer.model",
+        models / "fuzz" / "corpus" / "fuzz_tokenizer_model" / "bpe_identity.model",
+        models / "fuzz" / "corpus" / "fuzz_tokenizer_model" / "unigram_nfkc.model"}) {
+    const std::string bytes = read_text_file(p, kMaxTokenizerFileBytes);
+    EXPECT_NO_THROW(tok::check_sentencepiece_model(bytes, p.string())) << p;
+    for (size_t cut : {size_t{1}, bytes.size() / 3, bytes.size() - 1})
+      EXPECT_THROW(tok::check_sentencepiece_model(bytes.substr(0, cut), p.string()), Error)
+          << p << " cut at " << cut;
+  }
+  EXPECT_NO_THROW(tok::check_precompiled_charsmap("", "empty"));
+  EXPECT_THROW(tok::check_precompiled_charsmap(std::string("\x08\0\0\0", 4), "short"), Error);
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "cli/progress.h"
 #include "core/cpu_features.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/text_file.h"
 #include "train/training_run.h"
 
@@ -47,10 +48,18 @@ int main(int argc, char** argv) {
                                   r.step, gqa::cli::format_grouped(r.tokens), *r.heldout_loss,
                                   std::exp(*r.heldout_loss)));
     };
+    gqa::interrupt_on_signals();
     gqa::train::run_prepared_job(job, events);
     progress.finish();
     return 0;
   } catch (const gqa::Error& e) {
+    if (e.kind() == gqa::ErrorKind::kInterrupted) {
+      fmt::print(stderr,
+                 "\ngqa train: {}; the last checkpoint is kept (run again with --resume), "
+                 "unfinished output removed\n",
+                 e.what());
+      return 130;
+    }
     fmt::print(stderr, "gqa train: error: {}\n", e.what());
     return 2;
   } catch (const std::exception& e) {

@@ -101,14 +101,12 @@ int64_t llama2c_source_row(int64_t hf_row, int64_t head_dim) {
   return 2 * (hf_row % half) + hf_row / half;
 }
 
-void import_llama2c(const fs::path& bin, const fs::path& out, const ImportLlama2cOptions& o) {
-  const MappedFile file(bin);
-  const std::string source = bin.string();
+ModelConfig llama2c_config(std::span<const std::byte> file, const std::string& source) {
   if (file.size() < sizeof(Header))
     fail(ErrorKind::kParse,
          source + ": " + std::to_string(file.size()) + " bytes, shorter than the llama2.c header");
   Header h{};
-  std::memcpy(&h, file.bytes().data(), sizeof(Header));
+  std::memcpy(&h, file.data(), sizeof(Header));
   const ModelConfig m = config_of(h, source);
   const Layout lay = layout_of(m, m.max_positions, m.tie_embeddings);
   const uint64_t want = sizeof(Header) + static_cast<uint64_t>(lay.total) * 4;
@@ -117,6 +115,14 @@ void import_llama2c(const fs::path& bin, const fs::path& out, const ImportLlama2
          source + ": " + std::to_string(file.size()) + " bytes, but its header implies " +
              std::to_string(want) +
              (file.size() < want ? " (truncated?)" : " (not a llama2.c v0 file?)"));
+  return m;
+}
+
+void import_llama2c(const fs::path& bin, const fs::path& out, const ImportLlama2cOptions& o) {
+  const MappedFile file(bin);
+  const std::string source = bin.string();
+  const ModelConfig m = llama2c_config(file.bytes(), source);
+  const Layout lay = layout_of(m, m.max_positions, m.tie_embeddings);
   if (o.tokenizer) {
     std::error_code ec;
     if (!fs::is_regular_file(*o.tokenizer, ec))

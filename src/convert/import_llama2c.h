@@ -15,6 +15,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
+#include <string>
+
+#include "config/model_config.h"
 
 namespace gqa::convert {
 
@@ -25,6 +29,10 @@ struct ImportLlama2cOptions {
 
 // Row permutation within one head of head_dim rows: the llama2.c row that HF row j comes from.
 int64_t llama2c_source_row(int64_t hf_row, int64_t head_dim);
+
+// The model a llama2.c file describes, after checking its header and that the file's size is
+// what the header implies (`file`: the whole file). Throws Error (kParse) naming `source`.
+ModelConfig llama2c_config(std::span<const std::byte> file, const std::string& source);
 
 // Throws Error for a bad header, a file of the wrong size, or an unreadable tokenizer; nothing
 // is left at `out` then.

@@ -10,10 +10,10 @@ namespace {
 volatile std::sig_atomic_t g_signal = 0;
 
 void on_signal(int sig) {
-  g_signal = sig;
-  // The next one takes the default action: end now.
-  std::signal(SIGINT, SIG_DFL);
-  std::signal(SIGTERM, SIG_DFL);
+  if (g_signal == 0) g_signal = sig;
+  // A second Ctrl-C takes the default action: end now. SIGTERM only ever sets the flag, so a
+  // parent that passes it on (gqa to gqa-trainer) cannot cut the cleanup short.
+  if (sig == SIGINT) std::signal(SIGINT, SIG_DFL);
 }
 
 }  // namespace

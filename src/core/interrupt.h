@@ -1,7 +1,7 @@
 #pragma once
 // Cooperative interruption of long writes (convert, init, import): a SIGINT or SIGTERM handler
 // only sets a flag; the writer checks it between chunks and throws, so the stack unwinds and
-// every temporary output is removed as on any other error. A second signal ends the process at
+// every temporary output is removed as on any other error. A second SIGINT ends the process at
 // once (the default action), for a user who will not wait.
 namespace gqa {
 

@@ -34,13 +34,16 @@ nlohmann::json parse_json(std::string_view text, const std::string& source) {
          source + ": JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {
     // e.what() reads "[json.exception.parse_error.101] parse error at line 1, column 2: ...":
-    // keep the part after the library's tag.
+    // keep the part after the library's tag. Besides syntax errors: a number out of range
+    // (1e99999, found by fuzz_safetensors).
     std::string why = e.what();
     if (const auto at = why.find("] "); at != std::string::npos) why = why.substr(at + 2);
-    fail(ErrorKind::kParse,
-         source + ": malformed JSON at byte " + std::to_string(e.byte) + " (" + why + ")");
+    const auto* pe = dynamic_cast<const nlohmann::json::parse_error*>(&e);
+    fail(ErrorKind::kParse, source + ": malformed JSON" +
+                                (pe ? " at byte " + std::to_string(pe->byte) : std::string()) +
+                                " (" + why + ")");
   }
 }
 

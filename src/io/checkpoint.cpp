@@ -28,6 +28,24 @@ const std::vector<std::string>& carried_file_names() {
   return names;
 }
 
+std::map<std::string, std::string> parse_safetensors_index(std::string_view text,
+                                                           const std::string& source) {
+  const nlohmann::json index = parse_json(text, source);
+  if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
+    fail(ErrorKind::kParse, source + ": no 'weight_map' object");
+  std::map<std::string, std::string> weight_map;
+  for (const auto& [tensor, file] : index["weight_map"].items()) {
+    if (!file.is_string())
+      fail(ErrorKind::kParse, source + ": weight_map['" + tensor + "'] is not a string");
+    const std::string f = file.get<std::string>();
+    if (f.empty() || f.find('/') != std::string::npos || f == "." || f == "..")
+      fail(ErrorKind::kParse,
+           source + ": weight_map['" + tensor + "'] names '" + f + "', not a file in the folder");
+    weight_map[tensor] = f;
+  }
+  return weight_map;
+}
+
 Checkpoint::Checkpoint(const fs::path& dir) : dir_(dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
@@ -40,22 +58,10 @@ Checkpoint::Checkpoint(const fs::path& dir) : dir_(dir) {
   std::map<std::string, std::string> weight_map;  // tensor -> file name
   if (fs::exists(index_path, ec)) {
     sharded_ = true;
-    const nlohmann::json index =
-        parse_json(read_text_file(index_path, kMaxConfigFileBytes), index_path.string());
-    if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object())
-      fail(ErrorKind::kParse, index_path.string() + ": no 'weight_map' object");
+    weight_map = parse_safetensors_index(read_text_file(index_path, kMaxConfigFileBytes),
+                                         index_path.string());
     std::set<std::string> names;
-    for (const auto& [tensor, file] : index["weight_map"].items()) {
-      if (!file.is_string())
-        fail(ErrorKind::kParse,
-             index_path.string() + ": weight_map['" + tensor + "'] is not a string");
-      const std::string f = file.get<std::string>();
-      if (f.empty() || f.find('/') != std::string::npos || f == "." || f == "..")
-        fail(ErrorKind::kParse, index_path.string() + ": weight_map['" + tensor + "'] names '" + f +
-                                    "', not a file in the folder");
-      weight_map[tensor] = f;
-      names.insert(f);
-    }
+    for (const auto& [tensor, file] : weight_map) names.insert(file);
     for (const auto& f : names) files_.push_back(dir / f);
   } else if (fs::exists(dir / "model.safetensors", ec)) {
     files_.push_back(dir / "model.safetensors");

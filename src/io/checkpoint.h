@@ -5,11 +5,17 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "io/safetensors_file.h"
 
 namespace gqa::io {
+
+// model.safetensors.index.json's weight_map: tensor name -> file name (a plain name in the
+// folder, never a path). Throws Error (kParse) naming `source`.
+std::map<std::string, std::string> parse_safetensors_index(std::string_view text,
+                                                           const std::string& source);
 
 // Files a converter copies unchanged from source to destination when present.
 const std::vector<std::string>& carried_file_names();

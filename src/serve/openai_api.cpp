@@ -112,7 +112,7 @@ CompletionParams parse_completion(const std::string& body, bool chat) {
   json j;
   try {
     j = json::parse(body);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // syntax, or a number out of range (1e99999)
     bad("", std::string("malformed JSON: ") + e.what());
   }
   if (!j.is_object()) bad("", "the request body must be a JSON object");

@@ -1,5 +1,7 @@
 #include "train/trainer.h"
 
+#include "core/interrupt.h"
+
 #include <ATen/autocast_mode.h>
 
 #include <chrono>
@@ -88,6 +90,7 @@ void train_loop(const TorchLlama& model, torch::optim::AdamW& opt, const BatchSa
   double loss_sum = 0;
   int64_t loss_n = 0;
   while (state.step < state.total_steps) {
+    throw_if_interrupted();  // SIGINT/SIGTERM: stop between steps, the last checkpoint kept
     const double lr = schedule.at(state.step);
     const double loss = train_step(model, opt, sampler.at(state.step), lr, state.recipe.grad_clip,
                                    state.recipe.precision);

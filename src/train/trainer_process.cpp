@@ -4,11 +4,13 @@
 #include <sys/wait.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 #include <string>
 #include <vector>
 
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "io/file_output.h"
 
 extern char** environ;
@@ -45,10 +47,18 @@ int run_trainer(const TrainJob& job, bool quiet) {
   if (const int rc = posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv.data(), environ);
       rc != 0)
     fail(ErrorKind::kIo, exe.string() + ": cannot start: " + std::strerror(rc));
+  // SIGINT/SIGTERM reach gqa while it waits: they are handed to the trainer, which stops
+  // between steps and cleans up; its exit code (130) is gqa's.
+  interrupt_on_signals();
   int status = 0;
+  bool forwarded = false;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR)
       fail(ErrorKind::kIo, "waiting for gqa-trainer: " + std::string(std::strerror(errno)));
+    if (interrupted() && !forwarded) {
+      ::kill(pid, SIGTERM);
+      forwarded = true;
+    }
   }
   if (WIFSIGNALED(status))
     fail(ErrorKind::kIo, "gqa-trainer died from signal " + std::to_string(WTERMSIG(status)) +
