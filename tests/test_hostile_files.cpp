@@ -384,40 +384,59 @@ TEST(HostileFiles, TokenizingALargeFileStaysWithinBoundedMemory) {
 
 // --- interruption -------------------------------------------------------------------------------
 
-TEST(HostileFiles, SigintDuringInitRemovesTheUnfinishedOutput) {
-  TempDir tmp;
-  const fs::path out = tmp / "big";
-  const std::string cmd = std::string(GQA_BINARY) + " init " + out.string() +
-                          " --layers 16 --heads 8 --head-dim 64 --hidden 1024 --intermediate "
-                          "4096 --vocab 32000 --dtype f32 2>" +
-                          (tmp / "err").string();
+// Starts `gqa ARGS` (stderr to err_file), waits until its temporary output folder in `dir` holds
+// a file, sends `sig`, and expects exit 130 within 5 s with nothing left behind.
+void expect_signal_cleans_up(const TempDir& tmp, const std::string& args, const fs::path& out,
+                             int sig, const std::string& must_say) {
+  const fs::path err = tmp / "err";
+  const std::string cmd = std::string(GQA_BINARY) + " " + args + " 2>" + err.string();
   const pid_t pid = ::fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     ::execl("/bin/sh", "sh", "-c", ("exec " + cmd).c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  // Wait until it is writing: its temporary folder has a file in it.
   const auto t0 = Clock::now();
   bool writing = false;
-  while (!writing && Clock::now() - t0 < std::chrono::seconds(20)) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  while (!writing && Clock::now() - t0 < std::chrono::seconds(30)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
     for (const auto& e : fs::directory_iterator(tmp.path()))
       if (contains(e.path().filename().string(), ".tmp-") && !fs::is_empty(e.path()))
         writing = true;
   }
-  ASSERT_TRUE(writing);
-  ::kill(pid, SIGINT);
+  ASSERT_TRUE(writing) << args;
+  ::kill(pid, sig);
   int status = 0;
   const auto t1 = Clock::now();
   ::waitpid(pid, &status, 0);
   EXPECT_LT(std::chrono::duration<double>(Clock::now() - t1).count(), 5.0);
-  ASSERT_TRUE(WIFEXITED(status));
+  ASSERT_TRUE(WIFEXITED(status)) << args;
   EXPECT_EQ(WEXITSTATUS(status), 130);
-  EXPECT_TRUE(contains(slurp(tmp / "err"), "interrupted (SIGINT)")) << slurp(tmp / "err");
+  // The last line (progress may come before it) says what happened.
+  std::string text = slurp(err);
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const std::string last = text.substr(
+      text.find_last_of("\n\r") == std::string::npos ? 0 : text.find_last_of("\n\r") + 1);
+  EXPECT_TRUE(contains(last, must_say)) << text;
+  EXPECT_TRUE(contains(last, "unfinished output was removed")) << text;
   EXPECT_FALSE(fs::exists(out));
   for (const auto& e : fs::directory_iterator(tmp.path()))
     EXPECT_FALSE(contains(e.path().filename().string(), ".tmp-")) << e.path();
+}
+
+TEST(HostileFiles, SigintDuringInitAndSigtermDuringConvertRemoveTheUnfinishedOutput) {
+  TempDir tmp;
+  const std::string shape =
+      "--layers 16 --heads 8 --head-dim 64 --hidden 1024 --intermediate 4096 --vocab 32000";
+  expect_signal_cleans_up(tmp, "init " + (tmp / "big").string() + " " + shape + " --dtype f32",
+                          tmp / "big", SIGINT, "interrupted (SIGINT)");
+  // A source of ~600 MB (bf16) to convert, written in full first.
+  const CommandResult made = run_gqa("init " + (tmp / "src").string() + " " + shape);
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  expect_signal_cleans_up(tmp,
+                          "convert " + (tmp / "src").string() + " " + (tmp / "dst").string() +
+                              " --kv-heads 2 --dtype f32 --json",
+                          tmp / "dst", SIGTERM, "interrupted (SIGTERM)");
 }
 
 TEST(HostileFiles, ATemporaryFolderLeftByAKilledRunIsNamed) {
