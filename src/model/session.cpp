@@ -105,7 +105,8 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
   act.start_pass(c, n);
   // Rows: every token of every segment, in order; row r is at position pos[r].
   std::vector<int32_t>& ids = act.ids;
-  std::vector<int64_t>&pos = act.pos, &first_row = act.first_row;
+  std::vector<int64_t>& pos = act.pos;
+  std::vector<int64_t>& first_row = act.first_row;
   for (const Segment& sg : segments) {
     if (&sg.session->model_ != &model)
       fail(ErrorKind::kInvalidArgument, "a batch must run sessions of one model");
@@ -139,11 +140,13 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
   const int64_t H = c.hidden, hd = c.head_dim, qd = c.q_dim(), kvd = c.kv_dim(),
                 ff = c.intermediate;
   const auto eps = static_cast<float>(c.norm_eps);
-  std::vector<float>&x = act.x, &xn = act.xn, &q = act.q, &k = act.k, &v = act.v, &att = act.att,
-  &o = act.o, &g = act.g, &u = act.u;
+  // [n, H] x, xn, o; [n, q_dim] q, att; [n, kv_dim] k, v; [n, ff] g, u (model/activations.h).
+  float *x = act.x.data(), *xn = act.xn.data(), *q = act.q.data(), *k = act.k.data(),
+        *v = act.v.data(), *att = act.att.data(), *o = act.o.data(), *g = act.g.data(),
+        *u = act.u.data();
   for (int64_t r = 0; r < n; ++r)
     decode_to_f32(model.embed().dtype, model.embed().row(ids[static_cast<size_t>(r)]), H,
-                  x.data() + r * H);
+                  x + r * H);
 
   // A decode step (one token per sequence) multiplies row by row, so that each sequence gets
   // bit for bit the logits it would get decoding alone: batching never changes a greedy output.
@@ -153,44 +156,42 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
   ops::AttentionShape shape{c.heads, c.kv_heads, hd, 0};
   for (int64_t l = 0; l < c.layers; ++l) {
     const LayerWeights& w = model.layers()[static_cast<size_t>(l)];
-    for (int64_t r = 0; r < n; ++r)
-      ops::rmsnorm(x.data() + r * H, w.attn_norm.data(), H, eps, xn.data() + r * H);
-    project(w.wq, xn.data(), n, q.data());  // one matmul per projection for the batch
-    project(w.wk, xn.data(), n, k.data());
-    project(w.wv, xn.data(), n, v.data());
-    add_bias(q.data(), w.bq, n);
-    add_bias(k.data(), w.bk, n);
-    add_bias(v.data(), w.bv, n);
-    head_norm(q.data(), w.q_norm, n * c.heads, hd, eps);
-    head_norm(k.data(), w.k_norm, n * c.kv_heads, hd, eps);
+    for (int64_t r = 0; r < n; ++r) ops::rmsnorm(x + r * H, w.attn_norm.data(), H, eps, xn + r * H);
+    project(w.wq, xn, n, q);  // one matmul per projection for the batch
+    project(w.wk, xn, n, k);
+    project(w.wv, xn, n, v);
+    add_bias(q, w.bq, n);
+    add_bias(k, w.bk, n);
+    add_bias(v, w.bv, n);
+    head_norm(q, w.q_norm, n * c.heads, hd, eps);
+    head_norm(k, w.k_norm, n * c.kv_heads, hd, eps);
     shape.window = w.window;
     for (size_t sgi = 0; sgi < segments.size(); ++sgi) {
       Session& s = *segments[sgi].session;
       const int64_t r0 = first_row[sgi], r1 = first_row[sgi + 1];
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t p = pos[static_cast<size_t>(r)];
-        model.rope().apply(q.data() + r * qd, c.heads, p);
-        model.rope().apply(k.data() + r * kvd, c.kv_heads, p);
+        model.rope().apply(q + r * qd, c.heads, p);
+        model.rope().apply(k + r * kvd, c.kv_heads, p);
         for (int64_t h = 0; h < c.kv_heads; ++h) {
-          s.seq_->store_k(l, h, p, k.data() + r * kvd + h * hd);
-          s.seq_->store_v(l, h, p, v.data() + r * kvd + h * hd);
+          s.seq_->store_k(l, h, p, k + r * kvd + h * hd);
+          s.seq_->store_v(l, h, p, v + r * kvd + h * hd);
         }
       }
       // Attention per sequence, over its own blocks.
-      ops::paged_attention(shape, s.seq_->view(l, s.pos_ + (r1 - r0)), q.data() + r0 * qd, r1 - r0,
-                           s.pos_, att.data() + r0 * qd, act.attention);
+      ops::paged_attention(shape, s.seq_->view(l, s.pos_ + (r1 - r0)), q + r0 * qd, r1 - r0, s.pos_,
+                           att + r0 * qd, act.attention);
     }
-    project(w.wo, att.data(), n, o.data());
-    add_bias(o.data(), w.bo, n);
-    for (int64_t i = 0; i < n * H; ++i) x[static_cast<size_t>(i)] += o[static_cast<size_t>(i)];
+    project(w.wo, att, n, o);
+    add_bias(o, w.bo, n);
+    for (int64_t i = 0; i < n * H; ++i) x[i] += o[i];
 
-    for (int64_t r = 0; r < n; ++r)
-      ops::rmsnorm(x.data() + r * H, w.mlp_norm.data(), H, eps, xn.data() + r * H);
-    project(w.gate, xn.data(), n, g.data());
-    project(w.up, xn.data(), n, u.data());
-    ops::swiglu(g.data(), u.data(), n * ff);
-    project(w.down, g.data(), n, o.data());
-    for (int64_t i = 0; i < n * H; ++i) x[static_cast<size_t>(i)] += o[static_cast<size_t>(i)];
+    for (int64_t r = 0; r < n; ++r) ops::rmsnorm(x + r * H, w.mlp_norm.data(), H, eps, xn + r * H);
+    project(w.gate, xn, n, g);
+    project(w.up, xn, n, u);
+    ops::swiglu(g, u, n * ff);
+    project(w.down, g, n, o);
+    for (int64_t i = 0; i < n * H; ++i) x[i] += o[i];
   }
   // Rows that need logits: every row, or the last row of each segment.
   std::vector<int64_t>& out_rows = act.out_rows;
@@ -199,11 +200,11 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
          ++r)
       out_rows.push_back(r);
   for (size_t i = 0; i < out_rows.size(); ++i)
-    ops::rmsnorm(x.data() + out_rows[i] * H, model.final_norm().data(), H, eps,
-                 xn.data() + static_cast<int64_t>(i) * H);
+    ops::rmsnorm(x + out_rows[i] * H, model.final_norm().data(), H, eps,
+                 xn + static_cast<int64_t>(i) * H);
   const auto rows = static_cast<int64_t>(out_rows.size());
   logits.resize(static_cast<size_t>(rows * c.vocab));
-  project(model.lm_head(), xn.data(), rows, logits.data());
+  project(model.lm_head(), xn, rows, logits.data());
   for (const Segment& sg : segments) sg.session->pos_ += static_cast<int64_t>(sg.tokens.size());
 }
 
