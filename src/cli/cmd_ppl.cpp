@@ -103,7 +103,8 @@ Command add_ppl_command(CLI::App& root) {
       root.add_subcommand("ppl", "Perplexity of a text; KL divergence against a baseline");
   cmd->add_option("ckpt", o->ckpt, "Checkpoint folder")->required();
   add_runtime_options(*cmd, o->rt, "f32");
-  cmd->add_option("--file", o->file, "Text file (tokenized with the checkpoint's tokenizer.model)");
+  cmd->add_option("--file", o->file,
+                  "Text file, any size (encoded a block at a time with the checkpoint's tokenizer)");
   cmd->add_option("--tokens-file", o->tokens_file,
                   "Token ids separated by commas, spaces or newlines");
   cmd->add_option("--ctx", o->ctx, "Window length in tokens")->capture_default_str();

@@ -121,7 +121,7 @@ Command add_tokenize_command(CLI::App& root) {
   cmd->add_option("dir", o->dir, "Checkpoint folder (or a folder with tokenizer files)")
       ->required();
   cmd->add_option("-p,--prompt", o->prompt, "Text to tokenize");
-  cmd->add_option("--file", o->file, "Tokenize a file's bytes instead");
+  cmd->add_option("--file", o->file, "Tokenize a file's bytes instead (any size, a block at a time)");
   cmd->add_flag("--ids", o->ids_only, "Print only the ids, comma-separated");
   cmd->add_flag("--json", o->json, "One JSON object: tokenizer, ids, tokens");
   cmd->add_flag("--no-special", o->no_special, "Without BOS or other special tokens");
