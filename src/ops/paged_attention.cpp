@@ -293,7 +293,8 @@ void paged_attention(const AttentionShape& s, const PagedKv& kv, const float* q,
       // Split on block boundaries so no block is decoded twice.
       const int64_t first_block = j0 / bs, last_block = (j1 - 1) / bs;
       const int64_t nb = last_block - first_block + 1;
-      const int64_t splits = n_q == 1 ? decode_splits(s.kv_heads, threads, nb) : 1;
+      const int64_t splits =
+          n_q == 1 ? decode_splits(s.kv_heads, threads, (j1 - j0 + bs - 1) / bs) : 1;
       group_first.push_back(static_cast<int64_t>(items.size()));
       for (int64_t k = 0; k < splits; ++k) {
         const int64_t b_lo = first_block + nb * k / splits,
