@@ -1,8 +1,6 @@
 #include "io/checkpoint.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 

@@ -1,6 +1,5 @@
 #include "serve/chat_format.h"
 
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
