@@ -26,7 +26,10 @@
 namespace {
 std::atomic<bool> counting{false};
 std::atomic<int64_t> allocations{0};
+}  // namespace
 
+#if GQA_COUNTS_ALLOCATIONS
+namespace {
 void* counted_malloc(std::size_t n, std::size_t align) {
   if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1);
   if (n == 0) n = 1;
@@ -38,7 +41,6 @@ void* counted_malloc(std::size_t n, std::size_t align) {
 }
 }  // namespace
 
-#if GQA_COUNTS_ALLOCATIONS
 void* operator new(std::size_t n) {
   return counted_malloc(n, alignof(std::max_align_t));
 }

@@ -57,46 +57,57 @@ int run_tokenize(const TokenizeCli& o) {
   if (o.prompt.empty() == o.file.empty())
     fail(ErrorKind::kInvalidArgument, "give exactly one of -p TEXT or --file FILE");
   const tok::Tokenizer tok = open_tokenizer(o.dir);
-  // A file is encoded a block at a time (tokenizer/file_encoder.h): memory stays bounded by the
-  // ids, whatever the file's size. Output is written as it goes.
-  std::vector<int32_t> ids;
+  // A file is encoded a block at a time (tokenizer/file_encoder.h) and printed as it goes: the
+  // ids and the table take constant memory whatever the file's size; --json holds the ids
+  // (4 bytes a token), since it lists them twice.
+  using A = TextTable::Align;
+  constexpr size_t kRowsPerTable = 4096;  // a long file prints table after table
+  uint64_t count = 0;                     // ids printed (or held, with --json)
+  std::vector<int32_t> held;              // --json: every id; the table: rows not yet printed
+  auto print_table = [&] {
+    TextTable t({A::kRight, A::kRight, A::kLeft, A::kLeft});
+    t.add_row({"#", "id", "token", "text"});
+    const uint64_t first = count - held.size();
+    for (size_t i = 0; i < held.size(); ++i)
+      t.add_row({std::to_string(first + i), std::to_string(held[i]),
+                 visible(tok.token_text(held[i])), "'" + visible(tok.decode({held[i]})) + "'"});
+    std::cout << t.render();
+    held.clear();
+  };
+  auto take = [&](std::span<const int32_t> ids) {
+    for (int32_t id : ids) {
+      if (o.ids_only && !o.json) {
+        std::cout << (count ? "," : "") << id;
+      } else {
+        held.push_back(id);
+      }
+      ++count;
+      if (!o.json && !o.ids_only && held.size() == kRowsPerTable) print_table();
+    }
+  };
   uint64_t text_bytes = o.prompt.size();
   if (o.file.empty())
-    ids = o.no_special ? tok.encode(o.prompt, false) : tok.encode(o.prompt);
+    take(o.no_special ? tok.encode(o.prompt, false) : tok.encode(o.prompt));
   else
-    text_bytes = tok::encode_file(
-        tok, o.file, !o.no_special && tok.adds_bos(),
-        [&](std::span<const int32_t> s) { ids.insert(ids.end(), s.begin(), s.end()); });
+    text_bytes = tok::encode_file(tok, o.file, !o.no_special && tok.adds_bos(), take);
   if (o.json) {
     auto dump = [](const nlohmann::json& j) {
       return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     };
     std::cout << "{\"tokenizer\":" << dump(tok.kind()) << ",\"ids\":[";
-    for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? "," : "") << ids[i];
+    for (size_t i = 0; i < held.size(); ++i) std::cout << (i ? "," : "") << held[i];
     std::cout << "],\"tokens\":[";
-    for (size_t i = 0; i < ids.size(); ++i)
-      std::cout << (i ? "," : "") << dump(tok.token_text(ids[i]));
+    for (size_t i = 0; i < held.size(); ++i)
+      std::cout << (i ? "," : "") << dump(tok.token_text(held[i]));
     std::cout << "]}\n";
     return 0;
   }
   if (o.ids_only) {
-    for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? "," : "") << ids[i];
     std::cout << "\n";
     return 0;
   }
-  using A = TextTable::Align;
-  constexpr size_t kRowsPerTable = 4096;  // a long file prints table after table
-  for (size_t first = 0; first < ids.size() || first == 0; first += kRowsPerTable) {
-    TextTable t({A::kRight, A::kRight, A::kLeft, A::kLeft});
-    t.add_row({"#", "id", "token", "text"});
-    for (size_t i = first; i < std::min(ids.size(), first + kRowsPerTable); ++i)
-      t.add_row({std::to_string(i), std::to_string(ids[i]), visible(tok.token_text(ids[i])),
-                 "'" + visible(tok.decode({ids[i]})) + "'"});
-    std::cout << t.render();
-    if (ids.empty()) break;
-  }
-  std::cout << fmt::format("{} tokens, {} bytes of text ({})\n", ids.size(), text_bytes,
-                           tok.kind());
+  if (!held.empty() || count == 0) print_table();
+  std::cout << fmt::format("{} tokens, {} bytes of text ({})\n", count, text_bytes, tok.kind());
   return 0;
 }
 
@@ -121,7 +132,8 @@ Command add_tokenize_command(CLI::App& root) {
   cmd->add_option("dir", o->dir, "Checkpoint folder (or a folder with tokenizer files)")
       ->required();
   cmd->add_option("-p,--prompt", o->prompt, "Text to tokenize");
-  cmd->add_option("--file", o->file, "Tokenize a file's bytes instead (any size, a block at a time)");
+  cmd->add_option("--file", o->file,
+                  "Tokenize a file's bytes instead (any size, a block at a time)");
   cmd->add_flag("--ids", o->ids_only, "Print only the ids, comma-separated");
   cmd->add_flag("--json", o->json, "One JSON object: tokenizer, ids, tokens");
   cmd->add_flag("--no-special", o->no_special, "Without BOS or other special tokens");

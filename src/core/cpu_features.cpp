@@ -20,7 +20,7 @@ struct CpuidRegs {
 };
 CpuidRegs cpuid(unsigned leaf, unsigned sub) {
   CpuidRegs r;
-  if (__get_cpuid_max(0, nullptr) < leaf) return r;
+  if (static_cast<unsigned>(__get_cpuid_max(0, nullptr)) < leaf) return r;
   __cpuid_count(leaf, sub, r.a, r.b, r.c, r.d);
   return r;
 }
