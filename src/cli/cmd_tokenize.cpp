@@ -3,7 +3,9 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include "core/error.h"
 #include "tokenizer/file_encoder.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/unicode_stand_ins.h"
 
 namespace gqa::cli {
 namespace {
@@ -21,8 +24,9 @@ namespace {
 namespace fs = std::filesystem;
 
 struct TokenizeCli {
-  std::string dir, prompt, file, ids;
-  bool ids_only = false, json = false, no_special = false;
+  std::string dir, ids;
+  std::optional<std::string> prompt, file;  // -p "" is an empty text, not a missing one
+  bool ids_only = false, json = false, no_special = false, split_special = false;
 };
 
 // The tokenizer of a checkpoint folder (or of any folder with the tokenizer files); BOS/EOS
@@ -54,7 +58,7 @@ std::string visible(const std::string& s) {
 }
 
 int run_tokenize(const TokenizeCli& o) {
-  if (o.prompt.empty() == o.file.empty())
+  if (o.prompt.has_value() == o.file.has_value())
     fail(ErrorKind::kInvalidArgument, "give exactly one of -p TEXT or --file FILE");
   const tok::Tokenizer tok = open_tokenizer(o.dir);
   // A file is encoded a block at a time (tokenizer/file_encoder.h) and printed as it goes: the
@@ -85,16 +89,24 @@ int run_tokenize(const TokenizeCli& o) {
       if (!o.json && !o.ids_only && held.size() == kRowsPerTable) print_table();
     }
   };
-  uint64_t text_bytes = o.prompt.size();
-  if (o.file.empty())
-    take(o.no_special ? tok.encode(o.prompt, false) : tok.encode(o.prompt));
-  else
-    text_bytes = tok::encode_file(tok, o.file, !o.no_special && tok.adds_bos(), take);
+  const bool add_bos = !o.no_special && tok.adds_bos();
+  uint64_t text_bytes = 0;
+  if (o.prompt) {
+    text_bytes = o.prompt->size();
+    take(tok.encode(*o.prompt, add_bos, !o.split_special));
+  } else {
+    text_bytes =
+        tok::encode_file(tok, *o.file, add_bos, take, tok::kEncodeBlockBytes, !o.split_special);
+  }
   if (o.json) {
     auto dump = [](const nlohmann::json& j) {
       return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     };
-    std::cout << "{\"tokenizer\":" << dump(tok.kind()) << ",\"ids\":[";
+    std::cout << "{\"tokenizer\":" << dump(tok.kind());
+    // The Unicode version of the pre-tokenizer's character classes (tokenizer.json only).
+    if (std::string_view(tok.kind()) == "tokenizer.json")
+      std::cout << ",\"unicode\":" << dump(tok::kUnicodeVersion);
+    std::cout << ",\"ids\":[";
     for (size_t i = 0; i < held.size(); ++i) std::cout << (i ? "," : "") << held[i];
     std::cout << "],\"tokens\":[";
     for (size_t i = 0; i < held.size(); ++i)
@@ -113,7 +125,7 @@ int run_tokenize(const TokenizeCli& o) {
 
 int run_detokenize(const TokenizeCli& o) {
   const tok::Tokenizer tok = open_tokenizer(o.dir);
-  const std::vector<int32_t> ids = tok::parse_token_list(o.ids);
+  const std::vector<int32_t> ids = tok::parse_token_list(o.ids, "--ids");
   for (int32_t id : ids)
     if (id < 0 || id >= tok.vocab_size())
       fail(ErrorKind::kInvalidArgument,
@@ -135,9 +147,19 @@ Command add_tokenize_command(CLI::App& root) {
   cmd->add_option("--file", o->file,
                   "Tokenize a file's bytes instead (any size, a block at a time)");
   cmd->add_flag("--ids", o->ids_only, "Print only the ids, comma-separated");
-  cmd->add_flag("--json", o->json, "One JSON object: tokenizer, ids, tokens");
-  cmd->add_flag("--no-special", o->no_special, "Without BOS or other special tokens");
-  cmd->footer("\nInvalid UTF-8 is read as U+FFFD. Example: gqa tokenize ckpt -p 'Hello world'\n");
+  cmd->add_flag("--json", o->json,
+                "One JSON object: tokenizer, unicode (the version of tokenizer.json's character "
+                "classes), ids, tokens");
+  cmd->add_flag("--no-special", o->no_special,
+                "Without the BOS (or other tokens) the tokenizer adds around the text");
+  cmd->add_flag("--split-special", o->split_special,
+                "Read special-token text in the input (<|im_start|>, <|eot_id|>...) as plain "
+                "text, as transformers' split_special_tokens=True; what gqa serve does with "
+                "chat content");
+  cmd->footer(std::string("\nInvalid UTF-8 is read as U+FFFD. tokenizer.json pre-tokenizers "
+                          "classify characters by Unicode ") +
+              tok::kUnicodeVersion +
+              ", as Hugging Face's tokenizers do.\nExample: gqa tokenize ckpt -p 'Hello world'\n");
   return {cmd, [o] { return run_tokenize(*o); }};
 }
 

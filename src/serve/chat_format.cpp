@@ -1,5 +1,6 @@
 #include "serve/chat_format.h"
 
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -10,22 +11,44 @@
 namespace gqa::serve {
 namespace {
 
-// Appends text pieces and special ids in order.
-struct PromptBuilder {
-  const tok::Tokenizer& tok;
-  std::vector<int32_t> ids;
-
-  void text(const std::string& s) {
-    if (s.empty()) return;
-    const auto piece = tok.encode(s, false);
-    ids.insert(ids.end(), piece.begin(), piece.end());
-  }
+// Builds the prompt in order: the template's markup (its special-token text is read as special
+// tokens), the messages' content (read as plain text, so a client cannot inject <|im_start|> or
+// <|eot_id|>; transformers' split_special_tokens), and BOS/EOS ids. Markup and content between
+// two ids are tokenized as one text, so the ids equal those of the rendered string whenever the
+// content holds no special-token text.
+class PromptBuilder {
+ public:
+  explicit PromptBuilder(const tok::Tokenizer& tok) : tok_(tok) {}
+  void markup(std::string s) { pending_.push_back({std::move(s), true}); }
+  void content(std::string s) { pending_.push_back({std::move(s), false}); }
   void bos() {
-    if (tok.bos_id()) ids.push_back(*tok.bos_id());
+    flush();
+    if (tok_.bos_id()) ids_.push_back(*tok_.bos_id());
   }
   void eos() {
-    if (tok.eos_id()) ids.push_back(*tok.eos_id());
+    flush();
+    if (tok_.eos_id()) ids_.push_back(*tok_.eos_id());
   }
+  std::vector<int32_t> finish() {
+    flush();
+    return std::move(ids_);
+  }
+
+ private:
+  void flush() {
+    std::vector<tok::TextPart> parts;
+    for (const auto& [text, special] : pending_)
+      if (!text.empty()) parts.push_back({text, special});
+    if (!parts.empty()) {
+      const auto piece = tok_.encode_parts(parts);
+      ids_.insert(ids_.end(), piece.begin(), piece.end());
+    }
+    pending_.clear();
+  }
+
+  const tok::Tokenizer& tok_;
+  std::vector<int32_t> ids_;
+  std::vector<std::pair<std::string, bool>> pending_;  // text, special-token text allowed
 };
 
 void check_role(const ChatMessage& m) {
@@ -44,14 +67,20 @@ void render_llama2(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
     if (m.role == "system")
       fail(ErrorKind::kInvalidArgument, "llama2 chat format: a system message must come first");
     if (m.role == "user") {
-      std::string turn = "[INST] ";
-      if (first_user && !system.empty()) turn += "<<SYS>>\n" + system + "\n<</SYS>>\n\n";
-      turn += m.content + " [/INST]";
-      first_user = false;
       b.bos();
-      b.text(turn);
+      b.markup("[INST] ");
+      if (first_user && !system.empty()) {
+        b.markup("<<SYS>>\n");
+        b.content(system);
+        b.markup("\n<</SYS>>\n\n");
+      }
+      b.content(m.content);
+      b.markup(" [/INST]");
+      first_user = false;
     } else {
-      b.text(" " + m.content + " ");
+      b.markup(" ");
+      b.content(m.content);
+      b.markup(" ");
       b.eos();
     }
   }
@@ -60,36 +89,46 @@ void render_llama2(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
 void render_zephyr(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
   b.bos();
   for (const ChatMessage& m : msgs) {
-    b.text("<|" + m.role + "|>\n" + m.content);
+    b.markup("<|" + m.role + "|>\n");
+    b.content(m.content);
     b.eos();
-    b.text("\n");
+    b.markup("\n");
   }
-  b.text("<|assistant|>\n");
+  b.markup("<|assistant|>\n");
 }
 
 void render_chatml(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
-  for (const ChatMessage& m : msgs)
-    b.text("<|im_start|>" + m.role + "\n" + m.content + "<|im_end|>\n");
-  b.text("<|im_start|>assistant\n");
+  for (const ChatMessage& m : msgs) {
+    b.markup("<|im_start|>" + m.role + "\n");
+    b.content(m.content);
+    b.markup("<|im_end|>\n");
+  }
+  b.markup("<|im_start|>assistant\n");
 }
 
 void render_llama3(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
-  std::string s = "<|begin_of_text|>";
-  for (const ChatMessage& m : msgs)
-    s += "<|start_header_id|>" + m.role + "<|end_header_id|>\n\n" + m.content + "<|eot_id|>";
-  b.text(s + "<|start_header_id|>assistant<|end_header_id|>\n\n");
+  b.markup("<|begin_of_text|>");
+  for (const ChatMessage& m : msgs) {
+    b.markup("<|start_header_id|>" + m.role + "<|end_header_id|>\n\n");
+    b.content(m.content);
+    b.markup("<|eot_id|>");
+  }
+  b.markup("<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
 void render_plain(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
   b.bos();
-  std::string s;
   for (const ChatMessage& m : msgs) {
-    if (m.role == "system")
-      s += m.content + "\n\n";
-    else
-      s += (m.role == "user" ? "User: " : "Assistant: ") + m.content + "\n";
+    if (m.role == "system") {
+      b.content(m.content);
+      b.markup("\n\n");
+    } else {
+      b.markup(m.role == "user" ? "User: " : "Assistant: ");
+      b.content(m.content);
+      b.markup("\n");
+    }
   }
-  b.text(s + "Assistant:");
+  b.markup("Assistant:");
 }
 
 }  // namespace
@@ -152,7 +191,7 @@ std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& m
                                  const tok::Tokenizer& tok) {
   if (messages.empty()) fail(ErrorKind::kInvalidArgument, "'messages' is empty");
   for (const ChatMessage& m : messages) check_role(m);
-  PromptBuilder b{tok, {}};
+  PromptBuilder b(tok);
   switch (f) {
     case ChatFormat::kLlama2:
       render_llama2(messages, b);
@@ -170,7 +209,7 @@ std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& m
       render_plain(messages, b);
       break;
   }
-  return b.ids;
+  return b.finish();
 }
 
 }  // namespace gqa::serve

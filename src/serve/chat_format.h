@@ -1,8 +1,9 @@
 #pragma once
 // Chat messages -> prompt token ids. Hugging Face checkpoints carry a Jinja chat_template in
 // tokenizer_config.json; Debian has no Jinja engine for C++, so the server recognizes the
-// common template families and renders them natively (with tokenizer.json, the <|...|>
-// markers are its added tokens and are matched as such):
+// common template families and renders them natively (with tokenizer.json, the template's
+// <|...|> markers are its added tokens and are matched as such; the messages' content is read
+// as plain text, so "<|im_start|>" typed by a client stays text: split_special_tokens):
 //   llama2  "<s>[INST] <<SYS>>\n{system}\n<</SYS>>\n\n{user} [/INST] {assistant} </s>..."
 //           (Llama 2 chat, Mistral/Mixtral instruct: the template contains "[INST]")
 //   zephyr  "<|system|>\n{system}</s>\n<|user|>\n{user}</s>\n<|assistant|>\n" (TinyLlama chat)

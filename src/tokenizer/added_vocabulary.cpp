@@ -58,11 +58,19 @@ const AddedToken* AddedVocabulary::find(std::string_view content) const {
   return t < 0 ? nullptr : &tokens_[static_cast<size_t>(t)];
 }
 
-std::vector<AddedVocabulary::Section> AddedVocabulary::split(std::string_view text) const {
+std::vector<AddedVocabulary::Section> AddedVocabulary::split(std::string_view text,
+                                                             const Ranges* special_ok) const {
+  // May a special token span [b, e)? Only inside one of the ranges.
+  const auto allowed = [&](size_t b, size_t e) {
+    if (!special_ok) return true;
+    for (const auto& [rb, re] : *special_ok)
+      if (b >= rb && e <= re) return true;
+    return false;
+  };
   std::vector<Section> out;
   size_t plain = 0;  // start of the current plain section
   for (size_t i = 0; i < text.size();) {
-    // The longest added token starting at i.
+    // The longest added token starting at i that may stand there.
     int32_t node = 0, best = -1;
     size_t best_end = 0;
     for (size_t k = i; k < text.size(); ++k) {
@@ -70,8 +78,9 @@ std::vector<AddedVocabulary::Section> AddedVocabulary::split(std::string_view te
           trie_[static_cast<size_t>(node)].next.find(static_cast<unsigned char>(text[k]));
       if (it == trie_[static_cast<size_t>(node)].next.end()) break;
       node = it->second;
-      if (trie_[static_cast<size_t>(node)].token >= 0) {
-        best = trie_[static_cast<size_t>(node)].token;
+      const int32_t t = trie_[static_cast<size_t>(node)].token;
+      if (t >= 0 && (!tokens_[static_cast<size_t>(t)].special || allowed(i, k + 1))) {
+        best = t;
         best_end = k + 1;
       }
     }

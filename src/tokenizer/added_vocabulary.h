@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,12 +26,15 @@ class AddedVocabulary {
   explicit AddedVocabulary(const nlohmann::json& added_tokens);
 
   // The text cut into plain sections and added tokens, in order (plain sections may be empty
-  // after stripping). token is null for a plain section.
+  // after stripping). token is null for a plain section. special_ok: the byte ranges [begin,
+  // end) where special tokens may be found, null for everywhere; elsewhere their text is plain
+  // text (transformers' split_special_tokens). Non-special added tokens are found everywhere.
   struct Section {
     std::string text;
     const AddedToken* token = nullptr;
   };
-  std::vector<Section> split(std::string_view text) const;
+  using Ranges = std::vector<std::pair<size_t, size_t>>;
+  std::vector<Section> split(std::string_view text, const Ranges* special_ok = nullptr) const;
 
   const std::vector<AddedToken>& tokens() const { return tokens_; }
   const AddedToken* find(std::string_view content) const;

@@ -22,7 +22,7 @@ size_t safe_cut(std::string_view text) {
 
 uint64_t encode_file(const Tokenizer& tok, const std::filesystem::path& file, bool add_bos,
                      const std::function<void(std::span<const int32_t> ids)>& sink,
-                     size_t block_bytes) {
+                     size_t block_bytes, bool special_text) {
   uint64_t size = 0;
   const int fd = open_regular_file(file, size);
   std::string pending;  // read, not yet encoded
@@ -30,7 +30,7 @@ uint64_t encode_file(const Tokenizer& tok, const std::filesystem::path& file, bo
   uint64_t total = 0;
   bool first = true;
   auto encode = [&](std::string_view piece) {
-    const std::vector<int32_t> ids = tok.encode(std::string(piece), first && add_bos);
+    const std::vector<int32_t> ids = tok.encode(std::string(piece), first && add_bos, special_text);
     first = false;
     sink(ids);
   };

@@ -26,9 +26,10 @@ inline constexpr size_t kEncodeBlockBytes = size_t{1} << 20;
 size_t safe_cut(std::string_view text);
 
 // Feeds `sink` the ids of each piece of the file, in order, and returns the bytes read. The file
-// must be a regular file. Throws Error (kIo) naming the file.
+// must be a regular file. special_text: as in Tokenizer::encode (a cut never falls inside
+// special-token text, which has no newline). Throws Error (kIo) naming the file.
 uint64_t encode_file(const Tokenizer& tok, const std::filesystem::path& file, bool add_bos,
                      const std::function<void(std::span<const int32_t> ids)>& sink,
-                     size_t block_bytes = kEncodeBlockBytes);
+                     size_t block_bytes = kEncodeBlockBytes, bool special_text = true);
 
 }  // namespace gqa::tok

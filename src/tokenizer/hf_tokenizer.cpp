@@ -152,10 +152,30 @@ std::string HfTokenizer::token_text(int32_t id) const {
   return s ? *s : std::string();
 }
 
-std::vector<int32_t> HfTokenizer::encode(std::string_view raw, bool add_special) const {
-  const std::string text = sanitize_utf8(raw);
+std::vector<int32_t> HfTokenizer::encode(std::string_view raw, bool add_special,
+                                         bool special_text) const {
+  const AddedVocabulary::Ranges nowhere;
+  return encode_text(sanitize_utf8(raw), special_text ? nullptr : &nowhere, add_special);
+}
+
+std::vector<int32_t> HfTokenizer::encode_parts(std::span<const TextPart> parts,
+                                               bool add_special) const {
+  std::string text;
+  AddedVocabulary::Ranges special_ok;
+  for (const TextPart& p : parts) {
+    // Each part is repaired on its own, so the ranges are byte ranges of the repaired text.
+    const std::string clean = sanitize_utf8(p.text);
+    if (p.special_text) special_ok.emplace_back(text.size(), text.size() + clean.size());
+    text += clean;
+  }
+  return encode_text(text, &special_ok, add_special);
+}
+
+std::vector<int32_t> HfTokenizer::encode_text(const std::string& text,
+                                              const AddedVocabulary::Ranges* special_ok,
+                                              bool add_special) const {
   std::vector<int32_t> ids;
-  const auto sections = added_->split(text);
+  const auto sections = added_->split(text, special_ok);
   for (size_t s = 0; s < sections.size(); ++s) {
     const auto& sec = sections[s];
     if (sec.token) {

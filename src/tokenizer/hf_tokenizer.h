@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -17,6 +18,7 @@
 #include "tokenizer/decoder.h"
 #include "tokenizer/normalizer.h"
 #include "tokenizer/pre_tokenizer.h"
+#include "tokenizer/text_part.h"
 
 namespace gqa::tok {
 
@@ -30,7 +32,14 @@ class HfTokenizer {
               const std::string& source);
 
   // Invalid UTF-8 is read as U+FFFD. add_special: the post-processor's tokens (BOS, ...).
-  std::vector<int32_t> encode(std::string_view text, bool add_special = true) const;
+  // special_text: whether special-token text (<|im_start|>...) in `text` becomes those tokens;
+  // false reads it as plain text (transformers' split_special_tokens=True).
+  std::vector<int32_t> encode(std::string_view text, bool add_special = true,
+                              bool special_text = true) const;
+  // One text given in parts, tokenized as their concatenation (so the ids equal encode() of
+  // the whole) but with special-token text recognized only in the parts that allow it: a chat
+  // template's markup does, user content does not.
+  std::vector<int32_t> encode_parts(std::span<const TextPart> parts, bool add_special) const;
   // skip_special drops special tokens (BOS, EOS, ...) from the text.
   std::string decode(const std::vector<int32_t>& ids, bool skip_special = true) const;
 
@@ -45,6 +54,9 @@ class HfTokenizer {
   void load(std::string_view tokenizer_json, std::string_view config_json,
             const std::string& source);
   std::vector<int32_t> post_process(std::vector<int32_t> ids, bool add_special) const;
+  std::vector<int32_t> encode_text(const std::string& text,
+                                   const AddedVocabulary::Ranges* special_ok,
+                                   bool add_special) const;
 
   std::unique_ptr<BpeModel> bpe_;
   std::unique_ptr<AddedVocabulary> added_;

@@ -4,6 +4,7 @@
 #include <pcre2.h>
 
 #include "core/error.h"
+#include "tokenizer/unicode_stand_ins.h"
 #include "tokenizer/unicode_text.h"
 
 namespace gqa::tok {
@@ -31,8 +32,11 @@ Regex::~Regex() = default;
 Regex::Regex(Regex&&) noexcept = default;
 Regex& Regex::operator=(Regex&&) noexcept = default;
 
-std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view subject) const {
+std::vector<std::pair<size_t, size_t>> Regex::find_all(std::string_view text) const {
   std::vector<std::pair<size_t, size_t>> out;
+  // PCRE2 matches the text with Unicode 16.0 stand-ins; offsets are the same in both.
+  std::string stand_ins;
+  const std::string_view subject = substitute_stand_ins(text, stand_ins) ? stand_ins : text;
   pcre2_match_data* md = pcre2_match_data_create_from_pattern(impl_->code, nullptr);
   const auto* s = reinterpret_cast<PCRE2_SPTR>(subject.data());
   size_t pos = 0;

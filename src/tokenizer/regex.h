@@ -1,6 +1,9 @@
 #pragma once
 // A compiled PCRE2 pattern (UTF, Unicode properties for \s \w \d, JIT when available) and the
-// byte ranges of its non-overlapping matches in a UTF-8 subject, left to right.
+// byte ranges of its non-overlapping matches in a UTF-8 subject, left to right. Character classes
+// follow Unicode 16.0 as Hugging Face's tokenizers do (see unicode_stand_ins.h), \s is White_Space.
+// Character classes follow Unicode 16.0 as Hugging Face's tokenizers do (see unicode_stand_ins.h),
+// \s is White_Space.
 #include <cstddef>
 #include <memory>
 #include <string>

@@ -55,8 +55,17 @@ std::vector<int32_t> Tokenizer::encode(const std::string& text) const {
   return encode(text, add_bos_);
 }
 
-std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_bos) const {
-  if (hf_) return hf_->encode(text, add_bos);  // the post-processor adds BOS where it should
+std::vector<int32_t> Tokenizer::encode_parts(std::span<const TextPart> parts) const {
+  if (hf_) return hf_->encode_parts(parts, false);
+  std::string text;
+  for (const TextPart& p : parts) text += p.text;
+  return encode(text, false);
+}
+
+std::vector<int32_t> Tokenizer::encode(const std::string& text, bool add_bos,
+                                       bool special_text) const {
+  // The post-processor adds BOS where it should.
+  if (hf_) return hf_->encode(text, add_bos, special_text);
   std::vector<int> ids;
   const auto status = sp_->Encode(text, &ids);
   if (!status.ok()) fail(ErrorKind::kInvalidArgument, "cannot tokenize: " + status.ToString());
@@ -90,7 +99,7 @@ std::string Tokenizer::token_text(int32_t id) const {
   return sp_->IdToPiece(id);
 }
 
-std::vector<int32_t> parse_token_list(const std::string& s) {
+std::vector<int32_t> parse_token_list(const std::string& s, const std::string& flag) {
   std::vector<int32_t> out;
   std::stringstream ss(s);
   std::string item;
@@ -98,10 +107,11 @@ std::vector<int32_t> parse_token_list(const std::string& s) {
     int32_t v = 0;
     const auto [p, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
     if (item.empty() || ec != std::errc() || p != item.data() + item.size())
-      fail(ErrorKind::kInvalidArgument, "--tokens: '" + item + "' is not a token id");
+      fail(ErrorKind::kInvalidArgument, flag + ": '" + item + "' is not a token id");
     out.push_back(v);
   }
-  if (out.empty()) fail(ErrorKind::kInvalidArgument, "--tokens is empty");
+  if (out.empty())
+    fail(ErrorKind::kInvalidArgument, flag + " is empty: give ids such as 1,450,4996");
   return out;
 }
 

@@ -7,10 +7,12 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "config/model_config.h"
+#include "tokenizer/text_part.h"
 
 namespace sentencepiece {
 class SentencePieceProcessor;
@@ -27,7 +29,14 @@ class Tokenizer {
 
   std::vector<int32_t> encode(const std::string& text) const;  // BOS first when configured
   bool adds_bos() const { return add_bos_; }  // what encode(text) passes as add_bos
-  std::vector<int32_t> encode(const std::string& text, bool add_bos) const;
+  // special_text false reads special-token text (<|im_start|>...) as plain text
+  // (transformers' split_special_tokens); tokenizer.model never finds control tokens in text.
+  std::vector<int32_t> encode(const std::string& text, bool add_bos,
+                              bool special_text = true) const;
+  // One text in parts, special-token text found only in the parts that allow it (a chat
+  // template's markup, not user content); no BOS. The ids equal encode() of the concatenation
+  // when no disallowed part holds special-token text.
+  std::vector<int32_t> encode_parts(std::span<const TextPart> parts) const;
   std::optional<int32_t> bos_id() const { return bos_; }
   // The first EOS id (what ends a turn in chat formats), if the tokenizer has one.
   std::optional<int32_t> eos_id() const {
@@ -53,7 +62,7 @@ class Tokenizer {
   bool add_bos_ = true;
 };
 
-// "1,2,3" -> {1, 2, 3}. Throws Error naming the bad item.
-std::vector<int32_t> parse_token_list(const std::string& s);
+// "1,2,3" -> {1, 2, 3}. Throws Error naming the flag and the bad item.
+std::vector<int32_t> parse_token_list(const std::string& s, const std::string& flag = "--tokens");
 
 }  // namespace gqa::tok

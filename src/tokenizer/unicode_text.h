@@ -11,6 +11,10 @@ namespace gqa::tok {
 std::string sanitize_utf8(std::string_view s);
 
 enum class NormalForm { kNFC, kNFD, kNFKC, kNFKD };
+// The Unicode version of the normalization forms: Hugging Face's tokenizers normalize with 9.0
+// tables, and tokenizer.json normalizers must give the same text. Characters assigned later
+// are left as they are.
+inline constexpr const char* kNormalizationVersion = "9.0";
 // Throws Error if ICU cannot load its normalization data.
 std::string normalize(std::string_view s, NormalForm form);
 
