@@ -102,6 +102,13 @@ TEST(HfTokenizer, MalformedFilesAreRefusedWithTheirName) {
   for (const std::string& bad :
        {std::string("{"), std::string("{}"), std::string(R"({"model": {"type": "Unigram"}})"),
         std::string(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a z"]}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": {"a": "0"}, "merges": []}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": {"a": {"b": 1}}, "merges": []}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [{"x": 1}]}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": [["a"]]}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a"]}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": [["a", 0]], "merges": []}})"),
+        std::string(R"({"model": {"type": "BPE", "vocab": {"a": 0}}})"),
         std::string(R"({"model": {"type": "BPE", "vocab": {}, "merges": []},
                          "pre_tokenizer": {"type": "Split", "pattern": {"Regex": "("}}})"),
         std::string(R"({"model": {"type": "BPE", "vocab": {}, "merges": []},

@@ -28,23 +28,63 @@ int64_t token_id_limit(int64_t entries) {
   return std::min<int64_t>(int64_t{1} << 30, 4 * entries + 1024);
 }
 
-BpeModel::BpeModel(const nlohmann::json& m) {
+void add_merge(const nlohmann::json& entry, BpeTables& tables) {
+  if (entry.is_string()) {  // "a b"
+    const std::string& s = entry.get_ref<const std::string&>();
+    const size_t sp = s.size() > 1 ? s.find(' ', 1) : std::string::npos;
+    if (sp != std::string::npos) {
+      tables.merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
+      return;
+    }
+  } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
+             entry[1].is_string()) {  // ["a", "b"]
+    tables.merges.emplace_back(entry[0].get<std::string>(), entry[1].get<std::string>());
+    return;
+  }
+  if (tables.bad_merge < 0) tables.bad_merge = static_cast<int64_t>(tables.merges.size());
+  tables.merges.emplace_back();
+}
+
+namespace {
+
+BpeTables tables_of(const nlohmann::json& m) {
+  BpeTables t;
+  if (const auto v = m.find("vocab"); v != m.end() && v->is_object()) {
+    t.has_vocab = true;
+    for (const auto& [token, id] : v->items())
+      t.vocab.emplace_back(token, id.is_number_integer() ? id.get<int64_t>() : BpeTables::kNotAnId);
+  }
+  if (const auto merges = m.find("merges"); merges != m.end() && merges->is_array()) {
+    t.has_merges = true;
+    for (const auto& entry : *merges) add_merge(entry, t);
+  }
+  return t;
+}
+
+}  // namespace
+
+BpeModel::BpeModel(const nlohmann::json& m) : BpeModel(m, tables_of(m)) {}
+
+BpeModel::BpeModel(const nlohmann::json& m, BpeTables t) {
   if (m.value("type", "BPE") != "BPE")
     fail(ErrorKind::kUnsupported,
          "tokenizer.json model type '" + m.value("type", "") + "' (only BPE is supported)");
-  if (!m.contains("vocab") || !m["vocab"].is_object())
-    fail(ErrorKind::kParse, "tokenizer.json: model.vocab is missing");
+  if (!t.has_vocab) fail(ErrorKind::kParse, "tokenizer.json: model.vocab is missing");
   // Ids index a table: each is checked as int64 against what the file defines before any is
   // used, so a 9 KB file cannot ask for gigabytes.
-  const int64_t limit = token_id_limit(static_cast<int64_t>(m["vocab"].size()));
-  for (const auto& [token, id] : m["vocab"].items()) {
-    if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() >= limit)
-      fail(ErrorKind::kParse, "tokenizer.json: token '" + token.substr(0, 64) + "' has id " +
-                                  id.dump().substr(0, 32) + ", not one of the " +
-                                  std::to_string(limit) + " ids that its " +
-                                  std::to_string(m["vocab"].size()) + " tokens allow");
+  const int64_t limit = token_id_limit(static_cast<int64_t>(t.vocab.size()));
+  for (const auto& [token, id] : t.vocab) {
+    if (id < 0 || id >= limit)
+      fail(ErrorKind::kParse,
+           "tokenizer.json: token '" + token.substr(0, 64) + "' has id " +
+               (id == BpeTables::kNotAnId ? std::string("that is not an integer")
+                                          : std::to_string(id)) +
+               ", not one of the " + std::to_string(limit) + " ids that its " +
+               std::to_string(t.vocab.size()) + " tokens allow");
   }
-  for (const auto& [token, id] : m["vocab"].items()) add_token(id.get<int32_t>(), token);
+  vocab_.reserve(t.vocab.size());
+  for (auto& [token, id] : t.vocab) add_token(static_cast<int32_t>(id), std::move(token));
+  t.vocab = {};
   byte_fallback_ = m.value("byte_fallback", false);
   ignore_merges_ = m.value("ignore_merges", false);
   fuse_unk_ = m.value("fuse_unk", false);
@@ -61,41 +101,29 @@ BpeModel::BpeModel(const nlohmann::json& m) {
       byte_ids_.push_back(*id);
     }
   }
-  const auto merges = m.find("merges");
-  if (merges == m.end() || !merges->is_array())
-    fail(ErrorKind::kParse, "tokenizer.json: model.merges is missing");
-  int32_t rank = 0;
-  for (const auto& entry : *merges) {
-    std::string a, b;
-    if (entry.is_string()) {  // "a b"
-      const std::string s = entry.get<std::string>();
-      const size_t sp = s.find(' ', 1);
-      if (sp == std::string::npos)
-        fail(ErrorKind::kParse, "tokenizer.json: merge '" + s + "' is not two tokens");
-      a = s.substr(0, sp);
-      b = s.substr(sp + 1);
-    } else if (entry.is_array() && entry.size() == 2 && entry[0].is_string() &&
-               entry[1].is_string()) {  // ["a", "b"]
-      a = entry[0].get<std::string>();
-      b = entry[1].get<std::string>();
-    } else {
-      fail(ErrorKind::kParse, "tokenizer.json: merge " + std::to_string(rank) + " is malformed");
-    }
-    const auto ia = id_of(a), ib = id_of(b);
-    std::string joined = a + (b.rfind(prefix_, 0) == 0 ? b.substr(prefix_.size()) : b);
-    const auto im = id_of(joined);
+  if (!t.has_merges) fail(ErrorKind::kParse, "tokenizer.json: model.merges is missing");
+  if (t.bad_merge >= 0)
+    fail(ErrorKind::kParse, "tokenizer.json: merge " + std::to_string(t.bad_merge) +
+                                " is malformed (neither \"a b\" nor [\"a\", \"b\"])");
+  merges_.reserve(t.merges.size());
+  std::string joined;
+  for (size_t rank = 0; rank < t.merges.size(); ++rank) {
+    const auto& [a, b] = t.merges[rank];
+    joined.assign(a);
+    joined.append(b.rfind(prefix_, 0) == 0 ? std::string_view(b).substr(prefix_.size())
+                                           : std::string_view(b));
+    const auto ia = id_of(a), ib = id_of(b), im = id_of(joined);
     if (!ia || !ib || !im)
       fail(ErrorKind::kParse,
            "tokenizer.json: merge " + std::to_string(rank) + " uses tokens not in the vocabulary");
-    merges_.try_emplace(pair_key(*ia, *ib), Merge{rank, *im});
-    ++rank;
+    merges_.try_emplace(pair_key(*ia, *ib), Merge{static_cast<int32_t>(rank), *im});
   }
 }
 
-void BpeModel::add_token(int32_t id, const std::string& content) {
+void BpeModel::add_token(int32_t id, std::string content) {
   if (static_cast<size_t>(id) >= tokens_.size()) tokens_.resize(static_cast<size_t>(id) + 1);
   tokens_[static_cast<size_t>(id)] = content;
-  vocab_.emplace(content, id);
+  vocab_.emplace(std::move(content), id);
 }
 
 void BpeModel::add_decoding(int32_t id, const std::string& content) {
@@ -104,7 +132,7 @@ void BpeModel::add_decoding(int32_t id, const std::string& content) {
 }
 
 std::optional<int32_t> BpeModel::id_of(std::string_view token) const {
-  const auto it = vocab_.find(std::string(token));
+  const auto it = vocab_.find(token);
   if (it == vocab_.end()) return std::nullopt;
   return it->second;
 }

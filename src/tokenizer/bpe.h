@@ -4,6 +4,8 @@
 // end_of_word_suffix). A word is split into characters and the lowest-ranked adjacent pair is
 // merged until none is left (a priority queue over pairs); results are cached per word.
 #include <cstdint>
+#include <functional>
+#include <utility>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -19,9 +21,25 @@ namespace gqa::tok {
 // may leave gaps, but not more than 4x the tokens plus 1024 (real files are dense).
 int64_t token_id_limit(int64_t entries);
 
+// model.vocab and model.merges as flat lists: the bulk of a tokenizer.json (Gemma 3's is 33 MB),
+// read straight into these by the streaming parse in hf_tokenizer.cpp, never held as a JSON tree.
+struct BpeTables {
+  static constexpr int64_t kNotAnId = INT64_MIN;  // a vocab value that is not an integer
+  std::vector<std::pair<std::string, int64_t>> vocab;  // token, id (checked by BpeModel)
+  std::vector<std::pair<std::string, std::string>> merges;
+  int64_t bad_merge = -1;  // the index of the first merge that is neither "a b" nor ["a", "b"]
+  bool has_vocab = false, has_merges = false;
+};
+
+// Adds one merges entry (a string "a b" or an array ["a", "b"]) to tables.
+void add_merge(const nlohmann::json& entry, BpeTables& tables);
+
 class BpeModel {
  public:
-  // `model` is tokenizer.json's "model" object. Throws Error naming what is malformed.
+  // `model` is tokenizer.json's "model" object without vocab and merges, which come as tables.
+  // Throws Error naming what is malformed.
+  BpeModel(const nlohmann::json& model, BpeTables tables);
+  // `model` with its vocab and merges.
   explicit BpeModel(const nlohmann::json& model);
 
   // Appends the ids of one pre-tokenized word.
@@ -34,14 +52,19 @@ class BpeModel {
   void add_decoding(int32_t id, const std::string& content);
 
  private:
-  void add_token(int32_t id, const std::string& content);
+  void add_token(int32_t id, std::string content);
   struct Merge {
     int32_t rank, merged;
   };
   void merge_symbols(std::vector<int32_t>& symbols) const;
   void initial_symbols(std::string_view word, std::vector<int32_t>& out) const;
 
-  std::unordered_map<std::string, int32_t> vocab_;
+  // Looked up by string_view without a copy.
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> vocab_;
   std::vector<std::string> tokens_;             // by id
   std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id) -> rank, result
   std::optional<int32_t> unk_;

@@ -79,6 +79,54 @@ std::optional<std::string> config_token(const json& cfg, const char* key) {
   return std::nullopt;
 }
 
+// tokenizer.json as a tree without model.vocab and model.merges, whose entries go to `tables`
+// as the parser reads them (a parse callback that keeps them out of the tree): Gemma 3's 262,144
+// tokens and 514,906 merges are never held as JSON objects.
+json parse_without_tables(std::string_view text, BpeTables& tables) {
+  using E = json::parse_event_t;
+  std::vector<std::string> keys(8);  // the last key read at each depth up to 7
+  std::string token;                 // the vocab key whose id comes next
+  bool in_vocab = false, in_merges = false;
+  const auto at = [&](int depth, const char* k1, const char* k2) {
+    return depth == 2 && keys[1] == k1 && keys[2] == k2;
+  };
+  json::parser_callback_t cb = [&](int depth, E event, json& parsed) {
+    if (event == E::key && depth < static_cast<int>(keys.size())) {
+      if (in_vocab && depth == 3) {
+        token = std::move(parsed.get_ref<std::string&>());
+        return false;
+      }
+      keys[static_cast<size_t>(depth)] = parsed.get<std::string>();
+      for (size_t d = static_cast<size_t>(depth) + 1; d < keys.size(); ++d) keys[d].clear();
+      return true;
+    }
+    if (event == E::object_start && at(depth, "model", "vocab")) {
+      in_vocab = tables.has_vocab = true;
+    } else if (event == E::array_start && at(depth, "model", "merges")) {
+      in_merges = tables.has_merges = true;
+    } else if (in_vocab && depth == 2 && event == E::object_end) {
+      in_vocab = false;
+    } else if (in_merges && depth == 2 && event == E::array_end) {
+      in_merges = false;
+    } else if (in_vocab && depth == 3 && event == E::value) {
+      tables.vocab.emplace_back(std::move(token), parsed.is_number_integer()
+                                                      ? parsed.get<int64_t>()
+                                                      : BpeTables::kNotAnId);
+      return false;
+    } else if (in_vocab && depth == 3 && (event == E::object_start || event == E::array_start)) {
+      // Its key was dropped, so the parser drops the container unseen: record it here.
+      tables.vocab.emplace_back(std::move(token), BpeTables::kNotAnId);
+      return false;
+    } else if (in_merges && depth == 3 &&
+               (event == E::value || event == E::object_end || event == E::array_end)) {
+      add_merge(parsed, tables);
+      return false;
+    }
+    return true;
+  };
+  return json::parse(text, cb);
+}
+
 }  // namespace
 
 bool has_hf_tokenizer(const fs::path& dir) {
@@ -105,9 +153,10 @@ void HfTokenizer::load(std::string_view text, std::string_view config_text,
     if (json_depth(text) > kMaxJsonDepth)
       fail(ErrorKind::kParse,
            "JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
-    const json j = json::parse(text);
+    BpeTables tables;
+    const json j = parse_without_tables(text, tables);
     if (!j.is_object() || !j.contains("model")) fail(ErrorKind::kParse, "no \"model\" object");
-    bpe_ = std::make_unique<BpeModel>(j["model"]);
+    bpe_ = std::make_unique<BpeModel>(j["model"], std::move(tables));
     added_ = std::make_unique<AddedVocabulary>(j.value("added_tokens", json::array()));
     auto added_text = std::make_shared<std::unordered_set<std::string>>();
     const int64_t limit =
