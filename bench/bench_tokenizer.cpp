@@ -78,8 +78,8 @@ int main(int argc, char** argv) {
     const double ours = std::chrono::duration<double>(Clock::now() - t0).count();
     // {tokens, seconds} of one engine, {0, 0} when it failed.
     const auto reference = [&](const char* engine) -> std::pair<int64_t, double> {
-      const std::string out = run("cd " + ref.string() + " && node reference.mjs bench " +
-                                  engine + " " + model + " " + file.string() + " 2>/dev/null");
+      const std::string out = run("cd " + ref.string() + " && node reference.mjs bench " + engine +
+                                  " " + model + " " + file.string() + " 2>/dev/null");
       try {
         const auto j = nlohmann::json::parse(out);
         return {j["tokens"].get<int64_t>(), j["seconds"].get<double>()};

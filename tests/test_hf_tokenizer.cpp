@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "run_command.h"
 #include "temp_dir.h"
+#include "tokenizer/added_vocabulary.h"
 #include "tokenizer/file_encoder.h"
 #include "tokenizer/hf_tokenizer.h"
 #include "tokenizer/tokenizer.h"
@@ -59,6 +60,10 @@ TEST(HfTokenizer, AddedTokensAreMatchedFirstAndLstripEatsSpaces) {
   const HfTokenizer t(tiny_byte_level(json::array({"a b"})).dump(), "", "tiny");
   // "ab   <x>c": <x> strips the spaces before it; "<s>" inside text is the special token.
   EXPECT_EQ(t.encode("ab   <x>c", false), (std::vector<int32_t>{4, 8, 2}));
+  // Unicode White_Space is stripped (as Rust's char::is_whitespace), U+180E is not.
+  EXPECT_EQ(t.encode("ab\u3000\u00a0\u0085<x>c", false), (std::vector<int32_t>{4, 8, 2}));
+  const AddedVocabulary added(json::array({{{"id", 8}, {"content", "<x>"}, {"lstrip", true}}}));
+  EXPECT_EQ(added.split("ab\u180e\u2003<x>c").front().text, "ab\u180e");
   EXPECT_EQ(t.encode("<s>ab", false), (std::vector<int32_t>{7, 4}));
 }
 

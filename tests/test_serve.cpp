@@ -243,8 +243,8 @@ TEST(ChatFormat, ChatMLOverATokenizerJsonUsesItsAddedTokens) {
   EXPECT_EQ(ids.front(), 151644);                            // <|im_start|>
   EXPECT_EQ(std::count(ids.begin(), ids.end(), 151645), 1);  // <|im_end|>
   // Without special-token text in the content, the ids are those of the rendered string.
-  const auto two = render_chat(ChatFormat::kChatML, {{"system", "Be brief."}, {"user", "\nhi"}},
-                               tok);
+  const auto two =
+      render_chat(ChatFormat::kChatML, {{"system", "Be brief."}, {"user", "\nhi"}}, tok);
   EXPECT_EQ(two, tok.encode("<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n\nhi"
                             "<|im_end|>\n<|im_start|>assistant\n",
                             false));

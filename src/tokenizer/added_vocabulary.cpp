@@ -1,12 +1,47 @@
 #include "tokenizer/added_vocabulary.h"
 
 #include "core/error.h"
+#include "tokenizer/unicode_text.h"
 
 namespace gqa::tok {
 namespace {
 
-bool is_space(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+// Unicode White_Space (Rust's char::is_whitespace, what the tokenizers library's lstrip and
+// rstrip remove).
+bool is_white_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
+}
+
+// The code point of the valid UTF-8 sequence s[i, i + n).
+char32_t decode(std::string_view s, size_t i, size_t n) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  char32_t c = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
+  for (size_t k = 1; k < n; ++k) c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  return c;
+}
+
+// Bytes of white space at the start / at the end of s (valid UTF-8).
+size_t leading_white_space(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto n = static_cast<size_t>(utf8_length(static_cast<unsigned char>(s[i])));
+    if (i + n > s.size() || !is_white_space(decode(s, i, n))) break;
+    i += n;
+  }
+  return i;
+}
+
+size_t trailing_white_space(std::string_view s) {
+  size_t end = s.size();
+  while (end > 0) {
+    size_t start = end - 1;  // back to the lead byte
+    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    if (end - start > 4 || !is_white_space(decode(s, start, end - start))) break;
+    end = start;
+  }
+  return s.size() - end;
 }
 
 }  // namespace
@@ -96,14 +131,13 @@ std::vector<AddedVocabulary::Section> AddedVocabulary::split(std::string_view te
   // Whitespace next to tokens that strip it.
   for (size_t s = 0; s < out.size(); ++s) {
     if (!out[s].token) continue;
-    if (out[s].token->lstrip && s > 0)
-      while (!out[s - 1].text.empty() && is_space(out[s - 1].text.back()))
-        out[s - 1].text.pop_back();
+    if (out[s].token->lstrip && s > 0) {
+      std::string& prev = out[s - 1].text;
+      prev.resize(prev.size() - trailing_white_space(prev));
+    }
     if (out[s].token->rstrip && s + 1 < out.size()) {
       std::string& next = out[s + 1].text;
-      size_t n = 0;
-      while (n < next.size() && is_space(next[n])) ++n;
-      next.erase(0, n);
+      next.erase(0, leading_white_space(next));
     }
   }
   return out;

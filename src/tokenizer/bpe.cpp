@@ -75,12 +75,11 @@ BpeModel::BpeModel(const nlohmann::json& m, BpeTables t) {
   const int64_t limit = token_id_limit(static_cast<int64_t>(t.vocab.size()));
   for (const auto& [token, id] : t.vocab) {
     if (id < 0 || id >= limit)
-      fail(ErrorKind::kParse,
-           "tokenizer.json: token '" + token.substr(0, 64) + "' has id " +
-               (id == BpeTables::kNotAnId ? std::string("that is not an integer")
-                                          : std::to_string(id)) +
-               ", not one of the " + std::to_string(limit) + " ids that its " +
-               std::to_string(t.vocab.size()) + " tokens allow");
+      fail(ErrorKind::kParse, "tokenizer.json: token '" + token.substr(0, 64) + "' has id " +
+                                  (id == BpeTables::kNotAnId ? std::string("that is not an integer")
+                                                             : std::to_string(id)) +
+                                  ", not one of the " + std::to_string(limit) + " ids that its " +
+                                  std::to_string(t.vocab.size()) + " tokens allow");
   }
   vocab_.reserve(t.vocab.size());
   for (auto& [token, id] : t.vocab) add_token(static_cast<int32_t>(id), std::move(token));

@@ -5,12 +5,12 @@
 // merged until none is left (a priority queue over pairs); results are cached per word.
 #include <cstdint>
 #include <functional>
-#include <utility>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -24,7 +24,7 @@ int64_t token_id_limit(int64_t entries);
 // model.vocab and model.merges as flat lists: the bulk of a tokenizer.json (Gemma 3's is 33 MB),
 // read straight into these by the streaming parse in hf_tokenizer.cpp, never held as a JSON tree.
 struct BpeTables {
-  static constexpr int64_t kNotAnId = INT64_MIN;  // a vocab value that is not an integer
+  static constexpr int64_t kNotAnId = INT64_MIN;       // a vocab value that is not an integer
   std::vector<std::pair<std::string, int64_t>> vocab;  // token, id (checked by BpeModel)
   std::vector<std::pair<std::string, std::string>> merges;
   int64_t bad_merge = -1;  // the index of the first merge that is neither "a b" nor ["a", "b"]

@@ -109,9 +109,8 @@ json parse_without_tables(std::string_view text, BpeTables& tables) {
     } else if (in_merges && depth == 2 && event == E::array_end) {
       in_merges = false;
     } else if (in_vocab && depth == 3 && event == E::value) {
-      tables.vocab.emplace_back(std::move(token), parsed.is_number_integer()
-                                                      ? parsed.get<int64_t>()
-                                                      : BpeTables::kNotAnId);
+      tables.vocab.emplace_back(std::move(token), parsed.is_number_integer() ? parsed.get<int64_t>()
+                                                                             : BpeTables::kNotAnId);
       return false;
     } else if (in_vocab && depth == 3 && (event == E::object_start || event == E::array_start)) {
       // Its key was dropped, so the parser drops the container unseen: record it here.
