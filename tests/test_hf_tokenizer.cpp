@@ -62,7 +62,8 @@ TEST(HfTokenizer, AddedTokensAreMatchedFirstAndLstripEatsSpaces) {
   EXPECT_EQ(t.encode("ab   <x>c", false), (std::vector<int32_t>{4, 8, 2}));
   // Unicode White_Space is stripped (as Rust's char::is_whitespace), U+180E is not.
   EXPECT_EQ(t.encode("ab\u3000\u00a0\u0085<x>c", false), (std::vector<int32_t>{4, 8, 2}));
-  const AddedVocabulary added(json::array({{{"id", 8}, {"content", "<x>"}, {"lstrip", true}}}));
+  const AddedVocabulary added(
+      json::array({{{"id", 8}, {"content", "<x>"}, {"lstrip", true}, {"normalized", false}}}));
   EXPECT_EQ(added.split("ab\u180e\u2003<x>c").front().text, "ab\u180e");
   EXPECT_EQ(t.encode("<s>ab", false), (std::vector<int32_t>{7, 4}));
 }

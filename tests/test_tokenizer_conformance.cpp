@@ -114,7 +114,13 @@ std::vector<std::string> conformance_corpus() {
         "\u1112\u1161\u11ab\u1100\u116e\u11a8\u110b\u1165", "\u1e69 s\u0323\u0307 s\u0307\u0323",
         "\ufb01 \u2126 \u00bd \u2460 \u3300", "\u0915\u094d\u0937 \u0e01\u0e34 \u05e9\u05c1",
         "\U0001F468\u200D\U0001F469\u200D\U0001F467 \U0001F1FA\U0001F1F8 \u2764\ufe0f",
-        "\ufeffstarts with a BOM", "a\ufeffb", "tab\tnew\nline\r\nform\fvt\v"})
+        "\ufeffstarts with a BOM", "a\ufeffb", "tab\tnew\nline\r\nform\fvt\v",
+        // For the added-token flags and normalizers of SyntheticTokenizer below.
+        "HELLO world, sayhello hello_there Hello! \u00e9hello hello\u0301", "FISH \ufb01sh fish",
+        "a <mask> b x<mask>y \u3000<mask>\u00a0\u180e<mask>", " <sep> a<sep>b <sep>",
+        "[x]   tail [x]\n",
+        "\u0130stanbul \u01c5 \u00df \u1e9e \u03a3\u03c3\u03c2 \u039f\u0394\u039f\u03a3",
+        "  padded both sides \u2003", "\uff28\uff25\uff2c\uff2c\uff2f \u2460 \u00bd"})
     out.push_back(s);
   for (const std::string& s : kSpecialText) out.push_back(s);
   return out;
@@ -416,6 +422,55 @@ TEST_P(AgainstRust, TransformersJsDiffersOnlyWhereKnown) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Families, AgainstRust, ::testing::Values("llama3", "qwen3", "gemma3"));
+
+// What the three families' files do not use: added tokens with lstrip, rstrip, single_word and
+// normalized (matched by their normalized content), and the Strip, NFKC and Lowercase
+// normalizers. Qwen3's file with those added, against Rust on the same corpus.
+TEST(SyntheticTokenizer, AddedTokenFlagsAndNormalizersMatchRust) {
+  ASSERT_TRUE(fs::exists(model_dir("qwen3") / "tokenizer.json"));
+  json j = json::parse(test::slurp(model_dir("qwen3") / "tokenizer.json"));
+  j["normalizer"] = {
+      {"type", "Sequence"},
+      {"normalizers", json::array({{{"type", "Strip"}, {"strip_left", true}, {"strip_right", true}},
+                                   {{"type", "NFKC"}},
+                                   {{"type", "Lowercase"}}})}};
+  // Ids as the library gives them: the vocabulary's when the content is in it, else the next.
+  int32_t id = j["added_tokens"].back()["id"].get<int32_t>();
+  const auto add = [&](const std::string& content, bool special, bool normalized, bool lstrip,
+                       bool rstrip, bool single_word) {
+    const auto in_vocab = j["model"]["vocab"].find(content);
+    j["added_tokens"].push_back(
+        {{"id", in_vocab != j["model"]["vocab"].end() ? in_vocab->get<int32_t>() : ++id},
+         {"content", content},
+         {"special", special},
+         {"normalized", normalized},
+         {"lstrip", lstrip},
+         {"rstrip", rstrip},
+         {"single_word", single_word}});
+  };
+  add("<mask>", true, false, true, true, false);
+  add("hello", false, true, false, false, true);      // in the vocabulary: its id there
+  add("\ufb01sh", false, true, false, false, false);  // normalized content: "fish"
+  add("<sep>", true, false, false, false, true);
+  add("[x]", false, false, false, true, false);
+  test::TempDir dir;
+  std::ofstream(dir / "tokenizer.json") << j.dump();
+  const json ref = reference("rust", (dir / "tokenizer.json").string());
+  ASSERT_TRUE(ref.contains("ids"));
+  const HfTokenizer tok(dir.path());
+  const auto& c = corpus();
+  size_t bad = 0, with_flags = 0;
+  for (size_t i = 0; i < c.texts.size() && bad < 10; ++i) {
+    const auto ids = tok.encode(c.texts[i]);
+    if (ids != ref["ids"][i].get<std::vector<int32_t>>()) {
+      ++bad;
+      ADD_FAILURE() << c.where(i) << ": " << printable(c.texts[i])
+                    << "\n gqa:  " << json(ids).dump() << "\n rust: " << ref["ids"][i].dump();
+    }
+    with_flags += std::any_of(ids.begin(), ids.end(), [&](int32_t t) { return t > id - 4; });
+  }
+  EXPECT_GE(with_flags, 5u) << "the corpus reaches the added tokens";
+}
 
 }  // namespace
 }  // namespace gqa::tok

@@ -1,52 +1,41 @@
 #include "tokenizer/added_vocabulary.h"
 
+#include <algorithm>
+
 #include "core/error.h"
+#include "tokenizer/regex.h"
 #include "tokenizer/unicode_text.h"
 
 namespace gqa::tok {
 namespace {
 
-// Unicode White_Space (Rust's char::is_whitespace, what the tokenizers library's lstrip and
-// rstrip remove).
-bool is_white_space(char32_t c) {
-  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
-         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
-         c == 0x3000;
+// A word character as the Rust regex crate's \\w: letters, marks, decimal digits, letter
+// numbers, connector punctuation and the joiners (its Alphabetic adds a few symbols, such as
+// circled letters, that this leaves out). Unicode 16.0 classes (tok::Regex).
+bool is_word_character(std::string_view ch) {
+  static const Regex word(R"([\p{L}\p{M}\p{Nd}\p{Nl}\p{Pc}\x{200C}\x{200D}])");
+  return !word.find_all(ch).empty();
 }
 
-// The code point of the valid UTF-8 sequence s[i, i + n).
-char32_t decode(std::string_view s, size_t i, size_t n) {
-  const auto b = static_cast<unsigned char>(s[i]);
-  char32_t c = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
-  for (size_t k = 1; k < n; ++k) c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-  return c;
+bool ends_with_word_character(std::string_view s) {
+  if (s.empty()) return false;
+  size_t start = s.size() - 1;
+  while (start > 0 && s.size() - start < 4 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80)
+    --start;
+  return is_word_character(s.substr(start));
 }
 
-// Bytes of white space at the start / at the end of s (valid UTF-8).
-size_t leading_white_space(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const auto n = static_cast<size_t>(utf8_length(static_cast<unsigned char>(s[i])));
-    if (i + n > s.size() || !is_white_space(decode(s, i, n))) break;
-    i += n;
-  }
-  return i;
-}
-
-size_t trailing_white_space(std::string_view s) {
-  size_t end = s.size();
-  while (end > 0) {
-    size_t start = end - 1;  // back to the lead byte
-    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
-    if (end - start > 4 || !is_white_space(decode(s, start, end - start))) break;
-    end = start;
-  }
-  return s.size() - end;
+bool starts_with_word_character(std::string_view s) {
+  if (s.empty()) return false;
+  const auto n = static_cast<size_t>(utf8_length(static_cast<unsigned char>(s[0])));
+  return is_word_character(s.substr(0, std::min(n, s.size())));
 }
 
 }  // namespace
 
-AddedVocabulary::AddedVocabulary(const nlohmann::json& added) : trie_(1) {
+AddedVocabulary::AddedVocabulary(const nlohmann::json& added,
+                                 const std::function<std::string(std::string)>& normalize)
+    : trie_(2) {
   if (added.is_null()) return;
   if (!added.is_array()) fail(ErrorKind::kParse, "tokenizer.json: added_tokens is not an array");
   for (const auto& a : added) {
@@ -57,44 +46,60 @@ AddedVocabulary::AddedVocabulary(const nlohmann::json& added) : trie_(1) {
     if (id < 0 || id >= int64_t{1} << 30)
       fail(ErrorKind::kParse,
            "tokenizer.json: added token id " + std::to_string(id) + " is outside [0, 2^30)");
+    const auto flag = [&](const char* key, bool fallback) {
+      const auto it = a.find(key);
+      if (it == a.end() || it->is_null()) return fallback;
+      if (!it->is_boolean())
+        fail(ErrorKind::kParse,
+             std::string("tokenizer.json: an added token's \"") + key + "\" is not true or false");
+      return it->get<bool>();
+    };
     AddedToken t;
     t.id = static_cast<int32_t>(id);
     t.content = a["content"].get<std::string>();
-    t.special = a.value("special", false);
-    t.lstrip = a.value("lstrip", false);
-    t.rstrip = a.value("rstrip", false);
+    t.special = flag("special", false);
+    t.lstrip = flag("lstrip", false);
+    t.rstrip = flag("rstrip", false);
+    t.single_word = flag("single_word", false);
+    t.normalized = flag("normalized", !t.special);  // the library's default
     if (t.content.empty()) continue;
     tokens_.push_back(std::move(t));
   }
   for (size_t i = 0; i < tokens_.size(); ++i) {
-    int32_t node = 0;
-    for (unsigned char c : tokens_[i].content) {
-      auto it = trie_[static_cast<size_t>(node)].next.find(c);
-      if (it == trie_[static_cast<size_t>(node)].next.end()) {
-        trie_.emplace_back();
-        it = trie_[static_cast<size_t>(node)]
-                 .next.emplace(c, static_cast<int32_t>(trie_.size() - 1))
-                 .first;
-      }
-      node = it->second;
+    const AddedToken& t = tokens_[i];
+    if (!t.normalized) {
+      insert(0, t.content, static_cast<int32_t>(i));
+    } else if (const std::string n = normalize ? normalize(t.content) : t.content; !n.empty()) {
+      insert(1, n, static_cast<int32_t>(i));
     }
-    trie_[static_cast<size_t>(node)].token = static_cast<int32_t>(i);
   }
+}
+
+void AddedVocabulary::insert(int32_t root, std::string_view key, int32_t token) {
+  int32_t node = root;
+  for (unsigned char c : key) {
+    auto it = trie_[static_cast<size_t>(node)].next.find(c);
+    if (it == trie_[static_cast<size_t>(node)].next.end()) {
+      trie_.emplace_back();
+      it = trie_[static_cast<size_t>(node)]
+               .next.emplace(c, static_cast<int32_t>(trie_.size() - 1))
+               .first;
+    }
+    node = it->second;
+  }
+  // The first of two tokens with the same content wins, as in the library's map.
+  if (trie_[static_cast<size_t>(node)].token < 0) trie_[static_cast<size_t>(node)].token = token;
 }
 
 const AddedToken* AddedVocabulary::find(std::string_view content) const {
-  int32_t node = 0;
-  for (unsigned char c : content) {
-    const auto it = trie_[static_cast<size_t>(node)].next.find(c);
-    if (it == trie_[static_cast<size_t>(node)].next.end()) return nullptr;
-    node = it->second;
-  }
-  const int32_t t = trie_[static_cast<size_t>(node)].token;
-  return t < 0 ? nullptr : &tokens_[static_cast<size_t>(t)];
+  for (const AddedToken& t : tokens_)
+    if (t.content == content) return &t;
+  return nullptr;
 }
 
 std::vector<AddedVocabulary::Section> AddedVocabulary::split(std::string_view text,
-                                                             const Ranges* special_ok) const {
+                                                             const Ranges* special_ok,
+                                                             Pass pass) const {
   // May a special token span [b, e)? Only inside one of the ranges.
   const auto allowed = [&](size_t b, size_t e) {
     if (!special_ok) return true;
@@ -102,11 +107,12 @@ std::vector<AddedVocabulary::Section> AddedVocabulary::split(std::string_view te
       if (b >= rb && e <= re) return true;
     return false;
   };
+  const int32_t root = pass == Pass::kRaw ? 0 : 1;
   std::vector<Section> out;
   size_t plain = 0;  // start of the current plain section
   for (size_t i = 0; i < text.size();) {
     // The longest added token starting at i that may stand there.
-    int32_t node = 0, best = -1;
+    int32_t node = root, best = -1;
     size_t best_end = 0;
     for (size_t k = i; k < text.size(); ++k) {
       const auto it =
@@ -123,11 +129,19 @@ std::vector<AddedVocabulary::Section> AddedVocabulary::split(std::string_view te
       ++i;
       continue;
     }
-    out.push_back({std::string(text.substr(plain, i - plain)), nullptr});
-    out.push_back({std::string(text.substr(i, best_end - i)), &tokens_[static_cast<size_t>(best)]});
+    const AddedToken& token = tokens_[static_cast<size_t>(best)];
+    // A single_word token that a word character touches is no match; as in the library, the
+    // search goes on after it, not inside it.
+    if (token.single_word && (ends_with_word_character(text.substr(0, i)) ||
+                              starts_with_word_character(text.substr(best_end)))) {
+      i = best_end;
+      continue;
+    }
+    out.push_back({std::string(text.substr(plain, i - plain)), nullptr, plain});
+    out.push_back({std::string(text.substr(i, best_end - i)), &token, i});
     i = plain = best_end;
   }
-  out.push_back({std::string(text.substr(plain)), nullptr});
+  out.push_back({std::string(text.substr(plain)), nullptr, plain});
   // Whitespace next to tokens that strip it.
   for (size_t s = 0; s < out.size(); ++s) {
     if (!out[s].token) continue;
@@ -137,7 +151,9 @@ std::vector<AddedVocabulary::Section> AddedVocabulary::split(std::string_view te
     }
     if (out[s].token->rstrip && s + 1 < out.size()) {
       std::string& next = out[s + 1].text;
-      next.erase(0, leading_white_space(next));
+      const size_t n = leading_white_space(next);
+      next.erase(0, n);
+      out[s + 1].begin += n;
     }
   }
   return out;

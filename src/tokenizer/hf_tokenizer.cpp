@@ -1,5 +1,7 @@
 #include "tokenizer/hf_tokenizer.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -156,7 +158,8 @@ void HfTokenizer::load(std::string_view text, std::string_view config_text,
     const json j = parse_without_tables(text, tables);
     if (!j.is_object() || !j.contains("model")) fail(ErrorKind::kParse, "no \"model\" object");
     bpe_ = std::make_unique<BpeModel>(j["model"], std::move(tables));
-    added_ = std::make_unique<AddedVocabulary>(j.value("added_tokens", json::array()));
+    normalizer_ = make_normalizer(j.value("normalizer", json()));
+    added_ = std::make_unique<AddedVocabulary>(j.value("added_tokens", json::array()), normalizer_);
     auto added_text = std::make_shared<std::unordered_set<std::string>>();
     const int64_t limit =
         token_id_limit(bpe_->vocab_size() + static_cast<int64_t>(added_->tokens().size()));
@@ -170,7 +173,6 @@ void HfTokenizer::load(std::string_view text, std::string_view config_text,
       added_text->insert(t.content);
       if (t.special) special_ids_.insert(t.id);
     }
-    normalizer_ = make_normalizer(j.value("normalizer", json()));
     pre_tokenizer_ = make_pre_tokenizer(j.value("pre_tokenizer", json()));
     decoder_ = make_decoder(j.value("decoder", json()), added_text);
     parse_post_processor(j.value("post_processor", json()), template_);
@@ -223,7 +225,9 @@ std::vector<int32_t> HfTokenizer::encode_text(const std::string& text,
                                               const AddedVocabulary::Ranges* special_ok,
                                               bool add_special) const {
   std::vector<int32_t> ids;
-  const auto sections = added_->split(text, special_ok);
+  // Raw-text tokens first, then the normalized tokens in each normalized plain section; what
+  // is left is pre-tokenized and encoded a section at a time.
+  const auto sections = added_->split(text, special_ok, AddedVocabulary::Pass::kRaw);
   for (size_t s = 0; s < sections.size(); ++s) {
     const auto& sec = sections[s];
     if (sec.token) {
@@ -233,8 +237,28 @@ std::vector<int32_t> HfTokenizer::encode_text(const std::string& text,
     if (sec.text.empty()) continue;
     std::string norm = normalizer_(sec.text);
     if (norm.empty()) continue;
-    for (const std::string& word : pre_tokenizer_({std::move(norm)}, static_cast<int>(s)))
-      bpe_->encode_word(word, ids);
+    if (!added_->has_normalized_tokens()) {
+      for (const std::string& word : pre_tokenizer_({std::move(norm)}, static_cast<int>(s)))
+        bpe_->encode_word(word, ids);
+      continue;
+    }
+    // Special normalized tokens count as allowed here when the whole raw section is.
+    const bool special_here =
+        !special_ok || std::any_of(special_ok->begin(), special_ok->end(), [&](const auto& r) {
+          return sec.begin >= r.first && sec.begin + sec.text.size() <= r.second;
+        });
+    const AddedVocabulary::Ranges everywhere{{0, norm.size()}}, nowhere;
+    const auto parts = added_->split(norm, special_here ? &everywhere : &nowhere,
+                                     AddedVocabulary::Pass::kNormalized);
+    for (size_t p = 0; p < parts.size(); ++p) {
+      if (parts[p].token) {
+        ids.push_back(parts[p].token->id);
+      } else if (!parts[p].text.empty()) {
+        const int section = s == 0 && p == 0 ? 0 : 1;  // Metaspace "first": the very start only
+        for (const std::string& word : pre_tokenizer_({parts[p].text}, section))
+          bpe_->encode_word(word, ids);
+      }
+    }
   }
   return post_process(std::move(ids), add_special);
 }

@@ -1,12 +1,11 @@
 #include "tokenizer/normalizer.h"
 
-#include <unicode/unistr.h>
-
 #include <memory>
 #include <vector>
 
 #include "core/error.h"
 #include "tokenizer/pattern.h"
+#include "tokenizer/unicode_lowercase.h"
 #include "tokenizer/unicode_text.h"
 
 namespace gqa::tok {
@@ -27,18 +26,13 @@ Normalizer make_normalizer(const nlohmann::json& j) {
     const std::string pre = j.value("prepend", "");
     return [pre](std::string s) { return s.empty() ? s : pre + s; };
   }
-  if (type == "Lowercase")
-    return [](std::string s) {
-      std::string out;
-      icu::UnicodeString::fromUTF8(s).toLower().toUTF8String(out);
-      return out;
-    };
-  if (type == "Strip") {
+  // Each code point on its own, Unicode 17.0 (tokenizer/unicode_lowercase.h).
+  if (type == "Lowercase") return [](std::string s) { return lowercase(s); };
+  if (type == "Strip") {  // Unicode White_Space, as the library's trim
     const bool left = j.value("strip_left", true), right = j.value("strip_right", true);
     return [left, right](std::string s) {
-      const char* ws = " \t\n\r\f\v";
-      if (right) s.erase(s.find_last_not_of(ws) + 1);
-      if (left) s.erase(0, std::min(s.size(), s.find_first_not_of(ws)));
+      if (right) s.resize(s.size() - trailing_white_space(s));
+      if (left) s.erase(0, leading_white_space(s));
       return s;
     };
   }

@@ -1,6 +1,7 @@
 #pragma once
-// tokenizer.json normalizers: NFC, NFD, NFKC, NFKD (ICU), Replace (string or regex), Prepend,
-// Lowercase, Strip and Sequence. Built once from the JSON; null JSON is the identity.
+// tokenizer.json normalizers: NFC, NFD, NFKC, NFKD (ICU, 9.0 characters), Replace (string or
+// regex), Prepend, Lowercase (per code point, 17.0), Strip (White_Space) and Sequence, as the
+// Rust library does them. Built once from the JSON; null JSON is the identity.
 #include <functional>
 #include <string>
 

@@ -9,6 +9,7 @@
 #include <unicode/unistr.h>
 
 #include "core/error.h"
+#include "tokenizer/unicode_lowercase.h"
 #include "tokenizer/unicode_stand_ins.h"
 
 namespace gqa::tok {
@@ -122,6 +123,16 @@ void put_utf8(char32_t cp, int n, char* at) {
 
 }  // namespace
 
+void append_utf8(char32_t cp, std::string& out) {
+  char buf[4];
+  const int n = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  if (n == 1)
+    buf[0] = static_cast<char>(cp);
+  else
+    put_utf8(cp, n, buf);
+  out.append(buf, static_cast<size_t>(n));
+}
+
 bool substitute_stand_ins(std::string_view text, std::string& out) {
   const auto& bmp = bmp_with_stand_ins();
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
@@ -146,6 +157,72 @@ bool substitute_stand_ins(std::string_view text, std::string& out) {
     i += static_cast<size_t>(len);
   }
   return copied;
+}
+
+bool is_white_space(char32_t c) {
+  return (c >= 0x09 && c <= 0x0D) || c == 0x20 || c == 0x85 || c == 0xA0 || c == 0x1680 ||
+         (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F ||
+         c == 0x3000;
+}
+
+namespace {
+
+// The code point of the valid UTF-8 sequence s[i, i + n).
+char32_t decode(std::string_view s, size_t i, size_t n) {
+  const auto b = static_cast<unsigned char>(s[i]);
+  char32_t c = n == 1 ? b : n == 2 ? (b & 0x1F) : n == 3 ? (b & 0x0F) : (b & 0x07);
+  for (size_t k = 1; k < n; ++k) c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+  return c;
+}
+
+}  // namespace
+
+size_t leading_white_space(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto n = static_cast<size_t>(utf8_length(static_cast<unsigned char>(s[i])));
+    if (i + n > s.size() || !is_white_space(decode(s, i, n))) break;
+    i += n;
+  }
+  return i;
+}
+
+size_t trailing_white_space(std::string_view s) {
+  size_t end = s.size();
+  while (end > 0) {
+    size_t start = end - 1;  // back to the lead byte
+    while (start > 0 && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80) --start;
+    if (end - start > 4 || !is_white_space(decode(s, start, end - start))) break;
+    end = start;
+  }
+  return s.size() - end;
+}
+
+std::string lowercase(std::string_view text) {
+  const auto table = unicode_lowercase();
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size();) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      out += static_cast<char>(b >= 'A' && b <= 'Z' ? b + ('a' - 'A') : b);
+      ++i;
+      continue;
+    }
+    const auto n = std::min(static_cast<size_t>(utf8_length(b)), text.size() - i);
+    const char32_t c = decode(text, i, n);
+    const auto it =
+        std::lower_bound(table.begin(), table.end(), c,
+                         [](const LowercaseMapping& m, char32_t v) { return m.from < v; });
+    if (it != table.end() && it->from == c) {
+      append_utf8(it->to[0], out);
+      if (it->to[1]) append_utf8(it->to[1], out);
+    } else {
+      out.append(text.substr(i, n));
+    }
+    i += n;
+  }
+  return out;
 }
 
 }  // namespace gqa::tok

