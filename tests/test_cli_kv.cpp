@@ -98,10 +98,17 @@ TEST(CliKv, ListPresetsNamesEveryReferenceModel) {
   EXPECT_EQ(j.size(), 18u);
 }
 
+TEST(CliKv, UsageLinesNameGqaNotTheBinarysPath) {
+  const auto r = run_gqa("kv --help");
+  EXPECT_TRUE(contains(r.out, "Usage: gqa kv")) << r.out.substr(0, 200);
+}
+
 TEST(CliKv, BadInputGivesOneLineAndExitTwo) {
   expect_one_line_error("kv llama-2-7b --kv-heads 5", "1, 2, 4, 8, 16, 32");
   expect_one_line_error("kv llama-2-7b --kv-heads 0", "valid KV head counts");
   expect_one_line_error("kv --config /nonexistent/config.json", "cannot open");
+  expect_one_line_error("kv llama-2-7b --kv-dtyp f16", "did you mean --kv-dtype?");
+  expect_one_line_error("kv /nonexistent/config.json", "no such file or folder");
   expect_one_line_error("kv gpt-4", "unknown model 'gpt-4'");
   expect_one_line_error("kv llama-2-7b --ctx 0", "--ctx");
   expect_one_line_error("kv llama-2-7b --ctx -5", "--ctx");

@@ -153,7 +153,7 @@ TEST_F(CliRuntime, BadInputIsOneLineAndExitTwo) {
       {"generate " + ckpt() + " --tokens 1,99999", "outside the vocabulary"},
       {"generate " + ckpt() + " --tokens 1 --top-p 2", "--top-p"},
       {"generate " + json_only + " -p hello", "tokenizer.json: no \"model\" object"},
-      {"generate " + (*dir_ / "none").string() + " --tokens 1", "not a checkpoint folder"},
+      {"generate " + (*dir_ / "none").string() + " --tokens 1", "no such checkpoint folder"},
       {"ppl " + ckpt() + " --file " + (*dir_ / "missing.txt").string(), "cannot open"},
       {"ppl " + ckpt() + " --file " + text() + " --kld " + text(), "not a gqa log-prob file"},
       {"bench " + ckpt() + " --depth 0,x", "--depth"},

@@ -108,7 +108,7 @@ TEST(CliServe, RefusesBadFlagsWithAMessage) {
     std::string args, message;
   };
   for (const Case& c : std::vector<Case>{
-           {"/nonexistent/ckpt", "not a checkpoint folder"},
+           {"/nonexistent/ckpt", "no such checkpoint folder"},
            {model + " --kv-memory 1KiB", "less than one"},
            {model + " --kv-memory 1MiB --ctx 4096", "fewer than one 4096-token context"},
            {model + " --ctx 9000", "more than the model's 4096 positions"},

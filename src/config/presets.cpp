@@ -145,6 +145,13 @@ const Preset* find_preset(std::string_view name) {
 }
 
 void fail_unknown_preset(std::string_view name) {
+  // A name that looks like a path was meant as one: say that it does not exist, first.
+  const bool path_like = name.find('/') != std::string_view::npos || name.starts_with('.') ||
+                         name.ends_with(".json") || name.starts_with('~');
+  if (path_like)
+    fail(ErrorKind::kIo, std::string(name) +
+                             ": no such file or folder (give a config.json, a checkpoint folder "
+                             "or a preset name: see --list-presets)");
   std::string keys;
   for (const auto& p : presets()) keys += (keys.empty() ? "" : ", ") + p.key;
   fail(ErrorKind::kInvalidArgument, "unknown model '" + std::string(name) + "': not a preset (" +

@@ -47,7 +47,10 @@ std::map<std::string, std::string> parse_safetensors_index(std::string_view text
 Checkpoint::Checkpoint(const fs::path& dir) : dir_(dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    fail(ErrorKind::kIo, dir.string() + ": not a checkpoint folder (no such directory)");
+    fail(ErrorKind::kIo,
+         dir.string() + (fs::exists(dir, ec) ? ": is a file, not a checkpoint folder (a folder "
+                                               "with config.json and *.safetensors)"
+                                             : ": no such checkpoint folder"));
   if (!fs::exists(dir / "config.json", ec))
     fail(ErrorKind::kIo, dir.string() + ": no config.json in the checkpoint folder");
   config_text_ = read_text_file(dir / "config.json", kMaxConfigFileBytes);
