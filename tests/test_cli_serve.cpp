@@ -80,6 +80,15 @@ TEST(CliServe, SixteenConcurrentStreamsMatchGqaGenerate) {
   const std::string model = kjv_model_dir().string();
   ServeProcess server({model, "--kv-dtype", "f16", "--max-seqs", "16", "--kv-tokens", "8192"});
   ASSERT_GT(server.port(), 0) << server.stderr_text();
+  // The startup line's planner command runs as printed and gives the same sessions.
+  std::smatch said;
+  const std::string startup = server.stderr_text();
+  ASSERT_TRUE(std::regex_search(
+      startup, said, std::regex("([0-9]+) sessions of [0-9]+ tokens fit \\(as `gqa (kv [^`]+)`")))
+      << startup;
+  const CommandResult plan = run_gqa(said[2].str() + " --json");
+  ASSERT_EQ(plan.exit_code, 0) << said[2] << ": " << plan.err;
+  EXPECT_EQ(nlohmann::json::parse(plan.out)["sessions_fit"].get<int64_t>(), std::stoll(said[1]));
 
   std::vector<std::future<HttpReply>> replies;
   for (const std::string& p : prompts)

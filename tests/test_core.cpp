@@ -30,6 +30,11 @@ TEST(ByteSize, GarbageZeroNegativeAndHugeAreErrors) {
   for (const char* bad : {"", "GiB", "abc", "80XB", "0", "-5GiB", "0.0001B", "2EiB", "1e30"}) {
     EXPECT_THROW(parse_byte_size(bad), Error) << bad;
   }
+  // Zero where it means something (weights of 0: the KV cache alone), never a negative size.
+  EXPECT_EQ(parse_byte_size("0", true), 0);
+  EXPECT_EQ(parse_byte_size("0GiB", true), 0);
+  EXPECT_THROW(parse_byte_size("-1", true), Error);
+  EXPECT_THROW(parse_byte_size("-0", true), Error);
 }
 
 TEST(KvDtype, VectorBytesPerFormat) {

@@ -71,7 +71,7 @@ plan::KvRequest build_request(const KvOptions& o) {
   if (!o.memory.empty()) r.memory_bytes = parse_byte_size(o.memory);
   if (!o.weights.empty()) {
     if (o.memory.empty()) fail(ErrorKind::kInvalidArgument, "--weights needs --memory");
-    r.weights_bytes = parse_byte_size(o.weights);
+    r.weights_bytes = parse_byte_size(o.weights, /*zero_ok=*/true);
   }
   const std::string wd = !o.weights_dtype.empty()       ? o.weights_dtype
                          : !r.model.torch_dtype.empty() ? r.model.torch_dtype

@@ -102,12 +102,15 @@ int run_serve(const ServeCli& o) {
                                             kv_bytes, DType::kBF16, int64_t{0});
   fmt::print(stderr, "gqa serve: model '{}' ({} layers, {} query / {} KV heads, {} context)\n",
              ho.model_name, m.config().layers, m.config().heads, m.config().kv_heads, ctx);
+  // The same figure from the planner, as a command that runs as printed.
+  std::string dir = m.dir().string();
+  if (dir.find_first_of(" '\"$\\") != std::string::npos) dir = "'" + dir + "'";
   fmt::print(stderr,
              "gqa serve: KV cache {} ({}): {} blocks of {} tokens = {} tokens; {} sessions of "
-             "{} tokens fit (as gqa kv CKPT --memory {} --weights 0 --ctx {} --kv-dtype {} "
+             "{} tokens fit (as `gqa kv {} --memory {} --weights 0 --ctx {} --kv-dtype {}` "
              "predicts); batch up to {}, queue up to {}\n",
              format_bytes(kv_bytes), kv_dtype_name(cache.kv_dtype), blocks, cache.block_size,
-             blocks * cache.block_size, cap.sessions, ctx, kv_bytes, ctx,
+             blocks * cache.block_size, cap.sessions, ctx, dir, kv_bytes, ctx,
              kv_dtype_name(cache.kv_dtype), o.max_seqs, o.max_queue);
   fmt::print(stderr, "gqa serve: chat format {} ({})\n", serve::chat_format_name(chat.format),
              chat.source);

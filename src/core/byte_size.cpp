@@ -36,7 +36,7 @@ constexpr std::array<Unit, 14> kUnits{{
 
 }  // namespace
 
-int64_t parse_byte_size(std::string_view s) {
+int64_t parse_byte_size(std::string_view s, bool zero_ok) {
   const std::string original(s);
   auto bad = [&](const std::string& why) -> int64_t {
     fail(ErrorKind::kInvalidArgument,
@@ -57,7 +57,8 @@ int64_t parse_byte_size(std::string_view s) {
   for (const auto& u : kUnits) {
     if (suffix != u.suffix) continue;
     const double bytes = std::floor(value * u.bytes);
-    if (!(bytes >= 1)) return bad("must be at least one byte");
+    if (!(bytes >= (zero_ok ? 0 : 1)) || std::signbit(value))
+      return bad(zero_ok ? "must not be negative" : "must be at least one byte");
     if (bytes > std::ldexp(1.0, 60)) return bad("larger than 1 EiB");
     return static_cast<int64_t>(bytes);
   }
