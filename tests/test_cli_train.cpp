@@ -2,9 +2,15 @@
 // uptraining reads, errors for bad input, and the --quick reproduction on the committed model.
 #include <gtest/gtest.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "run_command.h"
 #include "temp_dir.h"
@@ -119,6 +125,36 @@ TEST(CliReproduce, QuickProfileRunsEveryVariant) {
   EXPECT_EQ(j["findings"].size(), 3u);
   for (const char* f : {"ppl_vs_kv_heads.svg", "ppl_vs_alpha.svg"})
     EXPECT_EQ(slurp(out / f).rfind("<svg", 0), 0u) << f;
+}
+
+// Ctrl-C while the trainer runs an uptraining: gqa reproduce exits 130 with one line that says
+// what the output folder keeps, and the trainer (a child process) adds no line of its own.
+TEST(CliReproduce, SigintDuringUptrainingSaysWhatWasKeptInOneLine) {
+  TempDir tmp;
+  const fs::path out = tmp.path() / "repro", err = tmp.path() / "err";
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const std::string cmd = std::string("exec ") + GQA_BINARY + " reproduce --quick --out " +
+                            out.string() + " 2>" + err.string() + " >/dev/null";
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  for (int i = 0; i < 1200 && slurp(err).find("uptraining for alpha") == std::string::npos; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  const std::string text = slurp(err);
+  EXPECT_EQ(text.find("gqa train:"), std::string::npos) << text;
+  size_t lines = 0;
+  for (size_t at = 0; (at = text.find("interrupted", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 1u) << text;
+  EXPECT_NE(text.find("keeps the steps that finished"), std::string::npos) << text;
+  EXPECT_TRUE(fs::exists(out / "variants")) << text;
+  EXPECT_FALSE(fs::exists(out / "results.json"));
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // gqa bench: prefill and decode speed at context depths.
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -51,9 +52,23 @@ int run_bench(const BenchCli& o) {
   const model::CacheOptions cache = o.rt.apply();
   const model::Model m(o.ckpt);
   std::vector<eval::SpeedRow> rows;
+  // One line on stderr per test as it starts and ends: a bench of a large model at depth takes
+  // minutes, and the table comes at the end.
+  const size_t tests = depths.size() * ((o.prefill > 0) + (o.decode > 0));
+  const auto run = [&](const std::string& name, int64_t depth, auto measure) {
+    fmt::print(stderr, "bench {}/{}: {} at depth {} ...", rows.size() + 1, tests, name, depth);
+    std::fflush(stderr);
+    rows.push_back(measure());
+    fmt::print(stderr, " {:.2f} tokens/s ({:.1f} s)\n", rows.back().tokens_per_s,
+               rows.back().seconds);
+  };
   for (int64_t d : depths) {
-    if (o.prefill > 0) rows.push_back(eval::measure_prefill(m, cache, d, o.prefill, 1));
-    if (o.decode > 0) rows.push_back(eval::measure_decode(m, cache, d, o.decode, 2));
+    if (o.prefill > 0)
+      run(fmt::format("pp{}", o.prefill), d,
+          [&] { return eval::measure_prefill(m, cache, d, o.prefill, 1); });
+    if (o.decode > 0)
+      run(fmt::format("tg{}", o.decode), d,
+          [&] { return eval::measure_decode(m, cache, d, o.decode, 2); });
   }
   if (o.json) {
     nlohmann::json j{{"checkpoint", o.ckpt},

@@ -9,6 +9,9 @@
 #include "cli/human_format.h"
 #include "cli/progress.h"
 #include "cli/text_table.h"
+#include "core/error.h"
+#include "core/hms.h"
+#include "core/interrupt.h"
 #include "reproduce/experiment.h"
 
 #ifndef GQA_SOURCE_DIR
@@ -75,9 +78,21 @@ int run_reproduce(const ReproduceCli& o) {
   opt.quiet = o.quiet;
   Progress progress("reproduce", o.quiet);
   opt.status = [&](const std::string& s) {
-    progress.note(fmt::format("[{:>4.0f} s] {}", progress.seconds(), s));
+    progress.note(fmt::format("[{}] {}", format_hms(progress.seconds()), s));
   };
-  const reproduce::Results r = reproduce::run_reproduce(opt);
+  interrupt_on_signals();  // conversions and evaluations stop at the next check too
+  reproduce::Results r;
+  try {
+    r = reproduce::run_reproduce(opt);
+  } catch (const Error& e) {
+    if (e.kind() != ErrorKind::kInterrupted) throw;
+    progress.finish();
+    fail(ErrorKind::kInterrupted,
+         fmt::format("interrupted after {}: {} keeps the steps that finished (data/, variants/, "
+                     "uptrained/); results.json and the plots were not written; run again with "
+                     "--force to start over",
+                     format_hms(progress.seconds()), o.out));
+  }
   if (o.json)
     std::cout << reproduce::results_json(r);
   else
@@ -92,8 +107,9 @@ Command add_reproduce_command(CLI::App& root) {
   CLI::App* cmd = root.add_subcommand(
       "reproduce", "The GQA paper's experiment on a laptop: convert, uptrain, evaluate, plot");
   cmd->add_option("--out", o->out, "Folder for everything the run makes")->capture_default_str();
-  cmd->add_option("--base", o->base, "Pretrained MHA checkpoint (with training_state.json)")
-      ->capture_default_str();
+  cmd->add_option("--base", o->base,
+                  "Pretrained MHA checkpoint (with training_state.json); default: models/kjv-mha "
+                  "of the gqa checkout this binary was built from");
   cmd->add_flag("--pretrain", o->pretrain, "Pretrain the MHA model again instead of --base");
   cmd->add_flag("--quick", o->quick,
                 "A small profile for tests: alphas 0.002/0.004, short evaluations");

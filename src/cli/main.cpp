@@ -114,8 +114,13 @@ int main(int argc, char** argv) {
       return c.run();
     } catch (const gqa::Error& e) {
       if (e.kind() == gqa::ErrorKind::kInterrupted) {
-        fmt::print(stderr, "gqa {}: {}; the unfinished output was removed\n", c.app->get_name(),
-                   e.what());
+        // One line: a command that knows what it kept says so; otherwise the writers removed
+        // their unfinished output (io/weights_writer.h).
+        const std::string what = e.what();
+        fmt::print(stderr, "gqa {}: {}\n", c.app->get_name(),
+                   what.find(';') == std::string::npos
+                       ? what + "; the unfinished output was removed"
+                       : what);
         return 130;
       }
       fmt::print(stderr, "gqa {}: error: {}\n", c.app->get_name(), e.what());

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "cli/human_format.h"
+#include "core/hms.h"
 
 namespace gqa::cli {
 
@@ -41,7 +42,7 @@ void Progress::update(uint64_t done, uint64_t total, const std::string& detail) 
   if (!detail.empty()) text += "  " + detail;
   if (done > 0 && done < total) {
     const auto eta = static_cast<int64_t>(static_cast<double>(total - done) / rate);
-    text += fmt::format("  ETA {}:{:02}", eta / 60, eta % 60);
+    text += "  ETA " + format_hms(static_cast<double>(eta));
   }
   if (tty_) {
     const int width = 30;

@@ -31,6 +31,9 @@ int main(int argc, char** argv) {
   bool quiet = false;
   app.add_option("--job", job_file, "job.json written by gqa")->required();
   app.add_flag("--quiet", quiet, "No progress on stderr");
+  bool silent_interrupt = false;
+  app.add_flag("--silent-interrupt", silent_interrupt,
+               "On SIGINT/SIGTERM exit 130 without a line (the calling gqa says what was kept)");
   CLI11_PARSE(app, argc, argv);
   try {
     const gqa::train::TrainJob job =
@@ -54,6 +57,7 @@ int main(int argc, char** argv) {
     return 0;
   } catch (const gqa::Error& e) {
     if (e.kind() == gqa::ErrorKind::kInterrupted) {
+      if (silent_interrupt) return 130;
       fmt::print(stderr,
                  "\ngqa train: {}; the last checkpoint is kept (run again with --resume), "
                  "unfinished output removed\n",

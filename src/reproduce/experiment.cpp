@@ -9,6 +9,8 @@
 
 #include "convert/converter.h"
 #include "core/error.h"
+#include "core/hms.h"
+#include "core/interrupt.h"
 #include "eval/perplexity.h"
 #include "eval/speed.h"
 #include "io/file_output.h"
@@ -42,8 +44,45 @@ std::string alpha_tag(double a) {
 // Trains one job in gqa-trainer; throws when it fails (its own message is already on stderr).
 void train(const train::TrainJob& job, const Options& o) {
   const train::TrainJob prepared = train::prepare_job(job, o.status);
-  if (train::run_trainer(prepared, o.quiet) != 0)
+  const int rc = train::run_trainer(prepared, o.quiet, /*announce_interrupt=*/false);
+  if (rc == 130) fail(ErrorKind::kInterrupted, "interrupted");
+  if (rc != 0)
     fail(ErrorKind::kInvalidArgument, "training " + job.out.string() + " failed (see above)");
+}
+
+// The whole run's remaining time: each stage's time is measured and the stages still to come
+// are extrapolated, uptraining per token (it dominates) and the rest per variant.
+class OverallEta {
+ public:
+  OverallEta(int64_t uptrain_tokens, int64_t variants)
+      : uptrain_total_(uptrain_tokens), variants_total_(variants) {}
+  void variant_evaluated(double seconds) {
+    other_seconds_ += seconds;
+    ++variants_done_;
+  }
+  void uptrained(int64_t tokens, double seconds) {
+    uptrain_done_ += tokens;
+    uptrain_seconds_ += seconds;
+  }
+  // "; overall ETA 0:41:10" once both kinds of stage have been timed, else "".
+  std::string text() const {
+    if (variants_done_ == 0 || (uptrain_done_ == 0 && uptrain_total_ > 0)) return {};
+    const double per_token =
+        uptrain_done_ > 0 ? uptrain_seconds_ / static_cast<double>(uptrain_done_) : 0.0;
+    const double left = per_token * static_cast<double>(uptrain_total_ - uptrain_done_) +
+                        other_seconds_ / static_cast<double>(variants_done_) *
+                            static_cast<double>(variants_total_ - variants_done_);
+    return "; overall ETA " + format_hms(left);
+  }
+
+ private:
+  int64_t uptrain_total_, variants_total_;
+  int64_t uptrain_done_ = 0, variants_done_ = 0;
+  double uptrain_seconds_ = 0, other_seconds_ = 0;
+};
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
 double heldout_ppl(const model::Model& m, const std::vector<int32_t>& tokens, int64_t ctx) {
@@ -109,6 +148,7 @@ train::TrainRecipe demo_recipe() {
 Results run_reproduce(const Options& o) {
   const auto start = std::chrono::steady_clock::now();
   auto say = [&](const std::string& s) {
+    throw_if_interrupted();  // between stages: a SIGINT during an evaluation stops here
     if (o.status) o.status(s);
   };
   if (fs::exists(o.out) && !o.force)
@@ -166,13 +206,26 @@ Results run_reproduce(const Options& o) {
   const int64_t ctx = base_state.recipe.seq;
 
   Results r;
-  r.base = base.string();
+  // Relative to the output folder when the two sit side by side (demo-out next to models/ in the
+  // checkout), so results.json stays true when the checkout moves; absolute when far apart.
+  std::error_code rel_ec;
+  const fs::path base_rel = fs::relative(base, o.out, rel_ec);
+  const bool near = !rel_ec && !base_rel.empty() && !base_rel.string().starts_with("../..");
+  r.base = near ? base_rel.string() : fs::absolute(base).lexically_normal().string();
   r.pretraining_tokens = base_state.pretraining_tokens;
   r.eval_tokens = static_cast<int64_t>(eval_tokens.size());
   r.decode_depth = o.profile.decode_depth;
   r.uptrain_lr = base_state.recipe.lr * o.profile.uptrain_lr_scale;
   std::set<double> alphas;
   const int64_t mha_bytes = base_config.kv_bytes_per_token(KvDtype::kF16);
+  int64_t uptrain_tokens = 0, variants = 0;
+  for (const Variant& v : o.profile.variants) {
+    if (base_config.heads % v.kv_heads != 0) continue;
+    ++variants;
+    for (double alpha : v.alphas)
+      uptrain_tokens += std::llround(alpha * static_cast<double>(r.pretraining_tokens));
+  }
+  OverallEta eta(uptrain_tokens, variants);
 
   for (const Variant& v : o.profile.variants) {
     if (base_config.heads % v.kv_heads != 0) continue;  // a --base with another head count
@@ -183,6 +236,7 @@ Results run_reproduce(const Options& o) {
     vr.compression = static_cast<double>(mha_bytes) / static_cast<double>(vr.kv_bytes_per_token);
 
     const fs::path converted = o.out / "variants" / v.name;
+    const auto stage_start = std::chrono::steady_clock::now();
     say(fmt::format("{}: converting {} -> {} KV heads", v.name, base_config.kv_heads, v.kv_heads));
     convert::ConvertOptions co;
     co.kv_heads = v.kv_heads;
@@ -199,8 +253,10 @@ Results run_reproduce(const Options& o) {
         vr.decode_tokens_per_s = std::max(vr.decode_tokens_per_s, row.tokens_per_s);
       }
     }
-    say(fmt::format("{}: held-out ppl {:.2f} as converted; decode {:.0f} tok/s at depth {}", v.name,
-                    vr.ppl[0.0], vr.decode_tokens_per_s, o.profile.decode_depth));
+    eta.variant_evaluated(seconds_since(stage_start));
+    say(fmt::format("{}: held-out ppl {:.2f} as converted; decode {:.0f} tok/s at depth {}{}",
+                    v.name, vr.ppl[0.0], vr.decode_tokens_per_s, o.profile.decode_depth,
+                    eta.text()));
 
     for (double alpha : v.alphas) {
       train::TrainJob job;
@@ -216,12 +272,15 @@ Results run_reproduce(const Options& o) {
       job.threads = o.threads;
       job.token_cache = token_cache;
       job.force = true;
-      say(fmt::format("{}: uptraining for alpha {:g} ({} tokens)", v.name, alpha,
-                      std::llround(alpha * static_cast<double>(r.pretraining_tokens))));
+      const int64_t tokens = std::llround(alpha * static_cast<double>(r.pretraining_tokens));
+      say(fmt::format("{}: uptraining for alpha {:g} ({} tokens)", v.name, alpha, tokens));
+      const auto uptrain_start = std::chrono::steady_clock::now();
       train(job, o);
       vr.ppl[alpha] = heldout_ppl(model::Model(job.out), eval_tokens, ctx);
       alphas.insert(alpha);
-      say(fmt::format("{}: held-out ppl {:.2f} after alpha {:g}", v.name, vr.ppl[alpha], alpha));
+      eta.uptrained(tokens, seconds_since(uptrain_start));
+      say(fmt::format("{}: held-out ppl {:.2f} after alpha {:g}{}", v.name, vr.ppl[alpha], alpha,
+                      eta.text()));
     }
     r.variants.push_back(std::move(vr));
   }

@@ -74,7 +74,7 @@ struct Finding {
 };
 
 struct Results {
-  std::string base;
+  std::string base;  // relative to Options::out when it can be
   int64_t pretraining_tokens = 0;
   int64_t eval_tokens = 0;
   int64_t decode_depth = 0;

@@ -7,20 +7,13 @@
 #include "reproduce/svg_chart.h"
 
 namespace gqa::reproduce {
-namespace {
-
-constexpr int kPalette = 9;
-const char* kColors[kPalette] = {"#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e",
-                                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22"};
-
-}  // namespace
-
 std::string ppl_vs_kv_heads_svg(const Results& r) {
   LineChart c;
   c.title = "Held-out perplexity vs KV heads";
   c.x_label = "KV heads (log scale; MHA left, MQA right)";
-  c.y_label = "perplexity";
+  c.y_label = "held-out perplexity (lower is better)";
   c.x_reversed = true;
+  c.dodge = 5;
   std::vector<double> alphas{0.0};
   alphas.insert(alphas.end(), r.alphas.begin(), r.alphas.end());
   int color = 0;
@@ -37,7 +30,8 @@ std::string ppl_vs_kv_heads_svg(const Results& r) {
       }
       if (s.points.empty()) continue;
       s.line = s.points.size() > 1;
-      s.color = kColors[color++ % kPalette];
+      s.color = kPalette[color % kPaletteSize];
+      s.marker = static_cast<Marker>(color++ % kMarkers);
       c.series.push_back(std::move(s));
     }
   }
@@ -51,7 +45,8 @@ std::string ppl_vs_alpha_svg(const Results& r) {
   LineChart c;
   c.title = "Held-out perplexity vs uptraining (mean pooling)";
   c.x_label = "alpha: uptraining tokens / pretraining tokens";
-  c.y_label = "perplexity";
+  c.y_label = "held-out perplexity (lower is better)";
+  c.dodge = 4;
   std::vector<double> alphas{0.0};
   alphas.insert(alphas.end(), r.alphas.begin(), r.alphas.end());
   for (double a : alphas) c.x_ticks.emplace_back(a, fmt::format("{:g}", a));
@@ -60,7 +55,8 @@ std::string ppl_vs_alpha_svg(const Results& r) {
     if (v.variant.method != convert::PoolMethod::kMean) continue;
     Series s;
     s.name = fmt::format("{} KV head{}", v.variant.kv_heads, v.variant.kv_heads == 1 ? "" : "s");
-    s.color = kColors[color++ % kPalette];
+    s.color = kPalette[color % kPaletteSize];
+    s.marker = static_cast<Marker>(color++ % kMarkers);
     for (const auto& [a, ppl] : v.ppl) s.points.emplace_back(a, ppl);
     c.series.push_back(std::move(s));
   }

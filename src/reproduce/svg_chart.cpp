@@ -35,6 +35,37 @@ std::string escape(const std::string& s) {
   return out;
 }
 
+// One marker of radius r at (x, y).
+std::string marker_svg(Marker m, double x, double y, const std::string& color, double r = 4.5) {
+  const auto poly = [&](std::initializer_list<std::pair<double, double>> pts) {
+    std::string p;
+    for (const auto& [dx, dy] : pts) p += fmt::format("{:.1f},{:.1f} ", x + dx * r, y + dy * r);
+    return fmt::format("<polygon points=\"{}\" fill=\"{}\"/>", p, color);
+  };
+  switch (m) {
+    case Marker::kCircle:
+      return fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\"/>", x, y, r,
+                         color);
+    case Marker::kSquare:
+      return poly({{-0.9, -0.9}, {0.9, -0.9}, {0.9, 0.9}, {-0.9, 0.9}});
+    case Marker::kTriangle:
+      return poly({{0, -1.2}, {1.1, 0.8}, {-1.1, 0.8}});
+    case Marker::kDiamond:
+      return poly({{0, -1.25}, {1.1, 0}, {0, 1.25}, {-1.1, 0}});
+    case Marker::kTriangleDown:
+      return poly({{0, 1.2}, {1.1, -0.8}, {-1.1, -0.8}});
+    case Marker::kCross:
+    case Marker::kPlus: {
+      const double a = m == Marker::kCross ? r * 0.9 : 0, b = m == Marker::kCross ? r * 0.9 : r;
+      return fmt::format(
+          "<path d=\"M{:.1f},{:.1f}L{:.1f},{:.1f}M{:.1f},{:.1f}L{:.1f},{:.1f}\" stroke=\"{}\" "
+          "stroke-width=\"2.5\"/>",
+          x - b, y - a, x + b, y + a, x - a, y + b, x + a, y - b, color);
+    }
+  }
+  return {};
+}
+
 // About five round steps covering [lo, hi].
 double nice_step(double span) {
   const double raw = span / 5;
@@ -63,9 +94,11 @@ std::string render_svg(const LineChart& c) {
   y_hi = std::ceil(y_hi / step) * step;
   if (y_hi == y_lo) y_hi = y_lo + step;
   const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
+  // Dodged series need room inside the frame at both ends.
+  const double pad = c.dodge > 0 ? c.dodge * static_cast<double>(c.series.size()) / 2 + 10 : 0.0;
   auto px = [&](double x) {
     const double t = (x - x_lo) / (x_hi - x_lo);
-    return kLeft + pw * (c.x_reversed ? 1 - t : t);
+    return kLeft + pad + (pw - 2 * pad) * (c.x_reversed ? 1 - t : t);
   };
   auto py = [&](double y) { return kTop + ph * (1 - (y - y_lo) / (y_hi - y_lo)); };
 
@@ -94,22 +127,27 @@ std::string render_svg(const LineChart& c) {
       escape(c.y_label));
   // Series and legend.
   double legend_y = kTop + 10;
-  for (const auto& s : c.series) {
+  for (size_t i = 0; i < c.series.size(); ++i) {
+    const Series& s = c.series[i];
+    const double shift =
+        c.dodge * (static_cast<double>(i) - static_cast<double>(c.series.size() - 1) / 2);
     std::string pts;
     for (const auto& [x, y] : s.points)
-      if (std::isfinite(y)) pts += fmt::format("{:.1f},{:.1f} ", px(x), py(y));
+      if (std::isfinite(y)) pts += fmt::format("{:.1f},{:.1f} ", px(x) + shift, py(y));
     if (s.line && !pts.empty())
       svg += fmt::format(
           "<polyline points=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\"{}/>\n", pts,
           s.color, s.dashed ? " stroke-dasharray=\"6 4\"" : "");
     for (const auto& [x, y] : s.points)
-      if (std::isfinite(y))
-        svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"4\" fill=\"{}\"/>\n", px(x),
-                           py(y), s.color);
-    svg += fmt::format(
-        "<circle cx=\"{0}\" cy=\"{1}\" r=\"4\" fill=\"{2}\"/>"
-        "<text x=\"{3}\" y=\"{4}\">{5}</text>\n",
-        kLeft + pw + 16, legend_y, s.color, kLeft + pw + 26, legend_y + 4, escape(s.name));
+      if (std::isfinite(y)) svg += marker_svg(s.marker, px(x) + shift, py(y), s.color) + "\n";
+    if (s.line)  // the legend shows the line's style too
+      svg += fmt::format(
+          "<line x1=\"{}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"{}\" stroke-width=\"2\"{}/>",
+          kLeft + pw + 4, kLeft + pw + 28, legend_y, legend_y, s.color,
+          s.dashed ? " stroke-dasharray=\"4 3\"" : "");
+    svg += marker_svg(s.marker, kLeft + pw + 16, legend_y, s.color) +
+           fmt::format("<text x=\"{}\" y=\"{}\">{}</text>\n", kLeft + pw + 32, legend_y + 4,
+                       escape(s.name));
     legend_y += 20;
   }
   svg += "</svg>\n";

@@ -34,12 +34,13 @@ fs::path trainer_path() {
 
 }  // namespace
 
-int run_trainer(const TrainJob& job, bool quiet) {
+int run_trainer(const TrainJob& job, bool quiet, bool announce_interrupt) {
   const fs::path exe = trainer_path();
   const fs::path job_file = partial_dir(job.out) / "job.json";
   io::write_text_file(job_file, job_to_json(job));
   std::vector<std::string> args{exe.string(), "--job", job_file.string()};
   if (quiet) args.emplace_back("--quiet");
+  if (!announce_interrupt) args.emplace_back("--silent-interrupt");
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
