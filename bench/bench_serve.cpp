@@ -153,7 +153,7 @@ int main(int argc, char** argv) {
     hs.kv_blocks = gqa::kv::BlockPool::blocks_for_memory(layout, memory);
     hs.max_seqs = 256;
     const gqa::plan::Capacity cap =
-        gqa::plan::capacity(c, kv, ctx, 16, memory, gqa::DType::kBF16, int64_t{0});
+        gqa::plan::capacity(c, kv, ctx, 16, {.memory_bytes = memory, .weights_bytes = 0});
     Server server(m, tok, hs);
     std::vector<int32_t> prompt = tok.encode(
         "And the earth was without form, and void; and darkness was upon the face of the deep.");

@@ -95,7 +95,32 @@ TEST(CliKv, ListPresetsNamesEveryReferenceModel) {
   for (const char* name : {"llama-2-7b", "qwen3-4b", "gemma-3-4b", "stories15m", "147456"})
     EXPECT_TRUE(contains(r.out, name)) << name;
   const auto j = nlohmann::json::parse(run_gqa("kv --list-presets --json").out);
-  EXPECT_EQ(j.size(), 18u);
+  EXPECT_EQ(j.size(), 23u);
+}
+
+// An 8B model in 4-bit weights on one RTX 4090 with 10% overhead: 8 users at 8192 tokens fit,
+// and the verdict names what they need, the longest context each could have and the users
+// that fit.
+TEST(CliKv, TheVerdictOnAGpuWithFourBitWeights) {
+  const auto r = run_gqa(
+      "kv llama-3.1-8b --gpu rtx-4090 --users 8 --ctx 8192 --weights-dtype int4-g128 "
+      "--overhead 10% --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["memory_bytes"], int64_t{24} << 30);
+  EXPECT_EQ(j["fits"], true);
+  EXPECT_EQ(j["gpu_bytes_needed"].get<int64_t>(), j["weights_bytes"].get<int64_t>() +
+                                                      j["overhead_bytes"].get<int64_t>() +
+                                                      8 * 8192 * int64_t{131072});
+  EXPECT_GT(j["max_ctx"].get<int64_t>(), 8192);
+  EXPECT_GE(j["sessions_fit"].get<int64_t>(), 8);
+  const auto text =
+      run_gqa("kv llama-3.1-8b --gpu rtx-4090 --users 64 --ctx 8192 --weights-dtype int4-g128");
+  EXPECT_TRUE(contains(text.out, "DOES NOT FIT: 64 users at 8192 tokens")) << text.out;
+  const auto tp = run_gqa("kv llama-3.1-8b --gpu h100-80gb --tp 16");
+  EXPECT_TRUE(contains(tp.out, "each KV head replicated on 2 GPUs")) << tp.out;
+  const auto gpus = nlohmann::json::parse(run_gqa("kv --list-gpus --json").out);
+  EXPECT_GE(gpus.size(), 10u);
 }
 
 TEST(CliKv, UsageLinesNameGqaNotTheBinarysPath) {
@@ -118,7 +143,11 @@ TEST(CliKv, BadInputGivesOneLineAndExitTwo) {
   expect_one_line_error("kv llama-2-7b --block-size 0", "--block-size");
   expect_one_line_error("kv llama-2-7b --memory lots", "memory size");
   expect_one_line_error("kv llama-2-7b --kv-dtype q5_1", "unknown KV dtype");
-  expect_one_line_error("kv llama-2-7b --weights-dtype f12", "unknown dtype");
+  expect_one_line_error("kv llama-2-7b --weights-dtype f12", "unknown weights format");
+  expect_one_line_error("kv llama-3.1-8b --memory 80GiB --tp 3", "cannot split 8 KV heads");
+  expect_one_line_error("kv llama-3.1-8b --gpu h101", "unknown GPU");
+  expect_one_line_error("kv llama-3.1-8b --tp 2", "--tp needs --memory or --gpu");
+  expect_one_line_error("kv llama-3.1-8b --gpu h100-80gb --overhead 120%", "bad overhead");
   expect_one_line_error("kv", "no model");
   expect_one_line_error("kv llama-2-7b --layers 4", "one way only");
   expect_one_line_error("kv --layers 4 --heads 32", "--head-dim");

@@ -27,7 +27,7 @@ TEST(KvCache, PoolHoldsExactlyWhatThePlannerPredicts) {
     const int64_t bs = 1 + static_cast<int64_t>(rng() % 64);
     const int64_t ctx = 1 + static_cast<int64_t>(rng() % 50000);
     const int64_t memory = static_cast<int64_t>(rng() % (int64_t{400} << 30)) + (int64_t{1} << 20);
-    const plan::Capacity c = plan::capacity(m, t, ctx, bs, memory, DType::kBF16);
+    const plan::Capacity c = plan::capacity(m, t, ctx, bs, {.memory_bytes = memory});
     const KvLayout layout = KvLayout::for_model(m, t, bs);
     ASSERT_EQ(static_cast<int64_t>(layout.block_bytes()), c.block_bytes) << m.name;
     ASSERT_EQ(BlockPool::blocks_for_memory(layout, c.available_bytes), c.blocks) << m.name;
@@ -41,7 +41,8 @@ TEST(KvCache, ARealPoolFromAMemoryBudgetHoldsThePlannedSessions) {
   const int64_t budget = int64_t{48} << 20, ctx = 256;
   const KvLayout layout = KvLayout::for_model(m, KvDtype::kInt8, 16);
   BlockPool pool(layout, BlockPool::blocks_for_memory(layout, budget));
-  const plan::Capacity c = plan::capacity(m, KvDtype::kInt8, ctx, 16, budget, DType::kF32, 0);
+  const plan::Capacity c =
+      plan::capacity(m, KvDtype::kInt8, ctx, 16, {.memory_bytes = budget, .weights_bytes = 0});
   std::vector<std::unique_ptr<SequenceKv>> sessions;
   for (;;) {
     auto s = std::make_unique<SequenceKv>(pool);

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <random>
 #include <string>
 
@@ -10,6 +12,7 @@
 #include "plan/kv_footprint.h"
 #include "plan/kv_report.h"
 #include "plan/kv_report_json.h"
+#include "plan/weights_format.h"
 
 namespace gqa::plan {
 namespace {
@@ -46,7 +49,7 @@ TEST(KvPlan, TenUsersAtFourKMhaTakeTwentyGiB) {
 TEST(KvPlan, GqaWithFp8ServesSixToEightTimesTheSessionsOfMhaF16) {
   KvRequest r = request_for("llama-2-7b");
   r.memory_bytes = 80 * kGiB;
-  r.weights_dtype = DType::kBF16;
+  r.weights = weights_format_of(DType::kBF16);
   const int64_t mha_f16 = make_report(r).current.capacity->sessions;
   r.kv_dtype = KvDtype::kF8E4M3;
   r.kv_heads = 8;
@@ -110,7 +113,7 @@ TEST(KvPlan, CapacityAgreesWithPagedBlockArithmeticOnRandomModels) {
     const int64_t ctx = 1 + static_cast<int64_t>(rng() % 200000);
     const int64_t bs = 1 + static_cast<int64_t>(rng() % 300);
     const int64_t memory = static_cast<int64_t>(rng() % (int64_t{200} << 30)) + 1;
-    const Capacity c = capacity(m, plain[d], ctx, bs, memory, DType::kBF16);
+    const Capacity c = capacity(m, plain[d], ctx, bs, {.memory_bytes = memory});
     const int64_t weights = m.parameter_count() * 2;
     const int64_t avail = memory > weights ? memory - weights : 0;
     const int64_t blocks = avail / (2 * bs * m.kv_heads * m.head_dim * bytes_of[d] * m.layers);
@@ -123,7 +126,7 @@ TEST(KvPlan, CapacityAgreesWithPagedBlockArithmeticOnRandomModels) {
 
 TEST(KvPlan, CapacityOfInt8AndBlockFormatsCountsTheirScales) {
   const ModelConfig& m = find_preset("llama-3.1-8b")->config;
-  const Capacity c = capacity(m, KvDtype::kInt8, 8192, 16, 80 * kGiB, DType::kBF16);
+  const Capacity c = capacity(m, KvDtype::kInt8, 8192, 16, {.memory_bytes = 80 * kGiB});
   EXPECT_EQ(c.block_bytes, 2 * 16 * 8 * (128 + 4) * 32);
   EXPECT_EQ(m.kv_bytes_per_token(KvDtype::kQ8_0), 2 * 32 * 8 * 136);  // 8.5 bits/value
   EXPECT_EQ(m.kv_bytes_per_token(KvDtype::kQ4_0), 2 * 32 * 8 * 72);   // 4.5 bits/value
@@ -131,13 +134,78 @@ TEST(KvPlan, CapacityOfInt8AndBlockFormatsCountsTheirScales) {
 
 TEST(KvPlan, WeightsLargerThanMemoryFitNoSessions) {
   const ModelConfig& m = find_preset("llama-2-70b")->config;
-  const Capacity c = capacity(m, KvDtype::kF16, 4096, 16, 24 * kGiB, DType::kBF16);
+  const Capacity c = capacity(m, KvDtype::kF16, 4096, 16, {.memory_bytes = 24 * kGiB});
   EXPECT_FALSE(c.weights_fit);
   EXPECT_EQ(c.sessions, 0);
-  const Capacity given = capacity(m, KvDtype::kF16, 4096, 16, 24 * kGiB, DType::kBF16, 20 * kGiB);
+  const Capacity given =
+      capacity(m, KvDtype::kF16, 4096, 16, {.memory_bytes = 24 * kGiB, .weights_bytes = 20 * kGiB});
   EXPECT_TRUE(given.weights_fit);
   EXPECT_EQ(given.weights_bytes, 20 * kGiB);
   EXPECT_GT(given.sessions, 0);
+}
+
+// Llama-3.1-8B (8 KV heads, 32 layers, head_dim 128, f16 KV: 128 KiB a token) on one GPU of
+// 24 GiB with 10% overhead and 16-bit weights: every figure by hand.
+TEST(KvPlan, TheVerdictAddsWeightsOverheadAndEveryUsersKv) {
+  const ModelConfig& m = find_preset("llama-3.1-8b")->config;
+  const int64_t weights = m.parameter_count() * 2;
+  const Capacity c = capacity(m, KvDtype::kF16, 8192, 16,
+                              {.memory_bytes = 24 * kGiB, .overhead_fraction = 0.10, .users = 4});
+  const int64_t overhead = static_cast<int64_t>(0.10 * static_cast<double>(24 * kGiB));
+  EXPECT_EQ(c.overhead_bytes, overhead);
+  EXPECT_EQ(c.available_bytes, 24 * kGiB - weights - overhead);
+  EXPECT_EQ(*c.gpu_bytes_needed, weights + overhead + 4 * kGiB);  // 4 users x 8192 x 128 KiB
+  EXPECT_TRUE(*c.fits);
+  // The longest context for 4 users: whole blocks of 16 tokens in what is left.
+  const int64_t blocks_each = c.available_bytes / (16 * 128 * 1024) / 4;
+  EXPECT_EQ(*c.max_ctx, blocks_each * 16);
+  // Twice the users the memory holds: does not fit, and says how many do.
+  const Capacity many =
+      capacity(m, KvDtype::kF16, 8192, 16,
+               {.memory_bytes = 24 * kGiB, .overhead_fraction = 0.10, .users = 2 * c.sessions + 2});
+  EXPECT_FALSE(*many.fits);
+  EXPECT_LT(*many.max_ctx, 8192);
+}
+
+// Tensor parallelism: weights split evenly, KV heads split while TP divides them and replicated
+// past TP = h_kv (a head cannot be split).
+TEST(KvPlan, TensorParallelSplitsWeightsAndKvHeadsThenReplicates) {
+  const ModelConfig& m = find_preset("llama-3.1-8b")->config;  // 8 KV heads
+  const int64_t one_gpu_kv = m.kv_bytes_per_token(KvDtype::kF16);
+  for (const int64_t tp : {1, 2, 4, 8, 16, 32}) {
+    const Capacity c = capacity(m, KvDtype::kF16, 4096, 16, {.memory_bytes = 80 * kGiB, .tp = tp});
+    EXPECT_EQ(c.gpu_weights_bytes, ceil_div(m.parameter_count() * 2, tp)) << tp;
+    EXPECT_EQ(c.kv_heads_per_gpu, std::max<int64_t>(1, 8 / tp)) << tp;
+    EXPECT_EQ(c.kv_head_replicas, std::max<int64_t>(1, tp / 8)) << tp;
+    EXPECT_EQ(c.gpu_kv_bytes_per_token, one_gpu_kv / 8 * c.kv_heads_per_gpu) << tp;
+  }
+  for (const int64_t bad : {3, 6, 12, 0})
+    EXPECT_THROW(capacity(m, KvDtype::kF16, 4096, 16, {.memory_bytes = 80 * kGiB, .tp = bad}),
+                 Error)
+        << bad;
+}
+
+TEST(KvPlan, WeightsFormatsIncludingFourBit) {
+  const ModelConfig& m = find_preset("llama-3.1-8b")->config;
+  const int64_t p = m.parameter_count();
+  EXPECT_EQ(weights_bytes(m, parse_weights_format("bf16")), p * 2);
+  EXPECT_EQ(weights_bytes(m, parse_weights_format("fp8")), p);
+  EXPECT_EQ(weights_bytes(m, parse_weights_format("q4_0")), (p * 9 + 15) / 16);  // 4.5 bits
+  // AWQ/GPTQ: 4 bits + an f16 scale and a 4-bit zero per 128, embeddings and the untied LM
+  // head in 16 bits.
+  const int64_t emb = 2 * m.vocab * m.hidden;
+  const double int4 = static_cast<double>(p - emb) * (4.0 + 20.0 / 128.0) / 8.0 + 2.0 * emb;
+  EXPECT_EQ(weights_bytes(m, parse_weights_format("int4-g128")),
+            static_cast<int64_t>(std::ceil(int4)));
+  EXPECT_THROW(parse_weights_format("q3_k"), Error);
+  int64_t bytes = 0;
+  double fraction = 0;
+  parse_overhead("10%", bytes, fraction);
+  EXPECT_DOUBLE_EQ(fraction, 0.10);
+  parse_overhead("1.5GiB", bytes, fraction);
+  EXPECT_EQ(bytes, 3 * kGiB / 2);
+  for (const char* bad : {"100%", "-1%", "x%", "%", "-1GiB"})
+    EXPECT_THROW(parse_overhead(bad, bytes, fraction), Error) << bad;
 }
 
 TEST(KvPlan, SweepRunsFromMhaToMqaOverDivisors) {

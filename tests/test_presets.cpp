@@ -9,14 +9,17 @@
 namespace gqa {
 namespace {
 
-// The FP16 KV bytes/token column of shared/reference/model-configs.md, row by row.
+// The FP16 KV bytes/token column of shared/reference/model-configs.md, row by row, and five
+// large models from their config.json files (2 * L * h_kv * d_h * 2, by hand).
 const std::map<std::string, int64_t> kReferenceBytesPerToken = {
-    {"llama-2-7b", 524288},      {"llama-2-13b", 819200}, {"llama-2-70b", 327680},
-    {"llama-3.1-8b", 131072},    {"llama-3.2-1b", 32768}, {"llama-3.2-3b", 114688},
-    {"mistral-7b-v0.1", 131072}, {"phi-4-mini", 131072},  {"qwen3-4b", 147456},
-    {"qwen2.5-0.5b", 12288},     {"smollm3-3b", 73728},   {"smollm2-135m", 23040},
-    {"smollm2-360m", 40960},     {"gemma-3-4b", 139264},  {"tinyllama-1.1b", 22528},
-    {"stories15m", 6912},        {"stories42m", 16384},   {"stories110m", 36864},
+    {"llama-2-7b", 524288},         {"llama-2-13b", 819200},    {"llama-2-70b", 327680},
+    {"llama-3.1-8b", 131072},       {"llama-3.2-1b", 32768},    {"llama-3.2-3b", 114688},
+    {"mistral-7b-v0.1", 131072},    {"phi-4-mini", 131072},     {"qwen3-4b", 147456},
+    {"qwen2.5-0.5b", 12288},        {"smollm3-3b", 73728},      {"smollm2-135m", 23040},
+    {"smollm2-360m", 40960},        {"gemma-3-4b", 139264},     {"tinyllama-1.1b", 22528},
+    {"stories15m", 6912},           {"stories42m", 16384},      {"stories110m", 36864},
+    {"llama-3.1-70b", 327680},      {"llama-3.1-405b", 516096}, {"qwen3-32b", 262144},
+    {"mistral-large-2407", 360448}, {"gemma-3-27b", 507904},
 };
 
 TEST(Presets, EveryReferenceRowHasAPresetWithItsBytesPerToken) {

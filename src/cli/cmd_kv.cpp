@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/human_format.h"
 #include "cli/kv_render.h"
 #include "cli/model_source.h"
 #include "cli/stop_signal.h"
@@ -16,6 +17,8 @@
 #include "core/byte_size.h"
 #include "core/dtype.h"
 #include "core/error.h"
+#include "plan/capacity.h"
+#include "plan/gpus.h"
 #include "plan/kv_report.h"
 #include "plan/kv_report_json.h"
 #include "serve/planner_routes.h"
@@ -33,6 +36,10 @@ struct KvOptions {
   std::string memory;
   std::string weights_dtype;
   std::string weights;
+  std::string gpu;
+  int64_t tp = 1;
+  std::string overhead;
+  bool list_gpus = false;
   bool sweep = false;
   bool per_layer = false;
   bool json = false;
@@ -68,15 +75,29 @@ plan::KvRequest build_request(const KvOptions& o) {
   r.ctx = o.ctx;
   r.block_size = o.block_size;
   if (o.users_opt->count()) r.users = o.users;
+  if (!o.memory.empty() && !o.gpu.empty())
+    fail(ErrorKind::kInvalidArgument, "give --memory or --gpu, not both");
   if (!o.memory.empty()) r.memory_bytes = parse_byte_size(o.memory);
+  if (!o.gpu.empty()) {
+    const plan::Gpu* g = plan::find_gpu(o.gpu);
+    if (!g) fail(ErrorKind::kInvalidArgument, "unknown GPU '" + o.gpu + "' (see --list-gpus)");
+    r.memory_bytes = g->memory_bytes;
+  }
+  const bool memory = r.memory_bytes.has_value();
   if (!o.weights.empty()) {
-    if (o.memory.empty()) fail(ErrorKind::kInvalidArgument, "--weights needs --memory");
+    if (!memory) fail(ErrorKind::kInvalidArgument, "--weights needs --memory or --gpu");
     r.weights_bytes = parse_byte_size(o.weights, /*zero_ok=*/true);
+  }
+  if (o.tp != 1 && !memory) fail(ErrorKind::kInvalidArgument, "--tp needs --memory or --gpu");
+  r.tp = o.tp;
+  if (!o.overhead.empty()) {
+    if (!memory) fail(ErrorKind::kInvalidArgument, "--overhead needs --memory or --gpu");
+    plan::parse_overhead(o.overhead, r.overhead_bytes, r.overhead_fraction);
   }
   const std::string wd = !o.weights_dtype.empty()       ? o.weights_dtype
                          : !r.model.torch_dtype.empty() ? r.model.torch_dtype
                                                         : "bf16";
-  r.weights_dtype = parse_dtype(wd);
+  r.weights = plan::parse_weights_format(wd);
   r.sweep = o.sweep;
   r.per_layer = o.per_layer;
   return r;
@@ -99,6 +120,16 @@ int run_ui(const KvOptions& o) {
 
 int run_kv(const KvOptions& o) {
   if (o.ui) return run_ui(o);
+  if (o.list_gpus) {
+    if (o.json) {
+      std::cout << plan::gpus_json().dump(2) << "\n";
+    } else {
+      for (const plan::Gpu& g : plan::gpus())
+        std::cout << fmt::format("{:<14} {:<28} {}\n", g.key, g.display,
+                                 format_bytes(g.memory_bytes));
+    }
+    return 0;
+  }
   if (o.list_presets) {
     if (o.json) {
       std::cout << plan::presets_json().dump(2) << "\n";
@@ -135,8 +166,17 @@ Command add_kv_command(CLI::App& root) {
       ->capture_default_str();
   cmd->add_option("--memory", o->memory, "Memory for weights and KV, e.g. 80GiB or 24GB");
   cmd->add_option("--weights-dtype", o->weights_dtype,
-                  "Weight dtype for --memory: f32, f16, bf16, fp8, int8 (default: the config's "
-                  "torch_dtype, else bf16)");
+                  "Weights format for --memory: f32, f16, bf16, fp8, int8, q4_0 (4.5 bits), "
+                  "int4-g128 (AWQ/GPTQ: 4.16 bits, embeddings in 16 bits) (default: the "
+                  "config's torch_dtype, else bf16)");
+  cmd->add_option("--gpu", o->gpu, "A GPU whose memory is --memory (see --list-gpus)");
+  cmd->add_option("--tp", o->tp,
+                  "Tensor-parallel GPUs: --memory is per GPU; weights split, KV heads split "
+                  "(or replicated past TP = h_kv)")
+      ->capture_default_str();
+  cmd->add_option("--overhead", o->overhead,
+                  "Runtime overhead per GPU, e.g. 10% of --memory or 2GiB (default 0)");
+  cmd->add_flag("--list-gpus", o->list_gpus, "The GPUs --gpu knows, with their memory");
   cmd->add_option("--weights", o->weights,
                   "Weight bytes for --memory instead of counting parameters, e.g. 4.5GiB");
   cmd->add_flag("--sweep", o->sweep, "Every divisor G of the query heads, from MHA to MQA");

@@ -99,7 +99,7 @@ int run_serve(const ServeCli& o) {
 
   const int64_t kv_bytes = blocks * static_cast<int64_t>(scheduler.kv_layout().block_bytes());
   const plan::Capacity cap = plan::capacity(m.config(), cache.kv_dtype, ctx, cache.block_size,
-                                            kv_bytes, DType::kBF16, int64_t{0});
+                                            {.memory_bytes = kv_bytes, .weights_bytes = 0});
   fmt::print(stderr, "gqa serve: model '{}' ({} layers, {} query / {} KV heads, {} context)\n",
              ho.model_name, m.config().layers, m.config().heads, m.config().kv_heads, ctx);
   // The same figure from the planner, as a command that runs as printed.

@@ -38,6 +38,7 @@ std::string users_label(const KvReport& rep) {
 }
 
 std::string sessions_cell(const KvRow& row) {
+  if (!row.capacity) return "- (TP cannot split)";
   if (!row.capacity->weights_fit) return "0 (weights too big)";
   return format_grouped(row.capacity->sessions);
 }
@@ -50,22 +51,44 @@ std::string tp_list(const std::vector<int64_t>& tp) {
 
 std::string capacity_note(const KvReport& rep, const KvRow& row) {
   const plan::Capacity& c = *row.capacity;
-  const std::string weights =
-      c.parameters > 0 && !rep.request.weights_bytes
+  const plan::KvRequest& r = rep.request;
+  std::string weights =
+      c.parameters > 0 && !r.weights_bytes
           ? fmt::format("weights {} ({} parameters in {})", format_bytes(c.weights_bytes),
-                        format_params(c.parameters), dtype_name(rep.request.weights_dtype))
+                        format_params(c.parameters), r.weights.name)
           : fmt::format("weights {} (as given)", format_bytes(c.weights_bytes));
+  std::string s;
+  if (c.tp > 1) {
+    s += fmt::format(
+        "Tensor parallel over {} GPUs: each holds {} of the weights and {} KV head{}{}\n", c.tp,
+        format_bytes(c.gpu_weights_bytes), c.kv_heads_per_gpu, c.kv_heads_per_gpu == 1 ? "" : "s",
+        c.kv_head_replicas > 1
+            ? fmt::format(" (each KV head replicated on {} GPUs: a head cannot be split)",
+                          c.kv_head_replicas)
+            : "");
+    weights = fmt::format("its share of the {}", weights);
+  }
+  const std::string per = c.tp > 1 ? " per GPU" : "";
+  const std::string overhead =
+      c.overhead_bytes > 0 ? fmt::format(" - overhead {}", format_bytes(c.overhead_bytes)) : "";
   if (!c.weights_fit)
-    return fmt::format("Memory {}: {} do not fit; no sessions.\n", format_bytes(c.memory_bytes),
-                       weights);
-  std::string s = fmt::format("Memory {} - {} = {} for KV:\n", format_bytes(c.memory_bytes),
-                              weights, format_bytes(c.available_bytes));
+    return s + fmt::format("Memory {}{}: {}{} do not fit; no sessions.\n",
+                           format_bytes(c.memory_bytes), per, weights, overhead);
+  s += fmt::format("Memory {}{} - {}{} = {} for KV:\n", format_bytes(c.memory_bytes), per, weights,
+                   overhead, format_bytes(c.available_bytes));
   s += fmt::format("  {} blocks of {} tokens ({} each), {} blocks per session of {} tokens\n",
                    format_grouped(c.blocks), rep.request.block_size, format_bytes(c.block_bytes),
                    c.blocks_per_session, rep.request.ctx);
   if (c.layer_blocks_per_session != c.blocks_per_session * rep.model.layers)
     s += fmt::format("  sliding layers need fewer: {} layer blocks per session of {} in the pool\n",
                      c.layer_blocks_per_session, format_grouped(c.layer_blocks));
+  if (c.fits)
+    s += fmt::format(
+        "{}: {} users at {} tokens need {}{} of {}; each of them could have up to {} tokens, "
+        "and {} users fit at {} tokens\n",
+        *c.fits ? "FITS" : "DOES NOT FIT", *r.users, r.ctx, format_bytes(*c.gpu_bytes_needed), per,
+        format_bytes(c.memory_bytes), format_grouped(*c.max_ctx), format_grouped(c.sessions),
+        r.ctx);
   return s;
 }
 

@@ -20,6 +20,7 @@ struct Row {
   bool tie;
   double eps;
   double llama3_rope_factor = 0;  // rope_scaling {rope_type: llama3, factor}; 0: none
+  bool full_attention = false;    // Mistral without sliding_window (Mistral-Large)
 };
 
 // L = layers, H = query heads, kv = KV heads, dh = head_dim.
@@ -52,6 +53,18 @@ constexpr Row kRows[] = {
      64, 960, 2560, 49152, 1e5, 8192, true, 1e-5},
     {"gemma-3-4b", "Gemma-3-4B (text)", "google/gemma-3-4b-it", Architecture::kGemma3, 34, 8, 4,
      256, 2560, 10240, 262208, 1e6, 131072, true, 1e-6},
+    // The large models people size most, from their config.json files.
+    {"llama-3.1-70b", "Llama-3.1-70B", "meta-llama/Llama-3.1-70B", Architecture::kLlama, 80, 64, 8,
+     128, 8192, 28672, 128256, 5e5, 131072, false, 1e-5, 8.0},
+    {"llama-3.1-405b", "Llama-3.1-405B", "meta-llama/Llama-3.1-405B", Architecture::kLlama, 126,
+     128, 8, 128, 16384, 53248, 128256, 5e5, 131072, false, 1e-5, 8.0},
+    {"qwen3-32b", "Qwen3-32B", "Qwen/Qwen3-32B", Architecture::kQwen3, 64, 64, 8, 128, 5120, 25600,
+     151936, 1e6, 40960, false, 1e-6},
+    {"mistral-large-2407", "Mistral-Large-Instruct-2407", "mistralai/Mistral-Large-Instruct-2407",
+     Architecture::kMistral, 88, 96, 8, 128, 12288, 28672, 32768, 1e6, 131072, false, 1e-5, 0,
+     true},
+    {"gemma-3-27b", "Gemma-3-27B (text)", "google/gemma-3-27b-it", Architecture::kGemma3, 62, 32,
+     16, 128, 5376, 21504, 262208, 1e6, 131072, true, 1e-6},
     {"tinyllama-1.1b", "TinyLlama-1.1B", "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
      Architecture::kLlama, 22, 32, 4, 64, 2048, 5632, 32000, 1e4, 2048, false, 1e-5},
     {"stories15m", "stories15M (llama2.c)", "karpathy/tinyllamas stories15M.bin",
@@ -81,6 +94,7 @@ ModelConfig to_config(const Row& r) {
   c.layer_types.assign(static_cast<size_t>(r.L), LayerAttention::kFull);
   switch (r.arch) {
     case Architecture::kMistral:
+      if (r.full_attention) break;
       c.sliding_window = 4096;  // every layer
       c.layer_types.assign(static_cast<size_t>(r.L), LayerAttention::kSliding);
       break;

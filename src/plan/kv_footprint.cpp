@@ -8,7 +8,6 @@
 namespace gqa::plan {
 
 namespace {
-constexpr int64_t kMaxCtx = 1'000'000'000;  // a billion tokens: far past any real context
 constexpr int64_t kMaxBlock = 1 << 20;
 }  // namespace
 

@@ -24,6 +24,9 @@ struct KvFootprint {
   int64_t layer_blocks = 0;        // sum over layers of ceil(tokens_held / block_size)
 };
 
+// The longest context the planner takes: a billion tokens, far past any real one.
+inline constexpr int64_t kMaxCtx = 1'000'000'000;
+
 // Throws Error when ctx or block_size is not positive or absurd.
 void check_ctx_and_block(int64_t ctx, int64_t block_size);
 

@@ -21,8 +21,11 @@ struct KvRequest {
   int64_t block_size = 16;  // vLLM's default
   std::optional<int64_t> users;
   std::optional<int64_t> memory_bytes;
-  DType weights_dtype = DType::kBF16;
-  std::optional<int64_t> weights_bytes;  // overrides parameters * weights_dtype size
+  WeightsFormat weights;                 // bf16 unless the config or the user says otherwise
+  std::optional<int64_t> weights_bytes;  // overrides counting parameters in that format
+  int64_t tp = 1;                        // GPUs the model is split over (memory is per GPU)
+  int64_t overhead_bytes = 0;            // runtime overhead per GPU: bytes plus
+  double overhead_fraction = 0;          // a fraction of memory
   bool sweep = false;                    // every divisor of the query heads, MHA to MQA
   bool per_layer = false;                // a footprint per layer (sliding windows)
 };
@@ -34,7 +37,7 @@ struct KvRow {
   double compression = 1.0;             // MHA bytes/token / these bytes/token, same KV dtype
   double compression_vs_mha_f16 = 1.0;  // MHA in f16 / these bytes/token, dtype included
   std::optional<int64_t> bytes_total;   // users * bytes_at_ctx
-  std::optional<Capacity> capacity;
+  std::optional<Capacity> capacity;     // with memory, when the TP degree splits these KV heads
   std::vector<int64_t> tp_even;  // tensor-parallel degrees (of 1..16) that split the KV heads
 };
 

@@ -4,6 +4,7 @@
 
 #include "config/presets.h"
 #include "core/dtype.h"
+#include "plan/gpus.h"
 
 namespace gqa::plan {
 namespace {
@@ -31,9 +32,16 @@ json row_json(const KvReport& rep, const KvRow& row) {
   if (row.capacity) {
     const Capacity& c = *row.capacity;
     j["memory_bytes"] = c.memory_bytes;
-    j["weights_dtype"] = std::string(dtype_name(r.weights_dtype));
+    j["weights_dtype"] = r.weights.name;
+    j["weights_bits_per_weight"] = r.weights.bits_per_weight;
     j["parameters"] = c.parameters;
     j["weights_bytes"] = c.weights_bytes;
+    j["tp"] = c.tp;
+    j["gpu_weights_bytes"] = c.gpu_weights_bytes;
+    j["kv_heads_per_gpu"] = c.kv_heads_per_gpu;
+    j["kv_head_replicas"] = c.kv_head_replicas;
+    j["gpu_kv_bytes_per_token"] = c.gpu_kv_bytes_per_token;
+    j["overhead_bytes"] = c.overhead_bytes;
     j["weights_fit"] = c.weights_fit;
     j["kv_bytes_available"] = c.available_bytes;
     j["block_bytes"] = c.block_bytes;
@@ -42,6 +50,11 @@ json row_json(const KvReport& rep, const KvRow& row) {
     j["layer_blocks"] = c.layer_blocks;
     j["layer_blocks_per_session"] = c.layer_blocks_per_session;
     j["sessions_fit"] = c.sessions;
+    if (c.fits) {
+      j["gpu_bytes_needed"] = *c.gpu_bytes_needed;
+      j["fits"] = *c.fits;
+      j["max_ctx"] = *c.max_ctx;
+    }
   }
   return j;
 }
@@ -94,6 +107,13 @@ json presets_json() {
                    {"kv_heads", p.config.kv_heads},
                    {"head_dim", p.config.head_dim},
                    {"kv_bytes_per_token_f16", p.config.kv_bytes_per_token(KvDtype::kF16)}});
+  return arr;
+}
+
+json gpus_json() {
+  json arr = json::array();
+  for (const Gpu& g : gpus())
+    arr.push_back({{"gpu", g.key}, {"name", g.display}, {"memory_bytes", g.memory_bytes}});
   return arr;
 }
 

@@ -10,5 +10,7 @@ namespace gqa::plan {
 
 nlohmann::json to_json(const KvReport& report);
 nlohmann::json presets_json();
+// [{gpu, name, memory_bytes}] of plan::gpus().
+nlohmann::json gpus_json();
 
 }  // namespace gqa::plan

@@ -9,6 +9,8 @@
 #include "core/dtype.h"
 #include "core/error.h"
 #include "core/kv_dtype.h"
+#include "plan/capacity.h"
+#include "plan/gpus.h"
 #include "plan/kv_report.h"
 #include "plan/kv_report_json.h"
 #include "serve/openai_api.h"
@@ -34,8 +36,9 @@ int64_t integer(const std::string& name, const std::string& text) {
 }  // namespace
 
 json plan_query(const std::multimap<std::string, std::string>& params) {
-  static const std::set<std::string> known{"preset", "config", "kv_heads",      "kv_dtype",  "ctx",
-                                           "users",  "memory", "weights_dtype", "block_size"};
+  static const std::set<std::string> known{
+      "preset", "config",        "kv_heads",   "kv_dtype", "ctx",      "users",    "memory",
+      "gpu",    "weights_dtype", "block_size", "tp",       "overhead", "per_layer"};
   for (const auto& [k, v] : params) {
     if (!known.contains(k)) bad(k, "unknown parameter '" + k + "'");
     if (params.count(k) > 1) bad(k, "parameter '" + k + "' is given more than once");
@@ -85,11 +88,27 @@ json plan_query(const std::multimap<std::string, std::string>& params) {
       param = "memory";
       r.memory_bytes = parse_byte_size(*v);
     }
+    if (const auto* v = get("gpu"); v && !v->empty()) {
+      param = "gpu";
+      if (r.memory_bytes) bad("gpu", "give 'memory' or 'gpu', not both");
+      const plan::Gpu* g = plan::find_gpu(*v);
+      if (!g) bad("gpu", "unknown GPU '" + *v + "' (see /v1/gpus)");
+      r.memory_bytes = g->memory_bytes;
+    }
+    if (const auto* v = get("tp")) {
+      param = "tp";
+      r.tp = integer(param, *v);
+    }
+    if (const auto* v = get("overhead"); v && !v->empty()) {
+      param = "overhead";
+      plan::parse_overhead(*v, r.overhead_bytes, r.overhead_fraction);
+    }
     param = "weights_dtype";
     const std::string* wd = get("weights_dtype");
-    r.weights_dtype = parse_dtype(wd                             ? *wd
-                                  : !r.model.torch_dtype.empty() ? r.model.torch_dtype
-                                                                 : "bf16");
+    r.weights = plan::parse_weights_format(wd && !wd->empty()             ? *wd
+                                           : !r.model.torch_dtype.empty() ? r.model.torch_dtype
+                                                                          : "bf16");
+    if (const auto* v = get("per_layer")) r.per_layer = *v == "1" || *v == "true";
     r.sweep = true;
     param.clear();
     const plan::KvReport report = plan::make_report(r);
@@ -107,6 +126,8 @@ json plan_query(const std::multimap<std::string, std::string>& params) {
                                      {"--memory", "memory"},
                                      {"--block-size", "block_size"},
                                      {"--weights-dtype", "weights_dtype"},
+                                     {"--overhead", "overhead"},
+                                     {"--tp", "tp"},
                                      {"--kv-dtype", "kv_dtype"}})
       for (size_t at; (at = msg.find(flag)) != std::string::npos;)
         msg.replace(at, flag.size(), name);
@@ -116,6 +137,10 @@ json plan_query(const std::multimap<std::string, std::string>& params) {
 
 json preset_list() {
   return plan::presets_json();
+}
+
+json gpu_list() {
+  return plan::gpus_json();
 }
 
 }  // namespace gqa::serve

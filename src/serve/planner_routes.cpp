@@ -33,6 +33,9 @@ void add_planner_routes(httplib::Server& svr) {
   svr.Get("/v1/presets", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(preset_list().dump(), "application/json");
   });
+  svr.Get("/v1/gpus", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(gpu_list().dump(), "application/json");
+  });
 }
 
 PlannerServer::PlannerServer() : svr_(std::make_unique<httplib::Server>()) {
