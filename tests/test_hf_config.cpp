@@ -43,6 +43,20 @@ TEST(HfConfig, Qwen3ExplicitHeadDimWinsOverHiddenOverHeads) {
   EXPECT_EQ(c.parameter_count(), 4'022'468'096);
 }
 
+// A pasted config (the planner page) is named by its repository, else its class.
+TEST(HfConfig, AConfigGivenAsTextIsNamedByNameOrPathThenArchitecture) {
+  const std::string body =
+      R"("num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 64,
+         "intermediate_size": 128, "vocab_size": 100)";
+  EXPECT_EQ(parse_hf_config(R"({"_name_or_path": "me/tiny", "model_type": "llama", )" + body + "}",
+                            "x")
+                .name,
+            "me/tiny");
+  EXPECT_EQ(
+      parse_hf_config(R"({"architectures": ["Qwen2ForCausalLM"], )" + body + "}", "x").name,
+      "Qwen2ForCausalLM");
+}
+
 TEST(HfConfig, LlamaTwoMhaFieldsAndDefaults) {
   const ModelConfig c = load("llama-2-7b.json");
   EXPECT_EQ(c.layers, 32);

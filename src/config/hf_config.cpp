@@ -295,6 +295,18 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
   } catch (const Error& e) {
     fail(e.kind(), source + ": " + e.what());
   }
+  // A name for a config given as text (load_hf_config names it by its folder instead): the
+  // repository it was saved from, else its class.
+  if (const auto it = top.find("_name_or_path");
+      it != top.end() && it->is_string() && !it->get<std::string>().empty()) {
+    const std::string path = it->get<std::string>();
+    c.name = path.substr(0, 200);
+  } else if (const auto a = top.find("architectures");
+             a != top.end() && a->is_array() && !a->empty() && (*a)[0].is_string()) {
+    c.name = (*a)[0].get<std::string>().substr(0, 200);
+  } else {
+    c.name = std::string(architecture_name(c.arch));
+  }
   return c;
 }
 
