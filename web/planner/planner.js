@@ -1,18 +1,25 @@
 // The KV planner page. It computes nothing itself: every number comes from GET /v1/plan (the
-// gqa planner); this file only reads the inputs, asks, and draws the answer.
+// gqa planner); this file only reads the inputs, asks, and draws the answer. The inputs live in
+// the address bar too (the same names as /v1/plan's parameters), so a plan can be shared.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const CONFIG = "__config__";
+// Inputs that map one to one onto /v1/plan parameters (and the page's URL).
+const FIELDS = [
+  ["kv-dtype", "kv_dtype"], ["ctx", "ctx"], ["users", "users"], ["gpu", "gpu"],
+  ["memory", "memory"], ["tp", "tp"], ["overhead", "overhead"], ["weights-dtype", "weights_dtype"],
+];
 
 const state = {
   model: null,     // {preset} or {config}
   kvHeads: null,   // null: the model's own grouping
-  valid: [],       // the divisors of the query heads, from the planner
+  valid: [],       // the divisors of the query heads, ascending, from the planner
   request: 0,      // the newest request; older answers are dropped
   plan: null,      // the last answer shown
+  gpus: [],
 };
 
 // Bytes to text: MiB below 1 GiB ("0.125 MiB", "512 MiB"), else GiB; 4 significant digits.
@@ -21,19 +28,43 @@ function formatBytes(bytes) {
   return bytes >= GiB ? `${num(bytes / GiB)} GiB` : `${num(bytes / MiB)} MiB`;
 }
 const formatCount = (n) => Number(n).toLocaleString("en-US");
+const plural = (n, word) => `${formatCount(n)} ${word}${Number(n) === 1 ? "" : "s"}`;
+
+function groupingName(kvHeads, heads) {
+  return kvHeads === heads ? "MHA" : kvHeads === 1 ? "MQA" : `GQA-${kvHeads}`;
+}
+// "GQA-8, 4 query heads per KV head": what a screen reader says for the slider.
+function groupingText(kvHeads, heads) {
+  const rep = heads / kvHeads;
+  return `${groupingName(kvHeads, heads)}, ${plural(rep, "query head")} per KV head`;
+}
 
 function query() {
   const p = new URLSearchParams();
   if (state.model.preset) p.set("preset", state.model.preset);
   else p.set("config", state.model.config);
   if (state.kvHeads !== null) p.set("kv_heads", state.kvHeads);
-  p.set("kv_dtype", $("kv-dtype").value);
-  p.set("ctx", $("ctx").value.trim());
-  p.set("users", $("users").value.trim());
-  const memory = $("memory").value.trim();
-  if (memory) p.set("memory", memory);
-  if ($("weights-dtype").value) p.set("weights_dtype", $("weights-dtype").value);
+  for (const [id, name] of FIELDS) {
+    const v = $(id).value.trim();
+    if (v && !(id === "memory" && $("gpu").value)) p.set(name, v);
+  }
   return p;
+}
+
+// The address bar: what is needed to show this page again.
+function saveToUrl() {
+  const p = query();
+  history.replaceState(null, "", `${location.pathname}?${p}`);
+}
+
+function showError(message) {
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = false;
+  $("results").classList.add("stale");  // what is below no longer answers these inputs
+  document.body.dataset.state = "error";
+  box.scrollIntoView({ block: "nearest" });
+  box.focus({ preventScroll: true });
 }
 
 async function update() {
@@ -41,63 +72,127 @@ async function update() {
   const id = ++state.request;
   let plan;
   try {
-    const res = await fetch(`/v1/plan?${query()}`);
+    const p = query();
+    p.set("per_layer", "1");
+    const res = await fetch(`/v1/plan?${p}`);
     const body = await res.json();
     if (id !== state.request) return;
     if (!res.ok) throw new Error(body.error ? body.error.message : `HTTP ${res.status}`);
     plan = body;
   } catch (e) {
     if (id !== state.request) return;
-    $("error").textContent = e.message;
-    $("error").hidden = false;
-    document.body.dataset.state = "error";
+    showError(e.message);
     return;
   }
   $("error").hidden = true;
+  $("results").classList.remove("stale");
   show(plan);
+  saveToUrl();
   document.body.dataset.state = "ready";
 }
 
 function setSlider(plan) {
   state.valid = plan.valid_kv_heads.slice().sort((a, b) => a - b);
   const slider = $("kv-heads");
-  slider.min = 1;
-  slider.max = plan.heads;
-  slider.value = plan.kv_heads;
-  $("kv-ticks").replaceChildren(...state.valid.map((d) => new Option("", d)));
+  slider.min = 0;
+  slider.max = state.valid.length - 1;
+  $("kv-ticks").replaceChildren(...state.valid.map((_, i) => new Option("", i)));
   $("scale-mha").textContent = `MHA = ${plan.heads}`;
 }
 
-function nearestValid(v) {
-  return state.valid.reduce((best, d) => (Math.abs(d - v) < Math.abs(best - v) ? d : best));
+function showVerdict(plan) {
+  const box = $("verdict");
+  box.hidden = plan.fits === undefined;
+  $("sessions-card").classList.toggle("bad", plan.users > (plan.sessions_fit ?? Infinity));
+  if (box.hidden) return;
+  const gpus = plan.tp > 1 ? ` on each of ${plan.tp} GPUs` : "";
+  const ctx = formatCount(plan.ctx);
+  box.classList.toggle("fits", plan.fits);
+  box.classList.toggle("no-fit", !plan.fits);
+  $("verdict-head").textContent = plan.fits
+      ? `Fits: ${plural(plan.users, "user")} at ${ctx} tokens`
+      : `Does not fit: ${plural(plan.users, "user")} at ${ctx} tokens`;
+  const kv = plan.gpu_bytes_needed - plan.gpu_weights_bytes - plan.overhead_bytes;
+  // The weights used, and why they differ from the published model's when they do.
+  const regrouped = plan.kv_heads !== plan.model_kv_heads
+      ? ` (with ${plan.grouping}'s smaller K/V projections)` : "";
+  $("verdict-detail").textContent =
+      `Needs ${formatBytes(plan.gpu_bytes_needed)} of ${formatBytes(plan.memory_bytes)}${gpus}: ` +
+      `weights ${formatBytes(plan.gpu_weights_bytes)} (${plan.weights_dtype}` +
+      `${plan.tp > 1 ? `, 1/${plan.tp} of ${formatBytes(plan.weights_bytes)}` : ""})${regrouped} + ` +
+      `runtime overhead ${formatBytes(plan.overhead_bytes)} + KV ${formatBytes(kv)}.`;
+  $("verdict-limits").textContent = plan.weights_fit
+      ? `Most users at ${ctx} tokens: ${formatCount(plan.sessions_fit)}. ` +
+        `Longest context for ${plural(plan.users, "user")}: ${formatCount(plan.max_ctx)} tokens.`
+      : "The weights and the overhead alone take more than the memory: no KV fits.";
+}
+
+function showNotes(plan) {
+  if (plan.tp > 1) {
+    const replicas = plan.kv_head_replicas > 1
+        ? ` Each KV head is replicated on ${plan.kv_head_replicas} GPUs: a KV head cannot be split, ` +
+          `so past TP = ${plan.kv_heads} the KV cache per GPU stops shrinking.`
+        : "";
+    $("tp-note").textContent =
+        `Tensor parallel over ${plan.tp} GPUs: each holds ${formatBytes(plan.gpu_weights_bytes)} of ` +
+        `the weights and ${plural(plan.kv_heads_per_gpu, "KV head")} ` +
+        `(${formatBytes(plan.gpu_kv_bytes_per_token)}/token).${replicas}`;
+  } else {
+    $("tp-note").textContent =
+        `Tensor parallel: ${plural(plan.kv_heads, "KV head")} split evenly at TP ` +
+        `${plan.tp_even_split.join(", ")}; beyond that, KV heads are replicated.`;
+  }
+  // Sliding-window layers (Gemma 3, Mistral) hold fewer tokens: say how the KV splits.
+  const layers = plan.per_layer || [];
+  const sliding = layers.filter((l) => l.attention === "sliding");
+  if (sliding.length === 0) {
+    $("sliding-note").textContent = "";
+    return;
+  }
+  const full = layers.filter((l) => l.attention === "full");
+  const sum = (ls) => ls.reduce((s, l) => s + l.kv_bytes_at_ctx, 0);
+  $("sliding-note").textContent =
+      `Sliding-window attention: ${sliding.length} of ${layers.length} layers keep ` +
+      `min(${formatCount(plan.ctx)}, ${formatCount(plan.sliding_window)}) = ` +
+      `${formatCount(sliding[0].tokens_held)} tokens (${formatBytes(sum(sliding))}), ` +
+      `${full.length} full layers keep ${formatCount(plan.ctx)} (${formatBytes(sum(full))}): ` +
+      `${formatBytes(plan.kv_bytes_at_ctx)} at context instead of ` +
+      `${formatBytes(plan.kv_bytes_per_token * plan.ctx)}.`;
 }
 
 function show(plan) {
   state.plan = plan;
-  if (Number($("kv-heads").max) !== plan.heads || state.kvHeads === null) setSlider(plan);
+  if (state.valid.length === 0 || state.valid[state.valid.length - 1] !== plan.heads ||
+      state.kvHeads === null)
+    setSlider(plan);
   state.kvHeads = plan.kv_heads;
-  $("kv-heads").value = plan.kv_heads;
+  const slider = $("kv-heads");
+  slider.value = state.valid.indexOf(plan.kv_heads);
+  slider.setAttribute("aria-valuetext", groupingText(plan.kv_heads, plan.heads));
   $("kv-heads-label").textContent =
-      `${plan.kv_heads} · ${plan.grouping} · ${plan.n_rep} query head${plan.n_rep > 1 ? "s" : ""} each`;
+      `${plan.kv_heads} · ${plan.grouping} · ${plural(plan.n_rep, "query head")} each`;
   $("model-title").textContent =
       `${plan.model}: ${plan.layers} layers, ${plan.heads} query heads, head_dim ${plan.head_dim}, ` +
       `KV ${plan.kv_dtype}`;
   const ctx = formatCount(plan.ctx);
   $("kv-per-token").textContent = `${formatBytes(plan.kv_bytes_per_token)}/token`;
+  $("kv-per-token-bytes").textContent = `${formatCount(plan.kv_bytes_per_token)} bytes`;
   $("kv-at-ctx-label").textContent = `KV at ${ctx} tokens (one user)`;
   $("kv-at-ctx").textContent = formatBytes(plan.kv_bytes_at_ctx);
   $("compression").textContent = `${Number(plan.compression.toPrecision(4))}×`;
-  $("total-label").textContent = `KV for ${formatCount(plan.users ?? 1)} user${plan.users > 1 ? "s" : ""}`;
+  $("total-label").textContent = `KV for ${plural(plan.users ?? 1, "user")}`;
   $("kv-total").textContent = formatBytes(plan.kv_bytes_total ?? plan.kv_bytes_at_ctx);
   if (plan.sessions_fit !== undefined) {
     $("sessions").textContent = formatCount(plan.sessions_fit);
     $("sessions-note").textContent = plan.weights_fit
-        ? `of ${ctx} tokens in ${formatBytes(plan.memory_bytes)} after ${formatBytes(plan.weights_bytes)} of weights`
-        : `the weights alone (${formatBytes(plan.weights_bytes)}) do not fit`;
+        ? `of ${ctx} tokens${plan.tp > 1 ? " (per GPU group)" : ""}`
+        : `the weights alone (${formatBytes(plan.gpu_weights_bytes)}) do not fit`;
   } else {
     $("sessions").textContent = "–";
-    $("sessions-note").textContent = "give a memory budget";
+    $("sessions-note").textContent = "pick a GPU or give the memory";
   }
+  showVerdict(plan);
+  showNotes(plan);
   $("compare-ctx").textContent = `at ${ctx} tokens`;
   $("mha-heads").textContent = plan.heads;
   $("mha-per-token").textContent = formatBytes(plan.mha_kv_bytes_per_token);
@@ -127,6 +222,8 @@ function drawDiagram(heads, kvHeads) {
     return e;
   };
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("aria-label",
+                   `${heads} query heads on ${plural(kvHeads, "KV head")}, ${nRep} per group`);
   const parts = [];
   for (let h = 0; h < heads; h++) {
     const g = Math.floor(h / nRep);
@@ -140,19 +237,32 @@ function drawDiagram(heads, kvHeads) {
   }
   const label = (x, y, text) => { const t = el("text", { x, y, "font-size": 12, fill: "#5b6474" }); t.textContent = text; return t; };
   parts.push(label(pad, 14, `${heads} query heads`));
-  parts.push(label(pad, 144, `${kvHeads} KV head${kvHeads > 1 ? "s" : ""} (K and V cached once per group of ${nRep})`));
+  parts.push(label(pad, 144, `${plural(kvHeads, "KV head")} (K and V cached once per group of ${nRep})`));
   svg.replaceChildren(...parts);
 }
 
+// One button per grouping (reachable by Tab, chosen by Enter or Space), bar length = KV at context.
 function drawSweep(plan) {
   const max = Math.max(...plan.rows.map((r) => r.kv_bytes_at_ctx));
   $("sweep").replaceChildren(...plan.rows.map((r) => {
-    const row = document.createElement("div");
+    const row = document.createElement("button");
+    row.type = "button";
     row.className = "bar-row" + (r.kv_heads === plan.kv_heads ? " current" : "");
-    row.title = `Use ${r.kv_heads} KV heads`;
-    row.innerHTML = `<span>${r.grouping} (${r.kv_heads})</span>` +
-        `<div class="bar" style="width:${(100 * r.kv_bytes_at_ctx / max).toFixed(2)}%"></div>` +
-        `<span class="bar-value">${formatBytes(r.kv_bytes_at_ctx)}</span>`;
+    row.setAttribute("aria-pressed", String(r.kv_heads === plan.kv_heads));
+    row.setAttribute("aria-label",
+                     `${groupingText(r.kv_heads, plan.heads)}: ${formatBytes(r.kv_bytes_at_ctx)}`);
+    const name = document.createElement("span");
+    name.textContent = `${r.grouping} (${r.kv_heads})`;
+    const bar = document.createElement("span");
+    bar.className = "bar";
+    bar.style.width = `${(100 * r.kv_bytes_at_ctx / max).toFixed(2)}%`;
+    const track = document.createElement("span");
+    track.className = "track";
+    track.append(bar);
+    const value = document.createElement("span");
+    value.className = "bar-value";
+    value.textContent = formatBytes(r.kv_bytes_at_ctx);
+    row.append(name, track, value);
     row.addEventListener("click", () => { state.kvHeads = r.kv_heads; update(); });
     return row;
   }));
@@ -167,31 +277,77 @@ function chooseModel() {
   update();
 }
 
+function useConfig() {
+  let text = $("config-text").value;
+  try {
+    text = JSON.stringify(JSON.parse(text));  // compact, for the address bar
+  } catch {
+    // Sent as it is: the planner says what is wrong with it.
+  }
+  state.model = { config: text };
+  state.kvHeads = null;
+  update();
+}
+
+function chooseGpu() {
+  const gpu = state.gpus.find((g) => g.gpu === $("gpu").value);
+  $("memory").disabled = Boolean(gpu);
+  $("memory").value = gpu ? formatBytes(gpu.memory_bytes).replace(" ", "") : "";
+  update();
+}
+
+// Inputs from the address bar (a shared plan), before the first request.
+function restoreFromUrl(presets) {
+  const p = new URLSearchParams(location.search);
+  for (const [id, name] of FIELDS) if (p.has(name)) $(id).value = p.get(name);
+  const gpu = state.gpus.find((g) => g.gpu === $("gpu").value);
+  if (gpu) {
+    $("memory").disabled = true;
+    $("memory").value = formatBytes(gpu.memory_bytes).replace(" ", "");
+  }
+  if (p.has("kv_heads")) state.kvHeads = Number(p.get("kv_heads"));
+  if (p.has("config")) {
+    $("preset").value = CONFIG;
+    $("config-box").hidden = false;
+    $("config-text").value = p.get("config");
+    state.model = { config: p.get("config") };
+    return true;
+  }
+  if (p.has("preset") && presets.some((x) => x.preset === p.get("preset"))) {
+    $("preset").value = p.get("preset");
+    state.model = { preset: p.get("preset") };
+    return true;
+  }
+  return false;
+}
+
 async function init() {
-  const presets = await (await fetch("/v1/presets")).json();
+  const [presets, gpus] = await Promise.all([
+    fetch("/v1/presets").then((r) => r.json()),
+    fetch("/v1/gpus").then((r) => r.json()),
+  ]);
+  state.gpus = gpus;
+  for (const g of gpus) $("gpu").append(new Option(`${g.name} (${formatBytes(g.memory_bytes)})`, g.gpu));
   const select = $("preset");
   for (const p of presets)
     select.append(new Option(`${p.model} (${p.heads}/${p.kv_heads} heads)`, p.preset));
   select.append(new Option("Paste a config.json…", CONFIG));
   select.value = presets.some((p) => p.preset === "llama-2-7b") ? "llama-2-7b" : presets[0].preset;
   select.addEventListener("change", chooseModel);
-  $("use-config").addEventListener("click", () => {
-    state.model = { config: $("config-text").value };
-    state.kvHeads = null;
-    update();
-  });
+  $("use-config").addEventListener("click", useConfig);
   $("kv-heads").addEventListener("input", () => {
-    const d = nearestValid(Number($("kv-heads").value));  // snap to a divisor of H
-    $("kv-heads").value = d;
-    if (d !== state.kvHeads) { state.kvHeads = d; update(); }
+    const d = state.valid[Number($("kv-heads").value)];
+    if (d !== undefined && d !== state.kvHeads) { state.kvHeads = d; update(); }
   });
+  $("gpu").addEventListener("change", chooseGpu);
   for (const id of ["kv-dtype", "weights-dtype"]) $(id).addEventListener("change", update);
-  for (const id of ["ctx", "users", "memory"]) $(id).addEventListener("input", update);
+  for (const id of ["ctx", "users", "memory", "tp", "overhead"]) $(id).addEventListener("input", update);
   // Only the diagram depends on the page's width: redraw it, do not ask the planner again.
   window.addEventListener("resize", () => {
     if (state.plan) drawDiagram(state.plan.heads, state.plan.kv_heads);
   });
-  chooseModel();
+  if (restoreFromUrl(presets)) update();
+  else chooseModel();
 }
 
-init().catch((e) => { $("error").textContent = `cannot load presets: ${e.message}`; $("error").hidden = false; });
+init().catch((e) => showError(`cannot load the presets: ${e.message}`));
