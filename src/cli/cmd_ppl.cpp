@@ -12,6 +12,7 @@
 #include "cli/progress.h"
 #include "cli/runtime_options.h"
 #include "core/error.h"
+#include "core/interrupt.h"
 #include "core/text_file.h"
 #include "eval/logprob_file.h"
 #include "eval/perplexity.h"
@@ -51,7 +52,11 @@ int run_ppl(const PplCli& o) {
   const int64_t vocab = m.config().vocab;
   std::optional<eval::LogprobWriter> saver;
   std::optional<eval::KlComparer> kl;
-  if (!o.save.empty()) saver.emplace(o.save, vocab);
+  if (!o.save.empty()) {
+    // Ctrl-C stops between windows and the unfinished file is removed (one line from main).
+    interrupt_on_signals();
+    saver.emplace(o.save, vocab);
+  }
   if (!o.kld.empty()) kl.emplace(o.kld, vocab);
   Progress progress("ppl", o.json, Progress::Unit::kTokens);
   const eval::PplResult r = eval::perplexity(
@@ -61,6 +66,7 @@ int run_ppl(const PplCli& o) {
         if (kl) kl->add(lp, target);
       },
       [&](int64_t done, int64_t total) {
+        throw_if_interrupted();
         progress.update(static_cast<uint64_t>(done), static_cast<uint64_t>(total));
       });
   progress.finish();
@@ -103,8 +109,9 @@ Command add_ppl_command(CLI::App& root) {
       root.add_subcommand("ppl", "Perplexity of a text; KL divergence against a baseline");
   cmd->add_option("ckpt", o->ckpt, "Checkpoint folder")->required();
   add_runtime_options(*cmd, o->rt, "f32");
-  cmd->add_option("--file", o->file,
-                  "Text file, any size (encoded a block at a time with the checkpoint's tokenizer)");
+  cmd->add_option(
+      "--file", o->file,
+      "Text file, any size (encoded a block at a time with the checkpoint's tokenizer)");
   cmd->add_option("--tokens-file", o->tokens_file,
                   "Token ids separated by commas, spaces or newlines");
   cmd->add_option("--ctx", o->ctx, "Window length in tokens")->capture_default_str();
