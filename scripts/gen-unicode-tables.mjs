@@ -143,7 +143,14 @@ std::span<const StandIn> unicode_stand_ins() {
 }  // namespace gqa::tok
 `;
 
-// Full lowercase of each code point that has one (16.0).
+// Table entries n to a line.
+const rowsOf = (entries, n) => {
+  const lines = [];
+  for (let i = 0; i < entries.length; i += n) lines.push("    " + entries.slice(i, i + n).join(" "));
+  return lines.join("\n");
+};
+
+// Full lowercase of each code point that has one (17.0).
 const importData = async (pkg, path) =>
   (await import(pathToFileURL(require.resolve(`${pkg}/${path}/code-points.mjs`)).href)).default;
 // 17.0: Rust's char::to_lowercase follows the Unicode version of the Rust standard library the
@@ -168,7 +175,7 @@ namespace gqa::tok {
 namespace {
 // clang-format off
 constexpr LowercaseMapping kLowercase[] = {
-${lowerRows.map(([f, t]) => `    {${hex(f)}, {${hex(t[0])}, ${t.length > 1 ? hex(t[1]) : "0"}}},`).join("\n")}
+${rowsOf(lowerRows.map(([f, t]) => `{${hex(f)}, {${hex(t[0])}, ${t.length > 1 ? hex(t[1]) : "0"}}},`), 4)}
 };
 // clang-format on
 }  // namespace
