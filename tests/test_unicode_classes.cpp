@@ -13,6 +13,7 @@
 
 #include "tokenizer/regex.h"
 #include "tokenizer/unicode_stand_ins.h"
+#include "tokenizer/unicode_text.h"
 
 namespace gqa::tok {
 namespace {
@@ -22,24 +23,6 @@ const std::filesystem::path kData = std::filesystem::path(GQA_TEST_DATA);
 
 bool is_surrogate(char32_t c) {
   return c >= 0xD800 && c <= 0xDFFF;
-}
-
-void append_utf8(char32_t c, std::string& out) {
-  if (c < 0x80) {
-    out += static_cast<char>(c);
-  } else if (c < 0x800) {
-    out += static_cast<char>(0xC0 | (c >> 6));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else if (c < 0x10000) {
-    out += static_cast<char>(0xE0 | (c >> 12));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (c >> 18));
-    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (c & 0x3F));
-  }
 }
 
 // Every scalar value in order, and the code point at each byte offset where one starts.

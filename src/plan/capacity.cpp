@@ -19,6 +19,20 @@ int64_t layer_blocks_at(const ModelConfig& m, KvDtype dtype, int64_t ctx, int64_
 
 }  // namespace
 
+bool tp_splits(int64_t kv_heads, int64_t tp) {
+  return tp >= 1 && (kv_heads % tp == 0 || tp % kv_heads == 0);
+}
+
+void check_tp(int64_t kv_heads, int64_t tp) {
+  if (tp < 1 || tp > 1024)
+    fail(ErrorKind::kInvalidArgument, "--tp must be between 1 and 1024, got " + std::to_string(tp));
+  if (!tp_splits(kv_heads, tp))
+    fail(ErrorKind::kInvalidArgument,
+         "--tp " + std::to_string(tp) + " cannot split " + std::to_string(kv_heads) +
+             " KV heads: it must divide them or be a multiple of them (KV heads are replicated "
+             "past tp = h_kv)");
+}
+
 void parse_overhead(std::string_view text, int64_t& bytes, double& fraction) {
   bytes = 0;
   fraction = 0;
@@ -33,20 +47,19 @@ void parse_overhead(std::string_view text, int64_t& bytes, double& fraction) {
     fraction = pct / 100;
     return;
   }
-  bytes = parse_byte_size(text, /*zero_ok=*/true);
+  try {
+    bytes = parse_byte_size(text, /*zero_ok=*/true);
+  } catch (const Error&) {
+    fail(ErrorKind::kInvalidArgument, "bad overhead '" + std::string(text) +
+                                          "': a percentage of memory below 100% (e.g. 10%) or "
+                                          "a size (e.g. 2GiB)");
+  }
 }
 
 Capacity capacity(const ModelConfig& m, KvDtype dtype, int64_t ctx, int64_t block_size,
                   const CapacityRequest& q) {
   if (q.memory_bytes <= 0) fail(ErrorKind::kInvalidArgument, "--memory must be positive");
-  if (q.tp < 1 || q.tp > 1024)
-    fail(ErrorKind::kInvalidArgument,
-         "--tp must be between 1 and 1024, got " + std::to_string(q.tp));
-  if (m.kv_heads % q.tp != 0 && q.tp % m.kv_heads != 0)
-    fail(ErrorKind::kInvalidArgument,
-         "--tp " + std::to_string(q.tp) + " cannot split " + std::to_string(m.kv_heads) +
-             " KV heads: it must divide them or be a multiple of them (KV heads are replicated "
-             "past tp = h_kv)");
+  check_tp(m.kv_heads, q.tp);
   if (q.overhead_bytes < 0 || !(q.overhead_fraction >= 0 && q.overhead_fraction < 1))
     fail(ErrorKind::kInvalidArgument, "--overhead must be at least 0 and below 100% of memory");
   Capacity c;

@@ -56,6 +56,11 @@ struct Capacity {
   std::optional<int64_t> max_ctx;
 };
 
+// Whether tp GPUs can share kv_heads: tp divides them or is a multiple of them (replicas).
+bool tp_splits(int64_t kv_heads, int64_t tp);
+// Throws Error naming the KV heads when tp_splits is false or tp is out of range.
+void check_tp(int64_t kv_heads, int64_t tp);
+
 // A runtime overhead as people write it: "10%" (of the memory) or a size ("1.5GiB"). Throws
 // Error naming the forms.
 void parse_overhead(std::string_view text, int64_t& bytes, double& fraction);

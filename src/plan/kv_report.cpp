@@ -10,12 +10,6 @@ namespace {
 
 constexpr int64_t kMaxUsers = 1'000'000'000;
 
-// A row's capacity needs a TP degree that splits its KV heads; other groupings than the one
-// asked about get none (the current one is checked first, with the error).
-bool tp_splits(const ModelConfig& grouped, int64_t tp) {
-  return tp >= 1 && (grouped.kv_heads % tp == 0 || tp % grouped.kv_heads == 0);
-}
-
 KvRow make_row(const ModelConfig& grouped, const KvRequest& r, const KvFootprint& mha,
                int64_t mha_f16_per_token) {
   KvRow row;
@@ -26,7 +20,8 @@ KvRow make_row(const ModelConfig& grouped, const KvRequest& r, const KvFootprint
   row.compression = static_cast<double>(mha.bytes_per_token) / per_token;
   row.compression_vs_mha_f16 = static_cast<double>(mha_f16_per_token) / per_token;
   if (r.users) row.bytes_total = checked_mul(*r.users, row.footprint.bytes_at_ctx, "KV total");
-  if (r.memory_bytes && tp_splits(grouped, r.tp))
+  // Other groupings than the one asked about may not split over r.tp: they get no capacity.
+  if (r.memory_bytes && tp_splits(grouped.kv_heads, r.tp))
     row.capacity = capacity(grouped, r.kv_dtype, r.ctx, r.block_size,
                             {.memory_bytes = *r.memory_bytes,
                              .weights = r.weights,
@@ -63,9 +58,7 @@ KvReport make_report(const KvRequest& r) {
   const ModelConfig mha_model = r.model.regrouped(r.model.heads);
   const KvFootprint mha = kv_footprint(mha_model, r.kv_dtype, r.ctx, r.block_size);
   const int64_t mha_f16 = mha_model.kv_bytes_per_token(KvDtype::kF16);
-  if (r.memory_bytes && !tp_splits(rep.model, r.tp))  // the error, naming the current KV heads
-    capacity(rep.model, r.kv_dtype, r.ctx, r.block_size,
-             {.memory_bytes = *r.memory_bytes, .tp = r.tp});
+  if (r.memory_bytes) check_tp(rep.model.kv_heads, r.tp);  // the grouping asked about
   rep.mha = make_row(mha_model, r, mha, mha_f16);
   rep.current = make_row(rep.model, r, mha, mha_f16);
   if (r.sweep)

@@ -13,21 +13,6 @@ struct Tables {
   std::unordered_map<char32_t, unsigned char> to_byte;
 };
 
-std::string utf8(char32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
-
 const Tables& tables() {
   static const Tables t = [] {
     Tables r;
@@ -35,7 +20,7 @@ const Tables& tables() {
     for (int b = 0; b < 256; ++b) {
       const bool printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
       const char32_t cp = printable ? static_cast<char32_t>(b) : next++;
-      r.to_text[static_cast<size_t>(b)] = utf8(cp);
+      append_utf8(cp, r.to_text[static_cast<size_t>(b)]);
       r.to_byte[cp] = static_cast<unsigned char>(b);
     }
     return r;
