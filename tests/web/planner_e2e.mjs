@@ -117,6 +117,8 @@ try {
   await page.selectOption("#weights-dtype", "int4-g128");
   await expectContains(page, "#tp-note", "Tensor parallel over 2 GPUs: each holds");
   await expectContains(page, "#verdict-detail", "on each of 2 GPUs");
+  // The address bar is written when the answer arrives: wait for the int4 one.
+  await expectContains(page, "#verdict-detail", "(int4-g128");
   const shown = await page.locator("#verdict-detail").textContent();
 
   // The address bar holds the plan: a new page from it shows the same.
@@ -159,6 +161,7 @@ try {
   await page.locator("#tp").fill("1");
   await page.locator("#users").fill("16");
   await expectContains(page, "#model-title", "Llama-3.1-8B");
+  await expectContains(page, "#verdict-head", "16 users");
   await page.screenshot({ path: screenshot, fullPage: true });
 
   // A phone: one column, every control reachable.
