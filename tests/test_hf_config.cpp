@@ -75,7 +75,7 @@ TEST(HfConfig, Llama31RopeScalingIsRead) {
   const ModelConfig c = load("llama-3.1-8b.json");
   ASSERT_TRUE(c.rope_scaling.has_value());
   EXPECT_EQ(c.rope_scaling->type, "llama3");
-  EXPECT_DOUBLE_EQ(c.rope_scaling->factor, 8.0);
+  EXPECT_DOUBLE_EQ(c.rope_scaling->factor.value_or(0), 8.0);
   EXPECT_EQ(c.rope_scaling->original_max_positions, 8192);
   EXPECT_DOUBLE_EQ(c.rope_theta, 500000.0);
   EXPECT_EQ(c.kv_bytes_per_token(KvDtype::kF16), 131072);

@@ -152,6 +152,31 @@ Architecture find_architecture(const json& top, const json& text, const std::str
        source + ": unknown architecture '" + named + "' (supported: " + supported_list() + ")");
 }
 
+// SmolLM3's no_rope_layers: 1 where a layer applies RoPE, 0 where it does not; by default every
+// no_rope_layer_interval-th layer (4) goes without.
+std::vector<bool> read_layer_rope(const Fields& f, Architecture arch, int64_t layers) {
+  if (arch != Architecture::kSmolLM3) return {};
+  std::vector<bool> rope(static_cast<size_t>(layers), true);
+  if (f.has("no_rope_layers")) {
+    const json& v = f.at("no_rope_layers");
+    if (!v.is_array() || static_cast<int64_t>(v.size()) != layers)
+      fail(ErrorKind::kParse, f.source() + ": 'no_rope_layers' must be a list of " +
+                                  std::to_string(layers) + " zeros and ones");
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (!(v[i].is_number_integer() || v[i].is_boolean()))
+        f.type_error("no_rope_layers", "a list of zeros and ones", v);
+      rope[i] = v[i].is_boolean() ? v[i].get<bool>() : v[i].get<int64_t>() != 0;
+    }
+    return rope;
+  }
+  const int64_t interval = f.opt_int("no_rope_layer_interval").value_or(4);
+  if (interval <= 0)
+    fail(ErrorKind::kParse, f.source() + ": no_rope_layer_interval must be positive");
+  for (int64_t i = 0; i < layers; ++i)
+    rope[static_cast<size_t>(i)] = (i + 1) % interval != 0;
+  return rope;
+}
+
 std::vector<LayerAttention> read_layer_types(const Fields& f, Architecture arch, int64_t layers,
                                              std::optional<int64_t> window) {
   std::vector<LayerAttention> types(static_cast<size_t>(layers), LayerAttention::kFull);
@@ -177,9 +202,16 @@ std::vector<LayerAttention> read_layer_types(const Fields& f, Architecture arch,
     case Architecture::kPhi3:  // the window applies to every layer
       std::fill(types.begin(), types.end(), LayerAttention::kSliding);
       break;
+    case Architecture::kSmolLM3:
+      // Sliding only with use_sliding_window, on the layers without RoPE.
+      if (f.opt_bool("use_sliding_window").value_or(false)) {
+        const std::vector<bool> rope = read_layer_rope(f, arch, layers);
+        for (int64_t i = 0; i < layers; ++i)
+          if (!rope[static_cast<size_t>(i)]) types[static_cast<size_t>(i)] = LayerAttention::kSliding;
+      }
+      break;
     case Architecture::kQwen2:
     case Architecture::kQwen3:
-    case Architecture::kSmolLM3:
       // Sliding only with use_sliding_window, from layer max_window_layers on.
       if (f.opt_bool("use_sliding_window").value_or(false)) {
         const int64_t from = f.opt_int("max_window_layers").value_or(layers);
@@ -202,20 +234,91 @@ std::vector<LayerAttention> read_layer_types(const Fields& f, Architecture arch,
   return types;
 }
 
+std::vector<double> read_factor_list(const Fields& f, const char* key) {
+  std::vector<double> out;
+  if (!f.has(key)) return out;
+  const json& v = f.at(key);
+  if (!v.is_array() || v.size() > static_cast<size_t>(kMaxHeadDim))
+    f.type_error(key, "a list of numbers", v);
+  for (const json& x : v) {
+    if (!x.is_number()) f.type_error(key, "a list of numbers", v);
+    out.push_back(x.get<double>());
+  }
+  return out;
+}
+
+// A rope_scaling object, or transformers 5's rope_parameters entry (which holds rope_theta too).
+RopeScaling read_rope_object(const Fields& rf) {
+  RopeScaling s;
+  s.type = rf.opt_str("rope_type").value_or(rf.opt_str("type").value_or(""));
+  if (s.type.empty())
+    fail(ErrorKind::kParse, rf.source() + ": neither 'rope_type' nor 'type' is given");
+  s.factor = rf.opt_num("factor");
+  s.low_freq_factor = rf.opt_num("low_freq_factor").value_or(1.0);
+  s.high_freq_factor = rf.opt_num("high_freq_factor").value_or(4.0);
+  s.original_max_positions = rf.opt_int("original_max_position_embeddings").value_or(0);
+  s.short_factor = read_factor_list(rf, "short_factor");
+  s.long_factor = read_factor_list(rf, "long_factor");
+  s.attention_factor = rf.opt_num("attention_factor");
+  return s;
+}
+
 std::optional<RopeScaling> read_rope_scaling(const Fields& f) {
   if (!f.has("rope_scaling")) return std::nullopt;
   const json& r = f.at("rope_scaling");
   if (!r.is_object()) f.type_error("rope_scaling", "an object", r);
-  Fields rf(r, f.source() + " rope_scaling");
-  RopeScaling s;
-  s.type = rf.opt_str("rope_type").value_or(rf.opt_str("type").value_or(""));
-  if (s.type.empty())
-    fail(ErrorKind::kParse, f.source() + ": rope_scaling has neither 'rope_type' nor 'type'");
-  s.factor = rf.opt_num("factor").value_or(1.0);
-  s.low_freq_factor = rf.opt_num("low_freq_factor").value_or(1.0);
-  s.high_freq_factor = rf.opt_num("high_freq_factor").value_or(4.0);
-  s.original_max_positions = rf.opt_int("original_max_position_embeddings").value_or(0);
+  RopeScaling s = read_rope_object(Fields(r, f.source() + " rope_scaling"));
+  if (s.type == "default") return std::nullopt;
   return s;
+}
+
+// transformers 5 writes rope_theta and rope_scaling as rope_parameters: one object, or one per
+// layer type (Gemma 3: full_attention, sliding_attention).
+void read_rope_parameters(const Fields& f, ModelConfig& c) {
+  if (!f.has("rope_parameters")) return;
+  const json& r = f.at("rope_parameters");
+  if (!r.is_object()) f.type_error("rope_parameters", "an object", r);
+  const bool per_type = r.contains("full_attention");
+  auto apply = [&](const json& obj, const std::string& name, bool local) {
+    if (!obj.is_object()) f.type_error(name, "an object", obj);
+    const Fields rf(obj, f.source() + " " + name);
+    const std::optional<double> theta = rf.opt_num("rope_theta");
+    if (local) {
+      if (theta) c.rope_local_theta = *theta;
+      return;
+    }
+    if (theta) c.rope_theta = *theta;
+    RopeScaling s = read_rope_object(rf);
+    if (s.type != "default") c.rope_scaling = s;
+  };
+  apply(per_type ? r.at("full_attention") : r, "rope_parameters", false);
+  if (per_type && r.contains("sliding_attention"))
+    apply(r.at("sliding_attention"), "rope_parameters.sliding_attention", true);
+}
+
+// The MLP activation: hidden_act (hidden_activation in Gemma 3). One the runtime does not
+// compute is noted in not_implemented, the planner can still size the model.
+Activation read_activation(const Fields& f, Architecture arch,
+                           std::vector<std::string>& not_implemented) {
+  const bool gemma = arch == Architecture::kGemma3;
+  const char* key = gemma ? "hidden_activation" : "hidden_act";
+  const std::string act = f.opt_str(key).value_or(gemma ? "gelu_pytorch_tanh" : "silu");
+  if (act == "silu" || act == "swish") return Activation::kSilu;
+  if (act == "gelu_pytorch_tanh") return Activation::kGeluTanh;
+  not_implemented.push_back(std::string(key) + ": \"" + act.substr(0, 40) +
+                            "\" (silu and gelu_pytorch_tanh are)");
+  return Activation::kSilu;
+}
+
+// Settings that change the forward pass in ways gqa does not compute: named, never ignored.
+void note_not_implemented(const Fields& f, Architecture arch, std::vector<std::string>& out) {
+  if (f.opt_bool("mlp_bias").value_or(false)) out.push_back("mlp_bias: true");
+  if (f.opt_bool("use_bidirectional_attention").value_or(false))
+    out.push_back("use_bidirectional_attention: true");
+  // transformers' Gemma 3 attention does not apply it either; refused rather than guessed.
+  if (arch == Architecture::kGemma3 && f.has("attn_logit_softcapping"))
+    out.push_back("attn_logit_softcapping (transformers' Gemma 3 attention does not apply it)");
+  if (f.has("attention_chunk_size")) out.push_back("attention_chunk_size");
 }
 
 }  // namespace
@@ -259,6 +362,14 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
       f.opt_num("rope_local_base_freq").value_or(c.arch == Architecture::kGemma3 ? 10000.0 : 0.0);
   c.partial_rotary_factor = f.opt_num("partial_rotary_factor").value_or(1.0);
   c.rope_scaling = read_rope_scaling(f);
+  read_rope_parameters(f, c);
+  c.original_max_positions = f.opt_int("original_max_position_embeddings").value_or(0);
+  c.hidden_act = read_activation(f, c.arch, c.not_implemented);
+  note_not_implemented(f, c.arch, c.not_implemented);
+  if (c.arch == Architecture::kGemma3) {
+    c.query_pre_attn_scalar = f.opt_num("query_pre_attn_scalar").value_or(256.0);
+    c.final_logit_softcapping = f.opt_num("final_logit_softcapping");
+  }
   c.norm_eps = f.opt_num("rms_norm_eps").value_or(d.norm_eps);
   c.max_positions = f.opt_int("max_position_embeddings").value_or(d.max_positions);
   c.tie_embeddings = f.opt_bool("tie_word_embeddings")
@@ -271,7 +382,10 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
   if (!c.sliding_window && c.arch == Architecture::kGemma3) c.sliding_window = 4096;
   // Sized by the layer count: only within bounds (validate() names a bad count below).
   if (c.layers > 0 && c.layers <= kMaxLayers)
+  {
     c.layer_types = read_layer_types(f, c.arch, c.layers, c.sliding_window);
+    c.layer_rope = read_layer_rope(f, c.arch, c.layers);
+  }
   c.torch_dtype =
       tf.opt_str("torch_dtype")
           .value_or(tf.opt_str("dtype").value_or(f.opt_str("torch_dtype").value_or("")));

@@ -45,25 +45,42 @@ std::string to_hf_config_json(const ModelConfig& m) {
   j["rms_norm_eps"] = m.norm_eps;
   j["rope_theta"] = m.rope_theta;
   if (m.rope_scaling) {
+    const RopeScaling& rs = *m.rope_scaling;
     nlohmann::ordered_json r;
-    r["rope_type"] = m.rope_scaling->type;
-    r["factor"] = m.rope_scaling->factor;
-    if (m.rope_scaling->type == "llama3") {
-      r["low_freq_factor"] = m.rope_scaling->low_freq_factor;
-      r["high_freq_factor"] = m.rope_scaling->high_freq_factor;
+    r["rope_type"] = rs.type;
+    if (rs.factor) r["factor"] = *rs.factor;
+    if (rs.type == "llama3") {
+      r["low_freq_factor"] = rs.low_freq_factor;
+      r["high_freq_factor"] = rs.high_freq_factor;
     }
-    if (m.rope_scaling->original_max_positions > 0)
-      r["original_max_position_embeddings"] = m.rope_scaling->original_max_positions;
+    if (rs.original_max_positions > 0)
+      r["original_max_position_embeddings"] = rs.original_max_positions;
+    if (!rs.short_factor.empty()) r["short_factor"] = rs.short_factor;
+    if (!rs.long_factor.empty()) r["long_factor"] = rs.long_factor;
+    if (rs.attention_factor) r["attention_factor"] = *rs.attention_factor;
     j["rope_scaling"] = r;
   } else {
     j["rope_scaling"] = nullptr;
   }
+  if (m.original_max_positions > 0)
+    j["original_max_position_embeddings"] = m.original_max_positions;
   if (m.partial_rotary_factor != 1.0) j["partial_rotary_factor"] = m.partial_rotary_factor;
+  if (m.arch == Architecture::kSmolLM3) {
+    nlohmann::ordered_json rope = nlohmann::ordered_json::array();
+    for (int64_t l = 0; l < m.layers; ++l) rope.push_back(m.uses_rope(l) ? 1 : 0);
+    j["no_rope_layers"] = rope;
+  }
+  const char* act = m.hidden_act == Activation::kGeluTanh ? "gelu_pytorch_tanh" : "silu";
   if (m.arch == Architecture::kGemma3) {
     j["rope_local_base_freq"] = m.rope_local_theta;
-    j["hidden_activation"] = "gelu_pytorch_tanh";
+    j["hidden_activation"] = act;
+    j["query_pre_attn_scalar"] =
+        m.query_pre_attn_scalar > 0 ? m.query_pre_attn_scalar : static_cast<double>(m.head_dim);
+    j["final_logit_softcapping"] = m.final_logit_softcapping
+                                       ? nlohmann::ordered_json(*m.final_logit_softcapping)
+                                       : nullptr;
   } else {
-    j["hidden_act"] = "silu";
+    j["hidden_act"] = act;
   }
   j["tie_word_embeddings"] = m.tie_embeddings;
   if (m.arch != Architecture::kQwen2) j["attention_bias"] = m.attention_bias;

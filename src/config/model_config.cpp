@@ -26,14 +26,16 @@ std::string number(double v) {
 }
 
 // The factors a rope_scaling object may hold: finite, positive, and for llama3 a band
-// low_freq_factor < high_freq_factor over a positive original context (both are divided by).
-void check_rope_scaling(const RopeScaling& s) {
-  auto positive = [&](const char* field, double v) {
+// low_freq_factor < high_freq_factor over a positive original context (both are divided by);
+// longrope's per-pair factors, one per rotated pair.
+void check_rope_scaling(const RopeScaling& s, int64_t rotary_dim) {
+  auto positive = [&](const std::string& field, double v) {
     if (!(v > 0 && v <= 1e6))
       fail(ErrorKind::kInvalidArgument,
-           std::string("rope_scaling ") + field + " = " + number(v) + " is outside (0, 1e6]");
+           "rope_scaling " + field + " = " + number(v) + " is outside (0, 1e6]");
   };
-  positive("factor", s.factor);
+  if (s.factor) positive("factor", *s.factor);
+  if (s.attention_factor) positive("attention_factor", *s.attention_factor);
   positive("low_freq_factor", s.low_freq_factor);
   positive("high_freq_factor", s.high_freq_factor);
   if (s.original_max_positions < 0 || s.original_max_positions > kMaxPositions)
@@ -46,6 +48,17 @@ void check_rope_scaling(const RopeScaling& s) {
     if (s.original_max_positions <= 0)
       fail(ErrorKind::kInvalidArgument,
            "rope_scaling type llama3 needs a positive original_max_position_embeddings");
+  }
+  if (s.type == "longrope") {
+    for (const auto* list : {&s.short_factor, &s.long_factor}) {
+      const char* name = list == &s.short_factor ? "short_factor" : "long_factor";
+      if (static_cast<int64_t>(list->size()) != rotary_dim / 2)
+        fail(ErrorKind::kInvalidArgument,
+             std::string("rope_scaling ") + name + " has " + std::to_string(list->size()) +
+                 " factors; the " + std::to_string(rotary_dim) + " rotated values need " +
+                 std::to_string(rotary_dim / 2));
+      for (double f : *list) positive(name, f);
+    }
   }
 }
 
@@ -111,9 +124,20 @@ void ModelConfig::validate() const {
          "rope_local_base_freq = " + number(rope_local_theta) + " is outside [1, 1e12]");
   if (!(norm_eps > 0 && norm_eps <= 1))
     fail(ErrorKind::kInvalidArgument, "rms_norm_eps = " + number(norm_eps) + " is outside (0, 1]");
-  if (rope_scaling) check_rope_scaling(*rope_scaling);
   if (!(partial_rotary_factor > 0 && partial_rotary_factor <= 1))
     fail(ErrorKind::kInvalidArgument, "partial_rotary_factor must be in (0, 1]");
+  if (rope_scaling) check_rope_scaling(*rope_scaling, rotary_dim());
+  if (original_max_positions < 0 || original_max_positions > kMaxPositions)
+    fail(ErrorKind::kInvalidArgument, "original_max_position_embeddings is outside [0, 2^34]");
+  if (!layer_rope.empty() && static_cast<int64_t>(layer_rope.size()) != layers)
+    fail(ErrorKind::kInvalidArgument, "no_rope_layers has " + std::to_string(layer_rope.size()) +
+                                          " entries for " + std::to_string(layers) + " layers");
+  if (!(query_pre_attn_scalar == 0 || (query_pre_attn_scalar > 0 && query_pre_attn_scalar <= 1e9)))
+    fail(ErrorKind::kInvalidArgument,
+         "query_pre_attn_scalar = " + number(query_pre_attn_scalar) + " is not positive");
+  if (final_logit_softcapping && !(*final_logit_softcapping > 0 && *final_logit_softcapping <= 1e9))
+    fail(ErrorKind::kInvalidArgument, "final_logit_softcapping = " +
+                                          number(*final_logit_softcapping) + " is not positive");
   if (max_positions < 0 || max_positions > kMaxPositions)
     fail(ErrorKind::kInvalidArgument,
          "max_position_embeddings = " + std::to_string(max_positions) + " is outside [0, 2^34]");
@@ -135,6 +159,10 @@ void ModelConfig::validate() const {
     fail(ErrorKind::kInvalidArgument, "sliding-attention layers but no sliding_window");
   if (sliding_window && (*sliding_window <= 0 || *sliding_window > kMaxPositions))
     fail(ErrorKind::kInvalidArgument, "sliding_window must be in [1, 2^34]");
+}
+
+int64_t ModelConfig::rotary_dim() const {
+  return static_cast<int64_t>(static_cast<double>(head_dim) * partial_rotary_factor);
 }
 
 int64_t ModelConfig::layer_tokens_held(int64_t layer, int64_t ctx) const {
@@ -185,21 +213,20 @@ ModelConfig ModelConfig::regrouped(int64_t new_kv_heads) const {
   return c;
 }
 
-void require_llama_family(const ModelConfig& c, const std::string& where, const std::string& who) {
-  switch (c.arch) {
-    case Architecture::kLlama:
-    case Architecture::kMistral:
-    case Architecture::kQwen2:
-    case Architecture::kQwen3:
-      break;
-    default:
-      fail(ErrorKind::kUnsupported,
-           where + ": " + who + " supports Llama, Mistral, Qwen2 and Qwen3 checkpoints; " +
-               std::string(architecture_name(c.arch)) + " is not supported yet");
-  }
-  if (c.partial_rotary_factor != 1.0)
-    fail(ErrorKind::kUnsupported, where + ": partial_rotary_factor is not supported");
-  if (c.head_dim % 2 != 0) fail(ErrorKind::kUnsupported, where + ": RoPE needs an even head_dim");
+void require_runnable(const ModelConfig& c, const std::string& where, const std::string& who) {
+  if (!c.not_implemented.empty())
+    fail(ErrorKind::kUnsupported, where + ": " + who + " does not implement the config setting " +
+                                      c.not_implemented.front());
+  if (c.rotary_dim() % 2 != 0 || c.rotary_dim() <= 0)
+    fail(ErrorKind::kUnsupported, where + ": RoPE needs an even rotary dimension; head_dim " +
+                                      std::to_string(c.head_dim) + " * partial_rotary_factor " +
+                                      number(c.partial_rotary_factor) + " gives " +
+                                      std::to_string(c.rotary_dim()));
+  if (c.rope_scaling && c.rope_scaling->type != "linear" && c.rope_scaling->type != "llama3" &&
+      c.rope_scaling->type != "longrope" && c.rope_scaling->type != "default")
+    fail(ErrorKind::kUnsupported, where + ": " + who + " does not implement rope_scaling type '" +
+                                      c.rope_scaling->type + "' (default, linear, llama3 and " +
+                                      "longrope are)");
 }
 
 }  // namespace gqa

@@ -1,6 +1,6 @@
 #pragma once
-// ModelConfig: what a Hugging Face config.json says about a Llama-family decoder, plus derived
-// quantities as methods. head_dim is read from the config, never assumed to be hidden/heads.
+// ModelConfig: what a Hugging Face config.json says about a decoder of the families gqa knows
+// (Llama, Mistral, Qwen2, Qwen3, Phi-3, SmolLM3, Gemma 3), plus derived quantities as methods. head_dim is read from the config, never assumed to be hidden/heads.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -18,11 +18,16 @@ enum class LayerAttention { kFull, kSliding };
 
 struct RopeScaling {
   std::string type;  // "llama3", "linear", "yarn", "dynamic", "longrope", ...
-  double factor = 1.0;
+  std::optional<double> factor;   // absent: 1, or for longrope max / original positions
   double low_freq_factor = 1.0;   // llama3
   double high_freq_factor = 4.0;  // llama3
   int64_t original_max_positions = 0;
+  std::vector<double> short_factor, long_factor;  // longrope: one per rotated pair
+  std::optional<double> attention_factor;         // longrope: cos and sin are scaled by it
 };
+
+// The MLP's gate activation: SiLU (SwiGLU) or the tanh approximation of GELU (Gemma's GeGLU).
+enum class Activation { kSilu, kGeluTanh };
 
 // Bounds well beyond any published model: past them a value is a typo or a hostile file, not a
 // model. validate() holds every config to them; readers check counts before sizing anything.
@@ -48,8 +53,17 @@ struct ModelConfig {
   int64_t vocab = 0;
   double rope_theta = 10000.0;
   double rope_local_theta = 0.0;  // Gemma 3 sliding layers (rope_local_base_freq); 0: unused
-  double partial_rotary_factor = 1.0;
+  double partial_rotary_factor = 1.0;  // share of head_dim that RoPE rotates (Phi-4-mini: 0.75)
   std::optional<RopeScaling> rope_scaling;
+  // Phi-3's top-level original_max_position_embeddings (longrope); 0 when not given.
+  int64_t original_max_positions = 0;
+  std::vector<bool> layer_rope;  // per layer, false: no RoPE (SmolLM3); empty: RoPE everywhere
+  Activation hidden_act = Activation::kSilu;
+  double query_pre_attn_scalar = 0;  // attention scores scale by its -1/2; 0: head_dim (Gemma 3)
+  std::optional<double> final_logit_softcapping;  // logits = cap * tanh(logits / cap)
+  // Config settings the native runtime and the trainer do not implement, one line each
+  // ("mlp_bias: true"). The planner can still size such a model; require_runnable refuses it.
+  std::vector<std::string> not_implemented;
   double norm_eps = 1e-6;
   int64_t max_positions = 0;
   bool tie_embeddings = false;
@@ -70,6 +84,11 @@ struct ModelConfig {
 
   int64_t n_rep() const { return heads / kv_heads; }  // query heads per KV head
   int64_t q_dim() const { return heads * head_dim; }
+  // Values of a head that RoPE rotates: int(head_dim * partial_rotary_factor), as transformers.
+  int64_t rotary_dim() const;
+  bool uses_rope(int64_t layer) const {
+    return layer_rope.empty() || layer_rope.at(static_cast<size_t>(layer));
+  }
   int64_t kv_dim() const { return kv_heads * head_dim; }
   bool is_mha() const { return kv_heads == heads; }
   bool is_mqa() const { return kv_heads == 1; }
@@ -93,10 +112,10 @@ struct ModelConfig {
   ModelConfig regrouped(int64_t kv_heads) const;
 };
 
-// The model family the native runtime and the trainer implement: Llama, Mistral, Qwen2, Qwen3
-// with full rotary embeddings on an even head_dim. Throws Error (kUnsupported) naming `where`
-// and what `who` ("the runtime", "training") does not support.
-void require_llama_family(const ModelConfig& c, const std::string& where, const std::string& who);
+// What the native runtime and the trainer implement: every family above, with an even rotary
+// dimension and no setting in not_implemented. Throws Error (kUnsupported) naming `where`, what
+// `who` ("the runtime", "training") does not support, and the config field.
+void require_runnable(const ModelConfig& c, const std::string& where, const std::string& who);
 
 // Every divisor of heads from heads (MHA) down to 1 (MQA).
 std::vector<int64_t> valid_kv_head_counts(int64_t heads);

@@ -21,6 +21,7 @@ struct Row {
   double eps;
   double llama3_rope_factor = 0;  // rope_scaling {rope_type: llama3, factor}; 0: none
   bool full_attention = false;    // Mistral without sliding_window (Mistral-Large)
+  double query_pre_attn_scalar = 0;  // Gemma 3; 0: head_dim
 };
 
 // L = layers, H = query heads, kv = KV heads, dh = head_dim.
@@ -52,7 +53,7 @@ constexpr Row kRows[] = {
     {"smollm2-360m", "SmolLM2-360M", "HuggingFaceTB/SmolLM2-360M", Architecture::kLlama, 32, 15, 5,
      64, 960, 2560, 49152, 1e5, 8192, true, 1e-5},
     {"gemma-3-4b", "Gemma-3-4B (text)", "google/gemma-3-4b-it", Architecture::kGemma3, 34, 8, 4,
-     256, 2560, 10240, 262208, 1e6, 131072, true, 1e-6},
+     256, 2560, 10240, 262208, 1e6, 131072, true, 1e-6, 0, false, 256},
     // The large models people size most, from their config.json files.
     {"llama-3.1-70b", "Llama-3.1-70B", "meta-llama/Llama-3.1-70B", Architecture::kLlama, 80, 64, 8,
      128, 8192, 28672, 128256, 5e5, 131072, false, 1e-5, 8.0},
@@ -64,7 +65,7 @@ constexpr Row kRows[] = {
      Architecture::kMistral, 88, 96, 8, 128, 12288, 28672, 32768, 1e6, 131072, false, 1e-5, 0,
      true},
     {"gemma-3-27b", "Gemma-3-27B (text)", "google/gemma-3-27b-it", Architecture::kGemma3, 62, 32,
-     16, 128, 5376, 21504, 262208, 1e6, 131072, true, 1e-6},
+     16, 128, 5376, 21504, 262208, 1e6, 131072, true, 1e-6, 0, false, 168},
     {"tinyllama-1.1b", "TinyLlama-1.1B", "TinyLlama/TinyLlama-1.1B-intermediate-step-1431k-3T",
      Architecture::kLlama, 22, 32, 4, 64, 2048, 5632, 32000, 1e4, 2048, false, 1e-5},
     {"stories15m", "stories15M (llama2.c)", "karpathy/tinyllamas stories15M.bin",
@@ -112,16 +113,26 @@ ModelConfig to_config(const Row& r) {
       c.qk_norm = true;
       c.sliding_window = 1024;
       c.rope_local_theta = 1e4;
-      c.rope_scaling = RopeScaling{"linear", 8.0, 1.0, 4.0, 0};
+      c.rope_scaling = RopeScaling{};
+      c.rope_scaling->type = "linear";
+      c.rope_scaling->factor = 8.0;
+      c.hidden_act = Activation::kGeluTanh;
+      c.query_pre_attn_scalar = r.query_pre_attn_scalar;
       for (int64_t i = 0; i < r.L; ++i)
         if ((i + 1) % 6 != 0) c.layer_types[static_cast<size_t>(i)] = LayerAttention::kSliding;
       break;
     case Architecture::kLlama:
-      if (r.llama3_rope_factor > 0)
-        c.rope_scaling = RopeScaling{"llama3", r.llama3_rope_factor, 1.0, 4.0, 8192};
+      if (r.llama3_rope_factor > 0) {
+        c.rope_scaling = RopeScaling{};
+        c.rope_scaling->type = "llama3";
+        c.rope_scaling->factor = r.llama3_rope_factor;
+        c.rope_scaling->original_max_positions = 8192;
+      }
       if (std::string(r.key).starts_with("stories")) c.torch_dtype = "float32";
       break;
     case Architecture::kSmolLM3:
+      // RoPE on three layers of every four (no_rope_layers).
+      for (int64_t i = 0; i < r.L; ++i) c.layer_rope.push_back((i + 1) % 4 != 0);
       break;
   }
   c.validate();

@@ -1,6 +1,8 @@
 #include "model/model.h"
 
+#include <cmath>
 #include <string>
+#include <utility>
 
 #include "config/hf_config.h"
 #include "config/rope_frequencies.h"
@@ -14,16 +16,28 @@ namespace {
 ModelConfig runnable_config(const io::Checkpoint& ck) {
   ModelConfig c = parse_hf_config(ck.config_text(), (ck.dir() / "config.json").string());
   c.name = ck.dir().filename().string();
-  require_llama_family(c, ck.dir().string(), "the runtime");
+  require_runnable(c, ck.dir().string(), "the runtime");
   return c;
+}
+
+// Rows [first, first + n) of a stored matrix: a view, no copy (Phi-3's fused projections).
+ops::Matrix rows_of(const ops::Matrix& m, int64_t first, int64_t n) {
+  return ops::Matrix{m.row(first), m.dtype, n, m.cols};
+}
+
+// x rounded to dtype and back, as `torch.tensor(x).to(dtype)` gives it.
+float round_to(DType dtype, float x) {
+  std::byte buf[4];
+  encode_from_f32(dtype, &x, 1, buf);
+  float out = 0;
+  decode_to_f32(dtype, buf, 1, &out);
+  return out;
 }
 
 }  // namespace
 
 Model::Model(const std::filesystem::path& dir)
-    : checkpoint_(dir),
-      config_(runnable_config(checkpoint_)),
-      rope_(config_.head_dim, rope_inv_freq(config_)) {
+    : checkpoint_(dir), config_(runnable_config(checkpoint_)) {
   const TensorCheck check = check_tensors(checkpoint_.shapes(), config_);
   if (!check.ok()) fail(ErrorKind::kParse, check.first_problem(dir.string()));
   const std::string& p = check.prefix.body;
@@ -41,33 +55,83 @@ Model::Model(const std::filesystem::path& dir)
     decode_to_f32(v.dtype, v.data.data(), v.numel(), out.data());
     return out;
   };
+  const ModelConfig& c = config_;
+  const bool gemma = c.arch == Architecture::kGemma3;
+  // Gemma's RMSNorm multiplies by (1 + w) in f32: the 1 is added here, once.
+  auto norm = [&](const std::string& name) {
+    std::vector<float> w = vec(name);
+    if (gemma)
+      for (float& x : w) x += 1.0f;
+    return w;
+  };
   embed_ = matrix(p + "embed_tokens.weight");
-  lm_head_ = config_.tie_embeddings ? embed_ : matrix(check.prefix.head + "lm_head.weight");
-  final_norm_ = vec(p + "norm.weight");
-  for (int64_t l = 0; l < config_.layers; ++l) {
+  lm_head_ = c.tie_embeddings ? embed_ : matrix(check.prefix.head + "lm_head.weight");
+  final_norm_ = norm(p + "norm.weight");
+  if (gemma) embed_scale_ = round_to(embed_.dtype, std::sqrt(static_cast<float>(c.hidden)));
+  if (c.query_pre_attn_scalar > 0)
+    query_scale_ = static_cast<float>(std::sqrt(static_cast<double>(c.head_dim)) /
+                                      std::sqrt(c.query_pre_attn_scalar));
+  // One LayerRope per distinct table (Gemma 3: global and local), shared by its layers.
+  std::vector<std::pair<std::vector<float>, const LayerRope*>> tables;
+  auto rope_for = [&](int64_t l) -> const LayerRope* {
+    RopeTable t = rope_table(c, l);
+    if (t.inv_freq.empty()) return nullptr;
+    for (const auto& [freq, r] : tables)
+      if (freq == t.inv_freq) return r;
+    auto r = std::make_unique<LayerRope>(
+        LayerRope{ops::Rope(c.head_dim, t.inv_freq, t.attention_scale), std::nullopt, 0});
+    if (const int64_t at = longrope_switch(c); at > 0) {
+      RopeTable lt = rope_table(c, l, true);
+      r->long_context.emplace(c.head_dim, std::move(lt.inv_freq), lt.attention_scale);
+      r->switch_at = at;
+    }
+    tables.emplace_back(std::move(t.inv_freq), r.get());
+    ropes_.push_back(std::move(r));
+    return ropes_.back().get();
+  };
+  const int64_t qd = c.q_dim(), kvd = c.kv_dim(), ff = c.intermediate;
+  for (int64_t l = 0; l < c.layers; ++l) {
     const std::string lp = p + "layers." + std::to_string(l) + ".";
     LayerWeights w;
-    w.wq = matrix(lp + "self_attn.q_proj.weight");
-    w.wk = matrix(lp + "self_attn.k_proj.weight");
-    w.wv = matrix(lp + "self_attn.v_proj.weight");
-    w.wo = matrix(lp + "self_attn.o_proj.weight");
-    w.gate = matrix(lp + "mlp.gate_proj.weight");
-    w.up = matrix(lp + "mlp.up_proj.weight");
-    w.down = matrix(lp + "mlp.down_proj.weight");
-    w.attn_norm = vec(lp + "input_layernorm.weight");
-    w.mlp_norm = vec(lp + "post_attention_layernorm.weight");
-    if (config_.qk_norm) {
-      w.q_norm = vec(lp + "self_attn.q_norm.weight");
-      w.k_norm = vec(lp + "self_attn.k_norm.weight");
+    if (c.arch == Architecture::kPhi3) {
+      const ops::Matrix qkv = matrix(lp + "self_attn.qkv_proj.weight");  // [q; k; v]
+      w.wq = rows_of(qkv, 0, qd);
+      w.wk = rows_of(qkv, qd, kvd);
+      w.wv = rows_of(qkv, qd + kvd, kvd);
+      const ops::Matrix gate_up = matrix(lp + "mlp.gate_up_proj.weight");  // [gate; up]
+      w.gate = rows_of(gate_up, 0, ff);
+      w.up = rows_of(gate_up, ff, ff);
+    } else {
+      w.wq = matrix(lp + "self_attn.q_proj.weight");
+      w.wk = matrix(lp + "self_attn.k_proj.weight");
+      w.wv = matrix(lp + "self_attn.v_proj.weight");
+      w.gate = matrix(lp + "mlp.gate_proj.weight");
+      w.up = matrix(lp + "mlp.up_proj.weight");
     }
-    if (config_.attention_bias || config_.qkv_bias) {
+    w.wo = matrix(lp + "self_attn.o_proj.weight");
+    w.down = matrix(lp + "mlp.down_proj.weight");
+    w.attn_norm = norm(lp + "input_layernorm.weight");
+    if (gemma) {
+      // Gemma's post_attention_layernorm is on the attention output, not before the MLP.
+      w.post_attn_norm = norm(lp + "post_attention_layernorm.weight");
+      w.mlp_norm = norm(lp + "pre_feedforward_layernorm.weight");
+      w.post_mlp_norm = norm(lp + "post_feedforward_layernorm.weight");
+    } else {
+      w.mlp_norm = norm(lp + "post_attention_layernorm.weight");
+    }
+    if (c.qk_norm) {
+      w.q_norm = norm(lp + "self_attn.q_norm.weight");
+      w.k_norm = norm(lp + "self_attn.k_norm.weight");
+    }
+    w.rope = rope_for(l);
+    if (c.attention_bias || c.qkv_bias) {
       w.bq = vec(lp + "self_attn.q_proj.bias");
       w.bk = vec(lp + "self_attn.k_proj.bias");
       w.bv = vec(lp + "self_attn.v_proj.bias");
     }
-    if (config_.attention_bias) w.bo = vec(lp + "self_attn.o_proj.bias");
-    if (config_.layer_types[static_cast<size_t>(l)] == LayerAttention::kSliding)
-      w.window = *config_.sliding_window;
+    if (c.attention_bias) w.bo = vec(lp + "self_attn.o_proj.bias");
+    if (c.layer_types[static_cast<size_t>(l)] == LayerAttention::kSliding)
+      w.window = *c.sliding_window;
     layers_.push_back(std::move(w));
   }
 }

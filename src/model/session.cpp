@@ -81,10 +81,16 @@ void add_bias(float* x, const std::vector<float>& b, int64_t n) {
     for (int64_t i = 0; i < dim; ++i) x[t * dim + i] += b[static_cast<size_t>(i)];
 }
 
-// Per-head RMSNorm (Qwen3 q_norm / k_norm) over rows of n * heads vectors of head_dim.
+// Per-head RMSNorm (Qwen3 and Gemma 3 q_norm / k_norm) over rows of n * heads vectors of head_dim.
 void head_norm(float* x, const std::vector<float>& w, int64_t vectors, int64_t hd, float eps) {
   if (w.empty()) return;
   for (int64_t i = 0; i < vectors; ++i) ops::rmsnorm(x + i * hd, w.data(), hd, eps, x + i * hd);
+}
+
+// Gemma 3's norms on a sublayer's output, before it joins the residual: rows of n values.
+void post_norm(float* x, const std::vector<float>& w, int64_t rows, int64_t n, float eps) {
+  if (w.empty()) return;
+  for (int64_t r = 0; r < rows; ++r) ops::rmsnorm(x + r * n, w.data(), n, eps, x + r * n);
 }
 
 }  // namespace
@@ -144,15 +150,20 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
   float *x = act.x.data(), *xn = act.xn.data(), *q = act.q.data(), *k = act.k.data(),
         *v = act.v.data(), *att = act.att.data(), *o = act.o.data(), *g = act.g.data(),
         *u = act.u.data();
-  for (int64_t r = 0; r < n; ++r)
+  for (int64_t r = 0; r < n; ++r) {
     decode_to_f32(model.embed().dtype, model.embed().row(ids[static_cast<size_t>(r)]), H,
                   x + r * H);
+    if (model.embed_scale() != 1.0f)
+      for (int64_t i = 0; i < H; ++i) x[r * H + i] *= model.embed_scale();
+  }
 
   // A decode step (one token per sequence) multiplies row by row, so that each sequence gets
   // bit for bit the logits it would get decoding alone: batching never changes a greedy output.
   const bool decode_step = std::all_of(segments.begin(), segments.end(),
                                        [](const Segment& sg) { return sg.tokens.size() == 1; });
   const auto project = decode_step ? ops::matmul_rowwise : ops::matmul;
+  const auto gated = c.hidden_act == Activation::kGeluTanh ? ops::geglu_tanh : ops::swiglu;
+  const float q_scale = model.query_scale();
   ops::AttentionShape shape{c.heads, c.kv_heads, hd, 0};
   for (int64_t l = 0; l < c.layers; ++l) {
     const LayerWeights& w = model.layers()[static_cast<size_t>(l)];
@@ -165,14 +176,21 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
     add_bias(v, w.bv, n);
     head_norm(q, w.q_norm, n * c.heads, hd, eps);
     head_norm(k, w.k_norm, n * c.kv_heads, hd, eps);
+    if (q_scale != 1.0f)
+      for (int64_t i = 0; i < n * qd; ++i) q[i] *= q_scale;
     shape.window = w.window;
     for (size_t sgi = 0; sgi < segments.size(); ++sgi) {
       Session& s = *segments[sgi].session;
       const int64_t r0 = first_row[sgi], r1 = first_row[sgi + 1];
+      // The table of this call (longrope switches by the call's last position).
+      const ops::Rope* rope =
+          w.rope ? &w.rope->for_call(pos[static_cast<size_t>(r1 - 1)]) : nullptr;
       for (int64_t r = r0; r < r1; ++r) {
         const int64_t p = pos[static_cast<size_t>(r)];
-        model.rope().apply(q + r * qd, c.heads, p);
-        model.rope().apply(k + r * kvd, c.kv_heads, p);
+        if (rope) {
+          rope->apply(q + r * qd, c.heads, p);
+          rope->apply(k + r * kvd, c.kv_heads, p);
+        }
         for (int64_t h = 0; h < c.kv_heads; ++h) {
           s.seq_->store_k(l, h, p, k + r * kvd + h * hd);
           s.seq_->store_v(l, h, p, v + r * kvd + h * hd);
@@ -184,13 +202,15 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
     }
     project(w.wo, att, n, o);
     add_bias(o, w.bo, n);
+    post_norm(o, w.post_attn_norm, n, H, eps);
     for (int64_t i = 0; i < n * H; ++i) x[i] += o[i];
 
     for (int64_t r = 0; r < n; ++r) ops::rmsnorm(x + r * H, w.mlp_norm.data(), H, eps, xn + r * H);
     project(w.gate, xn, n, g);
     project(w.up, xn, n, u);
-    ops::swiglu(g, u, n * ff);
+    gated(g, u, n * ff);
     project(w.down, g, n, o);
+    post_norm(o, w.post_mlp_norm, n, H, eps);
     for (int64_t i = 0; i < n * H; ++i) x[i] += o[i];
   }
   // Rows that need logits: every row, or the last row of each segment.
@@ -205,6 +225,8 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
   const auto rows = static_cast<int64_t>(out_rows.size());
   logits.resize(static_cast<size_t>(rows * c.vocab));
   project(model.lm_head(), xn, rows, logits.data());
+  if (c.final_logit_softcapping)
+    ops::soft_cap(logits.data(), rows * c.vocab, static_cast<float>(*c.final_logit_softcapping));
   for (const Segment& sg : segments) sg.session->pos_ += static_cast<int64_t>(sg.tokens.size());
 }
 

@@ -10,8 +10,9 @@ namespace gqa::ops {
 
 class Rope {
  public:
-  // inv_freq: [rotary_dim / 2], rotary_dim <= head_dim. Throws Error when it does not fit.
-  Rope(int64_t head_dim, std::vector<float> inv_freq);
+  // inv_freq: [rotary_dim / 2], rotary_dim <= head_dim. cos and sin are multiplied by scale
+  // (longrope's attention factor). Throws Error when the table does not fit.
+  Rope(int64_t head_dim, std::vector<float> inv_freq, float scale = 1.0f);
 
   // Rotates n_heads vectors of head_dim values at `pos`, in place. x: [n_heads, head_dim].
   void apply(float* x, int64_t n_heads, int64_t pos) const;
@@ -20,6 +21,7 @@ class Rope {
  private:
   int64_t head_dim_;
   std::vector<float> inv_freq_;  // [rotary_dim / 2]
+  float scale_;
 };
 
 }  // namespace gqa::ops

@@ -1,9 +1,12 @@
 #pragma once
-// A libtorch Llama that mirrors src/model: the same tensors under their Hugging Face names, the
-// same RMSNorm, rotate-half RoPE (frequencies from ops::Rope, so Llama-3 scaling matches), q/k
-// norm (Qwen3), q/k/v biases (Qwen2), sliding windows, tied or separate lm_head. GQA by index
-// mapping: the queries of a group are viewed as [B, h_kv, n_rep, T, d] and broadcast against
-// their one K/V head; K and V are never repeated per query head.
+// A libtorch decoder that mirrors src/model for every family gqa runs: the same tensors under
+// their Hugging Face names, the same RMSNorm (Gemma's 1 + w, and its norms around each
+// sublayer), rotate-half RoPE with the runtime's tables (config/rope_frequencies.h: Llama-3,
+// linear and longrope scaling, partial rotary, Gemma's local base, SmolLM3's layers without
+// RoPE), q/k norm (Qwen3, Gemma 3), q/k/v biases (Qwen2), Phi-3's fused projections, SwiGLU or
+// GeGLU, sliding windows, tied or separate lm_head, logit soft-capping. GQA by index mapping:
+// the queries of a group are viewed as [B, h_kv, n_rep, T, d] and broadcast against their one
+// K/V head; K and V are never repeated per query head.
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -46,15 +49,20 @@ class TorchLlama {
   int64_t parameter_count() const;
 
  private:
+  // One RoPE table's cos and sin over a forward's positions: [T, rotary_dim].
+  struct Rotation {
+    torch::Tensor cos, sin;
+  };
   TorchLlama(ModelConfig config, std::vector<NamedTensor> params);
   // masked: [T, T], true where query t may not see key s (causal, and the window if sliding).
-  torch::Tensor attention(int64_t layer, const torch::Tensor& h, const torch::Tensor& cos,
-                          const torch::Tensor& sin, const torch::Tensor& masked) const;
+  // rope: null for a layer without RoPE.
+  torch::Tensor attention(int64_t layer, const torch::Tensor& h, const Rotation* rope,
+                          const torch::Tensor& masked) const;
+  torch::Tensor mlp(int64_t layer, const torch::Tensor& h) const;
 
   ModelConfig config_;
   std::vector<NamedTensor> params_;      // expected_tensors() order
   std::map<std::string, size_t> index_;  // name -> params_ index
-  torch::Tensor inv_freq_;               // [head_dim / 2], f64
 };
 
 }  // namespace gqa::train
