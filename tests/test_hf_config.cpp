@@ -48,13 +48,12 @@ TEST(HfConfig, AConfigGivenAsTextIsNamedByNameOrPathThenArchitecture) {
   const std::string body =
       R"("num_hidden_layers": 2, "num_attention_heads": 4, "hidden_size": 64,
          "intermediate_size": 128, "vocab_size": 100)";
-  EXPECT_EQ(parse_hf_config(R"({"_name_or_path": "me/tiny", "model_type": "llama", )" + body + "}",
-                            "x")
-                .name,
-            "me/tiny");
   EXPECT_EQ(
-      parse_hf_config(R"({"architectures": ["Qwen2ForCausalLM"], )" + body + "}", "x").name,
-      "Qwen2ForCausalLM");
+      parse_hf_config(R"({"_name_or_path": "me/tiny", "model_type": "llama", )" + body + "}", "x")
+          .name,
+      "me/tiny");
+  EXPECT_EQ(parse_hf_config(R"({"architectures": ["Qwen2ForCausalLM"], )" + body + "}", "x").name,
+            "Qwen2ForCausalLM");
 }
 
 TEST(HfConfig, LlamaTwoMhaFieldsAndDefaults) {

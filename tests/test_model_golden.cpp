@@ -53,7 +53,10 @@ INSTANTIATE_TEST_SUITE_P(Cases, Golden,
                          ::testing::Values("llama_mha_f32", "llama_gqa_f32", "llama_mqa_f32",
                                            "llama_mha_bf16", "llama3_rope_gqa_f32",
                                            "qwen2_bias_gqa_f32", "qwen3_qknorm_gqa_f32",
-                                           "qwen3_qknorm_gqa_bf16", "mistral_window_gqa_f32"));
+                                           "qwen3_qknorm_gqa_bf16", "mistral_window_gqa_f32",
+                                           "phi3_longrope_gqa_f32", "phi3_window_mqa_bf16",
+                                           "smollm3_nope_gqa_f32", "smollm3_nope_mha_bf16",
+                                           "gemma3_local_global_gqa_f32", "gemma3_mqa_bf16"));
 
 TEST(ModelGolden, ConvertedCheckpointsMatchTheReferenceOnPooledWeights) {
   test::TempDir tmp;
@@ -75,6 +78,18 @@ TEST(ModelGolden, ConvertedCheckpointsMatchTheReferenceOnPooledWeights) {
   two.kv_heads = 2;
   convert::convert_checkpoint(src, tmp / "g2", two);
   expect_matches_golden(tmp / "g2", test::read_golden(src / "converted_g2.golden"));
+}
+
+// Every family converts: Phi-3's fused qkv_proj (only its K and V rows pooled), SmolLM3, Gemma 3.
+TEST(ModelGolden, ConvertedPhi3SmolLM3AndGemma3MatchTheReferenceOnPooledWeights) {
+  test::TempDir tmp;
+  for (const char* name :
+       {"phi3_longrope_gqa_f32", "smollm3_nope_gqa_f32", "gemma3_local_global_gqa_f32"}) {
+    convert::ConvertOptions one;
+    one.kv_heads = 1;
+    convert::convert_checkpoint(kGolden / name, tmp / name, one);
+    expect_matches_golden(tmp / name, test::read_golden(kGolden / name / "converted_g1.golden"));
+  }
 }
 
 TEST(ModelGolden, DecodingWithTheCacheEqualsRecomputingWithoutIt) {

@@ -45,9 +45,11 @@ class TrainStepGolden : public ::testing::TestWithParam<std::string> {};
 
 // Computed in float64 on both sides. The one f32 quantity is RoPE's inverse frequencies, which
 // the trainer takes from config/rope_frequencies.h (as the runtime does) so as to mirror the
-// runtime exactly; their rounding (~6e-8) bounds the agreement at about 1e-8 relative. A structural
-// error shows up near 1e-2.
-constexpr double kGoldenTolerance = 1e-7;
+// runtime exactly; their rounding (~6e-8) bounds the agreement at about 1e-8 relative, and at
+// 2.1e-7 for the longrope case, whose attention factor (sqrt 2 on cos and sin, so scores x2)
+// sharpens the softmax. A structural error shows up near 1e-2.
+constexpr double kGoldenTolerance = 5e-7;
+constexpr double kLossTolerance = 5e-8;  // absolute, on losses near 7 (longrope: 1.6e-8)
 TEST_P(TrainStepGolden, LossGradientsAndUpdateMatchPyTorch) {
   const fs::path dir = kGolden / GetParam();
   std::ifstream in(dir / "train_step.json");
@@ -56,7 +58,7 @@ TEST_P(TrainStepGolden, LossGradientsAndUpdateMatchPyTorch) {
   const Batch batch{long_tensor(g["ids"]), long_tensor(g["targets"])};
 
   torch::Tensor loss = model.loss(batch.ids, batch.targets);
-  EXPECT_NEAR(loss.item<double>(), g["loss"].get<double>(), 1e-8);
+  EXPECT_NEAR(loss.item<double>(), g["loss"].get<double>(), kLossTolerance);
   loss.backward();
   for (const auto& [name, want] : g["grads"].items())
     EXPECT_LE(max_rel(model.param(name).grad(), want.get<std::vector<double>>()), kGoldenTolerance)
@@ -71,14 +73,16 @@ TEST_P(TrainStepGolden, LossGradientsAndUpdateMatchPyTorch) {
   auto opt = make_optimizer(model, r);
   const double step_loss =
       train_step(model, *opt, batch, r.lr, g["clip"].get<double>(), Precision::kF32);
-  EXPECT_NEAR(step_loss, g["loss"].get<double>(), 1e-8);
+  EXPECT_NEAR(step_loss, g["loss"].get<double>(), kLossTolerance);
   for (const auto& [name, want] : g["after"].items())
     EXPECT_LE(max_rel(model.param(name), want.get<std::vector<double>>()), kGoldenTolerance)
         << name;
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, TrainStepGolden,
-                         ::testing::Values("train_llama_gqa", "train_qwen2_bias_mqa_tied"));
+                         ::testing::Values("train_llama_gqa", "train_qwen2_bias_mqa_tied",
+                                           "train_phi3_longrope_gqa", "train_smollm3_nope_mqa",
+                                           "train_gemma3_gqa"));
 
 ModelConfig small_config(int64_t kv_heads) {
   ModelConfig c;

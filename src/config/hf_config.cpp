@@ -172,8 +172,7 @@ std::vector<bool> read_layer_rope(const Fields& f, Architecture arch, int64_t la
   const int64_t interval = f.opt_int("no_rope_layer_interval").value_or(4);
   if (interval <= 0)
     fail(ErrorKind::kParse, f.source() + ": no_rope_layer_interval must be positive");
-  for (int64_t i = 0; i < layers; ++i)
-    rope[static_cast<size_t>(i)] = (i + 1) % interval != 0;
+  for (int64_t i = 0; i < layers; ++i) rope[static_cast<size_t>(i)] = (i + 1) % interval != 0;
   return rope;
 }
 
@@ -207,7 +206,8 @@ std::vector<LayerAttention> read_layer_types(const Fields& f, Architecture arch,
       if (f.opt_bool("use_sliding_window").value_or(false)) {
         const std::vector<bool> rope = read_layer_rope(f, arch, layers);
         for (int64_t i = 0; i < layers; ++i)
-          if (!rope[static_cast<size_t>(i)]) types[static_cast<size_t>(i)] = LayerAttention::kSliding;
+          if (!rope[static_cast<size_t>(i)])
+            types[static_cast<size_t>(i)] = LayerAttention::kSliding;
       }
       break;
     case Architecture::kQwen2:
@@ -381,8 +381,7 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
   c.sliding_window = f.opt_int("sliding_window");
   if (!c.sliding_window && c.arch == Architecture::kGemma3) c.sliding_window = 4096;
   // Sized by the layer count: only within bounds (validate() names a bad count below).
-  if (c.layers > 0 && c.layers <= kMaxLayers)
-  {
+  if (c.layers > 0 && c.layers <= kMaxLayers) {
     c.layer_types = read_layer_types(f, c.arch, c.layers, c.sliding_window);
     c.layer_rope = read_layer_rope(f, c.arch, c.layers);
   }

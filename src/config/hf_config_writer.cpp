@@ -76,9 +76,8 @@ std::string to_hf_config_json(const ModelConfig& m) {
     j["hidden_activation"] = act;
     j["query_pre_attn_scalar"] =
         m.query_pre_attn_scalar > 0 ? m.query_pre_attn_scalar : static_cast<double>(m.head_dim);
-    j["final_logit_softcapping"] = m.final_logit_softcapping
-                                       ? nlohmann::ordered_json(*m.final_logit_softcapping)
-                                       : nullptr;
+    j["final_logit_softcapping"] =
+        m.final_logit_softcapping ? nlohmann::ordered_json(*m.final_logit_softcapping) : nullptr;
   } else {
     j["hidden_act"] = act;
   }

@@ -53,10 +53,10 @@ void check_rope_scaling(const RopeScaling& s, int64_t rotary_dim) {
     for (const auto* list : {&s.short_factor, &s.long_factor}) {
       const char* name = list == &s.short_factor ? "short_factor" : "long_factor";
       if (static_cast<int64_t>(list->size()) != rotary_dim / 2)
-        fail(ErrorKind::kInvalidArgument,
-             std::string("rope_scaling ") + name + " has " + std::to_string(list->size()) +
-                 " factors; the " + std::to_string(rotary_dim) + " rotated values need " +
-                 std::to_string(rotary_dim / 2));
+        fail(ErrorKind::kInvalidArgument, std::string("rope_scaling ") + name + " has " +
+                                              std::to_string(list->size()) + " factors; the " +
+                                              std::to_string(rotary_dim) + " rotated values need " +
+                                              std::to_string(rotary_dim / 2));
       for (double f : *list) positive(name, f);
     }
   }
@@ -136,8 +136,8 @@ void ModelConfig::validate() const {
     fail(ErrorKind::kInvalidArgument,
          "query_pre_attn_scalar = " + number(query_pre_attn_scalar) + " is not positive");
   if (final_logit_softcapping && !(*final_logit_softcapping > 0 && *final_logit_softcapping <= 1e9))
-    fail(ErrorKind::kInvalidArgument, "final_logit_softcapping = " +
-                                          number(*final_logit_softcapping) + " is not positive");
+    fail(ErrorKind::kInvalidArgument,
+         "final_logit_softcapping = " + number(*final_logit_softcapping) + " is not positive");
   if (max_positions < 0 || max_positions > kMaxPositions)
     fail(ErrorKind::kInvalidArgument,
          "max_position_embeddings = " + std::to_string(max_positions) + " is outside [0, 2^34]");

@@ -1,6 +1,7 @@
 #pragma once
 // ModelConfig: what a Hugging Face config.json says about a decoder of the families gqa knows
-// (Llama, Mistral, Qwen2, Qwen3, Phi-3, SmolLM3, Gemma 3), plus derived quantities as methods. head_dim is read from the config, never assumed to be hidden/heads.
+// (Llama, Mistral, Qwen2, Qwen3, Phi-3, SmolLM3, Gemma 3), plus derived quantities as methods.
+// head_dim is read from the config, never assumed to be hidden/heads.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -17,7 +18,7 @@ std::string_view architecture_name(Architecture a);  // the HF class, e.g. "Llam
 enum class LayerAttention { kFull, kSliding };
 
 struct RopeScaling {
-  std::string type;  // "llama3", "linear", "yarn", "dynamic", "longrope", ...
+  std::string type;               // "llama3", "linear", "yarn", "dynamic", "longrope", ...
   std::optional<double> factor;   // absent: 1, or for longrope max / original positions
   double low_freq_factor = 1.0;   // llama3
   double high_freq_factor = 4.0;  // llama3
@@ -52,7 +53,7 @@ struct ModelConfig {
   int64_t intermediate = 0;
   int64_t vocab = 0;
   double rope_theta = 10000.0;
-  double rope_local_theta = 0.0;  // Gemma 3 sliding layers (rope_local_base_freq); 0: unused
+  double rope_local_theta = 0.0;       // Gemma 3 sliding layers (rope_local_base_freq); 0: unused
   double partial_rotary_factor = 1.0;  // share of head_dim that RoPE rotates (Phi-4-mini: 0.75)
   std::optional<RopeScaling> rope_scaling;
   // Phi-3's top-level original_max_position_embeddings (longrope); 0 when not given.

@@ -19,8 +19,8 @@ struct Row {
   int64_t max_pos;
   bool tie;
   double eps;
-  double llama3_rope_factor = 0;  // rope_scaling {rope_type: llama3, factor}; 0: none
-  bool full_attention = false;    // Mistral without sliding_window (Mistral-Large)
+  double llama3_rope_factor = 0;     // rope_scaling {rope_type: llama3, factor}; 0: none
+  bool full_attention = false;       // Mistral without sliding_window (Mistral-Large)
   double query_pre_attn_scalar = 0;  // Gemma 3; 0: head_dim
 };
 

@@ -65,10 +65,9 @@ RopeTable longrope_table(const ModelConfig& c, bool long_context) {
   const std::vector<double>& ext = long_context ? s.long_factor : s.short_factor;
   RopeTable t;
   for (int64_t i = 0; i < dim / 2; ++i) {
-    // f32 as transformers: base ** (arange(0, dim, 2).float() / dim), ext factors f32.
-    const float shape = static_cast<float>(2 * i) / static_cast<float>(dim);
-    const float base_pow = static_cast<float>(std::pow(c.rope_theta, static_cast<double>(shape)));
-    t.inv_freq.push_back(1.0f / (static_cast<float>(ext[static_cast<size_t>(i)]) * base_pow));
+    const double base_pow =
+        std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(dim));
+    t.inv_freq.push_back(static_cast<float>(1.0 / (ext[static_cast<size_t>(i)] * base_pow)));
   }
   const auto original = static_cast<double>(longrope_switch(c));
   if (original < 2)
@@ -80,7 +79,7 @@ RopeTable longrope_table(const ModelConfig& c, bool long_context) {
     attention = *s.attention_factor;
   else if (factor > 1.0)
     attention = std::sqrt(1.0 + std::log(factor) / std::log(original));
-  t.attention_scale = static_cast<float>(attention);
+  t.attention_scale = attention;
   return t;
 }
 

@@ -20,7 +20,7 @@ std::vector<float> rope_inv_freq(int64_t rotary_dim, double theta,
 // multiplied by (longrope's attention factor, else 1). Empty inv_freq: the layer has no RoPE.
 struct RopeTable {
   std::vector<float> inv_freq;  // [rotary_dim / 2]
-  float attention_scale = 1.0f;
+  double attention_scale = 1.0;
 };
 
 // The table layer `layer` rotates with: Gemma 3's sliding layers use rope_local_base_freq and no

@@ -78,11 +78,12 @@ Model::Model(const std::filesystem::path& dir)
     if (t.inv_freq.empty()) return nullptr;
     for (const auto& [freq, r] : tables)
       if (freq == t.inv_freq) return r;
-    auto r = std::make_unique<LayerRope>(
-        LayerRope{ops::Rope(c.head_dim, t.inv_freq, t.attention_scale), std::nullopt, 0});
+    auto r = std::make_unique<LayerRope>(LayerRope{
+        ops::Rope(c.head_dim, t.inv_freq, static_cast<float>(t.attention_scale)), std::nullopt, 0});
     if (const int64_t at = longrope_switch(c); at > 0) {
       RopeTable lt = rope_table(c, l, true);
-      r->long_context.emplace(c.head_dim, std::move(lt.inv_freq), lt.attention_scale);
+      r->long_context.emplace(c.head_dim, std::move(lt.inv_freq),
+                              static_cast<float>(lt.attention_scale));
       r->switch_at = at;
     }
     tables.emplace_back(std::move(t.inv_freq), r.get());

@@ -36,8 +36,8 @@ struct LayerWeights {
   std::vector<float> post_attn_norm, post_mlp_norm;  // [hidden]: on their outputs (Gemma 3)
   std::vector<float> q_norm, k_norm;                 // [head_dim] (Qwen3, Gemma 3)
   std::vector<float> bq, bk, bv, bo;                 // [q_dim], [kv_dim] x2, [hidden]
-  int64_t window = 0;               // sliding window in tokens; 0: full attention
-  const LayerRope* rope = nullptr;  // null: no RoPE (SmolLM3's no_rope_layers)
+  int64_t window = 0;                                // sliding window in tokens; 0: full attention
+  const LayerRope* rope = nullptr;                   // null: no RoPE (SmolLM3's no_rope_layers)
 };
 
 class Model {

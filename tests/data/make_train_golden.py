@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""Golden values for one training step, from an independent PyTorch Llama (make_golden.forward,
-float64), like llm.c's test: the loss of a fixed batch, the gradients of several parameters, and
+"""Golden values for one training step, from an independent PyTorch decoder (make_golden.forward,
+float64, every family), like llm.c's test: the loss of a fixed batch, the gradients of several parameters, and
 every parameter after one AdamW step (decay on matrices only) with global-norm clipping.
 
 For each case this writes config.json + model.safetensors (f32) and train_step.json:
@@ -22,9 +22,23 @@ CASES = [
     g.case("train_qwen2_bias_mqa_tied", arch="Qwen2ForCausalLM", model_type="qwen2", heads=4,
            kv_heads=1, head_dim=8, hidden=32, inter=40, vocab=53, bias=True, theta=1e6, tie=True,
            seed=22),
+    # A 9-token window is one forward call past original_max 8: longrope's long factors.
+    g.case("train_phi3_longrope_gqa", arch="Phi3ForCausalLM", model_type="phi3", heads=4,
+           kv_heads=2, head_dim=16, hidden=32, inter=40, vocab=59, partial=0.5,
+           rope_scaling=g.LONGROPE, original_max=8, tie=True, seed=23),
+    g.case("train_smollm3_nope_mqa", arch="SmolLM3ForCausalLM", model_type="smollm3", layers=4,
+           heads=4, kv_heads=1, head_dim=8, hidden=32, inter=40, vocab=61, theta=5e6, seed=24),
+    g.case("train_gemma3_gqa", arch="Gemma3ForCausalLM", model_type="gemma3_text", layers=2,
+           heads=4, kv_heads=2, head_dim=8, hidden=32, inter=40, vocab=67, qk_norm=True, theta=1e6,
+           window=4, rope_scaling={"rope_type": "linear", "factor": 8.0}, local_theta=10000.0,
+           qpas=12, softcap=4.0, tie=True, layer_types=["sliding_attention", "full_attention"],
+           seed=25),
 ]
+# The gradients compared, of those each family has.
 GRADS = ["model.embed_tokens.weight", "model.layers.0.self_attn.q_proj.weight",
          "model.layers.0.self_attn.k_proj.weight", "model.layers.1.self_attn.v_proj.weight",
+         "model.layers.0.self_attn.qkv_proj.weight", "model.layers.1.mlp.gate_up_proj.weight",
+         "model.layers.0.self_attn.q_norm.weight", "model.layers.0.post_feedforward_layernorm.weight",
          "model.layers.1.mlp.down_proj.weight", "model.layers.0.input_layernorm.weight",
          "model.norm.weight"]
 # eps 1e-4 keeps the first AdamW update (about lr * g / (|g| + eps)) smooth in g, so gradients
@@ -42,12 +56,14 @@ def main():
     for c in CASES:
         w = {k: v.clone().requires_grad_(True) for k, v in g.make_weights(c).items()}
         ids, targets = batch(c, 500 + c["seed"])
-        losses = [torch.nn.functional.cross_entropy(g.forward(c, w, row.tolist()), tgt)
+        losses = [torch.nn.functional.cross_entropy(g.forward(c, w, row.tolist(), one_call=True),
+                                                    tgt)
                   for row, tgt in zip(ids, targets)]
         loss = torch.stack(losses).mean()
         loss.backward()
-        grads = {n: w[n].grad.clone() for n in GRADS + (["model.layers.0.self_attn.k_proj.bias"]
-                                                        if c["bias"] else [])}
+        names = [n for n in GRADS if n in w]
+        names += ["model.layers.0.self_attn.k_proj.bias"] if c["bias"] else []
+        grads = {n: w[n].grad.clone() for n in names}
         params = [w[n] for n in sorted(w)]
         norm = torch.nn.utils.clip_grad_norm_(params, CLIP)
         decay = [p for p in params if p.dim() >= 2]
