@@ -231,6 +231,26 @@ TEST(ChatFormat, RendersEachFamilyWithSpecialIdsNotText) {
   EXPECT_EQ(std::count(zephyr.begin(), zephyr.end(), eos), 1);
 
   EXPECT_THROW(render_chat(ChatFormat::kLlama2, {{"user", "a"}, {"system", "late"}}, tok), Error);
+
+  // Phi-3, Phi-4-mini, Gemma 3: the strings their templates render, markup and content.
+  auto text = [&](const std::string& s) { return tok.encode(s, false); };
+  std::vector<int32_t> phi3{bos};
+  add(phi3, "<|system|>\nBe brief.<|end|>\n<|user|>\nWho?<|end|>\n<|assistant|>\n");
+  EXPECT_EQ(render_chat(ChatFormat::kPhi3, msgs, tok), phi3);
+  EXPECT_EQ(render_chat(ChatFormat::kPhi4, msgs, tok),
+            text("<|system|>Be brief.<|end|><|user|>Who?<|end|><|assistant|>"));
+  std::vector<int32_t> gemma{bos};
+  add(gemma,
+      "<start_of_turn>user\nBe brief.\n\nWho?<end_of_turn>\n<start_of_turn>model\nHe."
+      "<end_of_turn>\n<start_of_turn>user\nWhy?<end_of_turn>\n<start_of_turn>model\n");
+  EXPECT_EQ(
+      render_chat(
+          ChatFormat::kGemma,
+          {{"system", "Be brief."}, {"user", " Who?\n"}, {"assistant", "He."}, {"user", "Why?"}},
+          tok),
+      gemma);
+  EXPECT_THROW(render_chat(ChatFormat::kGemma, {{"assistant", "a"}}, tok), Error);
+  EXPECT_THROW(render_chat(ChatFormat::kGemma, {{"user", "a"}, {"user", "b"}}, tok), Error);
   EXPECT_THROW(render_chat(ChatFormat::kPlain, {{"tool", "x"}}, tok), Error);
 }
 
@@ -286,7 +306,12 @@ TEST(ChatFormat, DetectsTheFamilyOfTokenizerConfigTemplates) {
   EXPECT_EQ(with_template(json::array({{{"name", "default"}, {"template", "[INST]"}}})),
             ChatFormat::kLlama2);
   EXPECT_EQ(with_template(nullptr), ChatFormat::kPlain);
-  EXPECT_THROW(with_template("{{ '<start_of_turn>' }}"), Error);
+  EXPECT_EQ(with_template("{{ bos_token }}{{'<|user|>' + '\n' + message['content'] + '<|end|>'}}"),
+            ChatFormat::kPhi3);
+  EXPECT_EQ(with_template("{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}"),
+            ChatFormat::kPhi4);
+  EXPECT_EQ(with_template("{{ '<start_of_turn>' + role + '\n' }}"), ChatFormat::kGemma);
+  EXPECT_THROW(with_template("{{ '<|turn|>' }}"), Error);
   std::ofstream(dir / "tokenizer_config.json") << "{broken";
   EXPECT_THROW(detect_chat_format(dir.path()), Error);
   EXPECT_EQ(parse_chat_format("zephyr"), ChatFormat::kZephyr);

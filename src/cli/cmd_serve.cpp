@@ -147,7 +147,8 @@ Command add_serve_command(CLI::App& root) {
   cmd->add_option("--model-name", o->model_name,
                   "Name in /v1/models and requests (default: the folder's name)");
   cmd->add_option("--chat-format", o->chat_format,
-                  "auto (from tokenizer_config.json), plain, llama2, zephyr, chatml, llama3")
+                  "auto (from tokenizer_config.json), plain, llama2, zephyr, chatml, llama3, phi3, "
+                  "phi4, gemma")
       ->capture_default_str();
   cmd->footer(kFooter);
   return {cmd, [o] { return run_serve(*o); }};

@@ -116,6 +116,46 @@ void render_llama3(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
   b.markup("<|start_header_id|>assistant<|end_header_id|>\n\n");
 }
 
+// Phi-3 (newline after each marker, BOS first when its template starts with bos_token) and
+// Phi-4-mini (no newlines, no BOS).
+void render_phi(const std::vector<ChatMessage>& msgs, PromptBuilder& b, bool newlines) {
+  const std::string nl = newlines ? "\n" : "";
+  if (newlines) b.bos();
+  for (const ChatMessage& m : msgs) {
+    b.markup("<|" + m.role + "|>" + nl);
+    b.content(m.content);
+    b.markup("<|end|>" + nl);
+  }
+  b.markup("<|assistant|>" + nl);
+}
+
+// Jinja's trim: leading and trailing white space.
+std::string trimmed(const std::string& s) {
+  const char* ws = " \t\n\r\f\v";
+  const size_t a = s.find_first_not_of(ws);
+  if (a == std::string::npos) return "";
+  return s.substr(a, s.find_last_not_of(ws) - a + 1);
+}
+
+void render_gemma(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
+  b.bos();
+  size_t i = 0;
+  std::string system;
+  if (msgs[0].role == "system") system = msgs[i++].content + "\n\n";
+  for (size_t turn = 0; i < msgs.size(); ++i, ++turn) {
+    const ChatMessage& m = msgs[i];
+    if ((m.role == "user") != (turn % 2 == 0))
+      fail(ErrorKind::kInvalidArgument,
+           "gemma chat format: roles must alternate user, assistant, user, ... after an optional "
+           "first system message");
+    b.markup("<start_of_turn>" + std::string(m.role == "assistant" ? "model" : "user") + "\n");
+    if (turn == 0) b.content(system);
+    b.content(trimmed(m.content));
+    b.markup("<end_of_turn>\n");
+  }
+  b.markup("<start_of_turn>model\n");
+}
+
 void render_plain(const std::vector<ChatMessage>& msgs, PromptBuilder& b) {
   b.bos();
   for (const ChatMessage& m : msgs) {
@@ -139,8 +179,12 @@ ChatFormat parse_chat_format(const std::string& name) {
   if (name == "zephyr") return ChatFormat::kZephyr;
   if (name == "chatml") return ChatFormat::kChatML;
   if (name == "llama3") return ChatFormat::kLlama3;
-  fail(ErrorKind::kInvalidArgument,
-       "unknown chat format '" + name + "' (choices: auto, plain, llama2, zephyr, chatml, llama3)");
+  if (name == "phi3") return ChatFormat::kPhi3;
+  if (name == "phi4") return ChatFormat::kPhi4;
+  if (name == "gemma") return ChatFormat::kGemma;
+  fail(ErrorKind::kInvalidArgument, "unknown chat format '" + name +
+                                        "' (choices: auto, plain, llama2, zephyr, chatml, llama3, "
+                                        "phi3, phi4, gemma)");
 }
 
 const char* chat_format_name(ChatFormat f) {
@@ -153,6 +197,12 @@ const char* chat_format_name(ChatFormat f) {
       return "chatml";
     case ChatFormat::kLlama3:
       return "llama3";
+    case ChatFormat::kPhi3:
+      return "phi3";
+    case ChatFormat::kPhi4:
+      return "phi4";
+    case ChatFormat::kGemma:
+      return "gemma";
     case ChatFormat::kPlain:
       break;
   }
@@ -178,13 +228,17 @@ ChatFormatChoice detect_chat_format(const std::filesystem::path& dir) {
   const std::string from = "tokenizer_config.json chat_template";
   if (tmpl.find("<|im_start|>") != std::string::npos) return {ChatFormat::kChatML, from};
   if (tmpl.find("<|start_header_id|>") != std::string::npos) return {ChatFormat::kLlama3, from};
+  if (tmpl.find("<start_of_turn>") != std::string::npos) return {ChatFormat::kGemma, from};
+  if (tmpl.find("<|end|>") != std::string::npos) {  // Phi-4-mini puts content right after |>
+    const bool phi4 = tmpl.find("'|>' + message['content']") != std::string::npos;
+    return {phi4 ? ChatFormat::kPhi4 : ChatFormat::kPhi3, from};
+  }
   if (tmpl.find("<|user|>") != std::string::npos) return {ChatFormat::kZephyr, from};
   if (tmpl.find("[INST]") != std::string::npos) return {ChatFormat::kLlama2, from};
   fail(ErrorKind::kUnsupported,
        path.string() +
            ": the chat_template is not of a family the server knows (llama2, zephyr, chatml, "
-           "llama3); "
-           "pick one with --chat-format");
+           "llama3, phi3, phi4, gemma); pick one with --chat-format");
 }
 
 std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& messages,
@@ -204,6 +258,15 @@ std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& m
       break;
     case ChatFormat::kLlama3:
       render_llama3(messages, b);
+      break;
+    case ChatFormat::kPhi3:
+      render_phi(messages, b, true);
+      break;
+    case ChatFormat::kPhi4:
+      render_phi(messages, b, false);
+      break;
+    case ChatFormat::kGemma:
+      render_gemma(messages, b);
       break;
     case ChatFormat::kPlain:
       render_plain(messages, b);

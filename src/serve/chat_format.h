@@ -10,6 +10,12 @@
 //   chatml  "<|im_start|>{role}\n{content}<|im_end|>\n ... <|im_start|>assistant\n" (Qwen)
 //   llama3  "<|begin_of_text|><|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>
 //           ... <|start_header_id|>assistant<|end_header_id|>\n\n"
+//   phi3    "<s><|system|>\n{system}<|end|>\n<|user|>\n{user}<|end|>\n<|assistant|>\n" (Phi-3;
+//           BOS when the template starts with bos_token)
+//   phi4    "<|system|>{system}<|end|><|user|>{user}<|end|><|assistant|>" (Phi-4-mini)
+//   gemma   "<bos><start_of_turn>user\n{system}\n\n{user}<end_of_turn>\n<start_of_turn>model\n"
+//           (Gemma 3: the system text opens the first user turn, content is trimmed, "model" is
+//           the assistant's role, roles alternate)
 //   plain   the default when there is no template: "{system}\n\nUser: {user}\nAssistant:
 //           {assistant}\n...Assistant:" after BOS.
 // <s> and </s> become the BOS/EOS ids, never text.
@@ -21,7 +27,7 @@
 
 namespace gqa::serve {
 
-enum class ChatFormat { kPlain, kLlama2, kZephyr, kChatML, kLlama3 };
+enum class ChatFormat { kPlain, kLlama2, kZephyr, kChatML, kLlama3, kPhi3, kPhi4, kGemma };
 
 struct ChatMessage {
   std::string role;  // system, user or assistant
@@ -41,7 +47,8 @@ ChatFormat parse_chat_format(const std::string& name);
 const char* chat_format_name(ChatFormat f);
 
 // The conversation, ending with the cue for the assistant's reply. Throws Error for an
-// unknown role or a format rule the messages break (llama2: system only first).
+// unknown role or a format rule the messages break (llama2: system only first; gemma:
+// alternating user and assistant turns after an optional system message).
 std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& messages,
                                  const tok::Tokenizer& tok);
 
