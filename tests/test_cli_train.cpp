@@ -36,6 +36,73 @@ const std::string kShape =
     " --layers 2 --heads 4 --head-dim 16 --hidden 64 --intermediate 96 --vocab 300"
     " --batch 8 --seq 32 --threads 1 --quiet";
 
+// Every family of the lesson, as a user takes it through gqa: train from its config.json,
+// generate, ppl and bench in the native runtime, convert to one KV head, uptrain for alpha.
+// Phi-3 with longrope switching at 16 (training windows of 32 use the long factors) and half the
+// head rotated, SmolLM3 with a layer without RoPE, Gemma 3 with local and global layers.
+class CliFamilies : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(CliFamilies, TrainGenerateEvaluateBenchConvertUptrain) {
+  const json common = {{"num_hidden_layers", 4},     {"hidden_size", 64},
+                       {"intermediate_size", 96},    {"num_attention_heads", 4},
+                       {"num_key_value_heads", 2},   {"head_dim", 16},
+                       {"vocab_size", 300},          {"max_position_embeddings", 64},
+                       {"tie_word_embeddings", true}};
+  json cfg = common;
+  const std::string family = GetParam();
+  if (family == "phi3") {
+    cfg.update({{"architectures", {"Phi3ForCausalLM"}},
+                {"model_type", "phi3"},
+                {"partial_rotary_factor", 0.5},
+                {"original_max_position_embeddings", 16},
+                {"rope_scaling",
+                 {{"type", "longrope"},
+                  {"short_factor", {1.0, 1.1, 1.3, 1.6}},
+                  {"long_factor", {1.0, 2.0, 4.0, 8.0}}}}});
+  } else if (family == "smollm3") {
+    cfg.update({{"architectures", {"SmolLM3ForCausalLM"}},
+                {"model_type", "smollm3"},
+                {"no_rope_layers", {1, 1, 1, 0}}});
+  } else {
+    cfg.update({{"architectures", {"Gemma3ForCausalLM"}},
+                {"model_type", "gemma3_text"},
+                {"sliding_window", 8},
+                {"sliding_window_pattern", 2},
+                {"query_pre_attn_scalar", 16},
+                {"rope_scaling", {{"rope_type", "linear"}, {"factor", 2.0}}}});
+  }
+  TempDir tmp;
+  const fs::path corpus = write_corpus(tmp.path());
+  std::ofstream(tmp / "config.json") << cfg.dump(2);
+  const fs::path pre = tmp.path() / "pre";
+  CommandResult r =
+      run_gqa("train " + (tmp / "config.json").string() + " --data " + corpus.string() +
+              " --vocab 300 --tokens 8192 --batch 8 --seq 32 --lr 5e-3 --threads 1 --quiet "
+              "--out " +
+              pre.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(slurp(pre / "config.json").find(family == "gemma3" ? "gemma3_text" : family),
+            std::string::npos);
+  r = run_gqa("generate " + pre.string() + " -p 'the one and' -n 6");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = run_gqa("ppl " + pre.string() + " --file " + corpus.string() + " --ctx 32 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(json::parse(r.out)["ppl"].get<double>(), 300.0);  // learned something
+  r = run_gqa("bench " + pre.string() + " -p 8 -n 4 --depth 0,16 --kv-dtype f16 --json");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const fs::path conv = tmp.path() / "conv";
+  r = run_gqa("convert " + pre.string() + " " + conv.string() + " --kv-heads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_gqa("uptrain " + conv.string() + " --alpha 0.25 --data " + corpus.string() +
+              " --threads 1 --quiet --json --out " + (tmp / "up").string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["tokens_seen"], 8 * 256);  // ceil(0.25 * 8192 / 256) steps
+  r = run_gqa("generate " + (tmp / "up").string() + " -p 'the one and' -n 6");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, CliFamilies, ::testing::Values("phi3", "smollm3", "gemma3"));
+
 TEST(CliTrain, TrainThenConvertThenUptrainForAlpha) {
   TempDir tmp;
   const fs::path corpus = write_corpus(tmp.path());

@@ -42,6 +42,7 @@ Command add_train_command(CLI::App& root) {
   CLI::App* cmd = root.add_subcommand(
       "train", "Pretrain a model from scratch on a text corpus (libtorch, CPU)");
   add_model_source(*cmd, o->source);
+  o->source.vocab_sizes_tokenizer = true;
   o->kv_heads_opt = cmd->add_option("--kv-heads", o->kv_heads, "KV heads (default: the model's)");
   cmd->add_option("--tokens", o->tokens, "Training tokens (rounded up to whole steps)");
   cmd->add_option("--tokenizer", o->tokenizer, "Use this tokenizer.model instead of training one");

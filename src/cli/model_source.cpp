@@ -29,10 +29,10 @@ void add_model_source(CLI::App& cmd, ModelSource& src) {
 }
 
 ModelConfig resolve_model(const ModelSource& src) {
-  const bool by_hand = src.layers_opt->count() || src.heads_opt->count() ||
-                       src.head_dim_opt->count() || src.hidden_opt->count() ||
-                       src.intermediate_opt->count() || src.vocab_opt->count() ||
-                       src.max_positions_opt->count();
+  const bool by_hand =
+      src.layers_opt->count() || src.heads_opt->count() || src.head_dim_opt->count() ||
+      src.hidden_opt->count() || src.intermediate_opt->count() ||
+      (src.vocab_opt->count() && !src.vocab_sizes_tokenizer) || src.max_positions_opt->count();
   const int sources =
       (src.model.empty() ? 0 : 1) + (src.config.empty() ? 0 : 1) + (by_hand ? 1 : 0);
   if (sources == 0)

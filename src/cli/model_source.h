@@ -22,6 +22,8 @@ struct ModelSource {
   CLI::Option* intermediate_opt = nullptr;
   CLI::Option* vocab_opt = nullptr;
   CLI::Option* max_positions_opt = nullptr;
+  // gqa train: --vocab sizes the tokenizer it trains, so it may come with any model source.
+  bool vocab_sizes_tokenizer = false;
 };
 
 // Adds MODEL, --config, --layers, --heads, --head-dim, --hidden, --intermediate, --vocab,
