@@ -187,8 +187,7 @@ namespace {
 
 // Continuous batching: one step over several sequences at different depths (one matmul per
 // projection for all of them) equals running each sequence alone.
-TEST(ModelBatch, ABatchedStepEqualsEachSequenceAlone) {
-  const fs::path dir = kGolden / "qwen2_bias_gqa_f32";
+void expect_batch_equals_alone(const fs::path& dir) {
   const Model m(dir);
   const auto g = test::read_golden(dir / "logits.golden");
   kv::BlockPool pool(kv::KvLayout::for_model(m.config(), KvDtype::kF16, 4), 64);
@@ -217,12 +216,20 @@ TEST(ModelBatch, ABatchedStepEqualsEachSequenceAlone) {
       // golden bound.
       EXPECT_LE(test::relative_error(logits.data() + i * g.vocab, alone.data(), g.vocab),
                 kTolerance)
-          << "sequence " << i << " step " << step;
+          << dir.filename() << " sequence " << i << " step " << step;
     }
   }
   EXPECT_EQ(a.position(), 7);
   EXPECT_EQ(b.position(), 11);
   EXPECT_EQ(c.position(), 5);
+}
+
+// Phi-3's longrope: sequence b passes the switch (position 9) while a and c stay below it, so
+// each sequence of one batch rotates with its own table. Gemma 3: local and global layers.
+TEST(ModelBatch, ABatchedStepEqualsEachSequenceAlone) {
+  for (const char* name :
+       {"qwen2_bias_gqa_f32", "phi3_longrope_gqa_f32", "gemma3_local_global_gqa_f32"})
+    expect_batch_equals_alone(kGolden / name);
 }
 
 TEST(ModelBatch, ABatchThatDoesNotFitChangesNoSession) {
