@@ -100,7 +100,7 @@ struct Cache {
     for (int64_t l = 0; l < layers; ++l)
       for (int64_t h = 0; h < g; ++h)
         for (int64_t b = 0; b < max_ctx / layout.block_size; ++b) {
-          std::byte* block = pool->block(seq->block_ids()[static_cast<size_t>(b)]);
+          std::byte* block = pool->block(seq->block_ids(l)[static_cast<size_t>(b)]);
           std::memcpy(block + layout.k_offset(l, h), k_runs.data() + (rng() % 64) * run, run);
           std::memcpy(block + layout.v_offset(l, h), v_runs.data() + (rng() % 64) * run, run);
         }

@@ -71,10 +71,54 @@ TEST(KvCache, ReserveIsAllOrNothingAndBlocksComeBack) {
   }
   EXPECT_EQ(pool.free_blocks(), 2);  // b's destructor returned its blocks
   a.truncate(10);
-  EXPECT_EQ(a.block_ids().size(), 1u);
+  EXPECT_EQ(a.held_blocks(), 1);
   EXPECT_EQ(pool.free_blocks(), 4);
   EXPECT_THROW(KvLayout::for_model(m, KvDtype::kQ4_0, 16), Error);
   EXPECT_THROW(KvLayout::for_model(m, KvDtype::kF16, 0), Error);
+}
+
+// Gemma 3's pattern (five sliding layers to one full): one block table per layer, and a sliding
+// layer gives its blocks back as the window moves. Decoding token by token, the most blocks the
+// sequence ever holds is the planner's per-session layer-block figure, exactly.
+TEST(KvCache, SlidingLayersKeepOnlyTheirWindowAsThePlannerSays) {
+  for (const int64_t window : {1, 5, 8, 10, 33}) {
+    for (const int64_t bs : {1, 4, 16}) {
+      ModelConfig m = find_preset("gemma-3-4b")->config;
+      m.sliding_window = window;
+      const KvLayout layout = KvLayout::for_model(m, KvDtype::kF16, bs);
+      ASSERT_EQ(layout.tables(), m.layers);
+      ASSERT_EQ(layout.block_layers, 1);
+      const int64_t ctx = 70;
+      BlockPool pool(layout, layout.blocks_for_tokens(ctx));
+      SequenceKv seq(pool, ctx);
+      int64_t peak = 0;
+      for (int64_t t = 0; t < ctx; ++t) {
+        const int64_t before = pool.free_blocks(), want = seq.blocks_to_reserve(t + 1);
+        ASSERT_TRUE(seq.reserve(t + 1));
+        ASSERT_EQ(before - pool.free_blocks(), want);
+        peak = std::max(peak, seq.held_blocks());
+        seq.forget_before(t + 1);
+        ASSERT_EQ(seq.held_blocks(), pool.total_blocks() - pool.free_blocks());
+      }
+      const plan::KvFootprint f = plan::kv_footprint(m, KvDtype::kF16, ctx, bs);
+      EXPECT_EQ(peak, f.layer_blocks) << "window " << window << " block " << bs;
+      EXPECT_EQ(static_cast<int64_t>(layout.block_bytes()) * peak, f.bytes_at_ctx_paged);
+      seq.truncate(0);
+      EXPECT_EQ(pool.free_blocks(), pool.total_blocks());
+    }
+  }
+  // Every layer sliding (Mistral): one table of all-layer blocks, given back whole.
+  ModelConfig mistral = find_preset("mistral-7b-v0.1")->config;
+  mistral.sliding_window = 8;
+  const KvLayout layout = KvLayout::for_model(mistral, KvDtype::kF16, 4);
+  EXPECT_EQ(layout.tables(), 1);
+  BlockPool pool(layout, 20);
+  SequenceKv seq(pool);
+  ASSERT_TRUE(seq.reserve(40));  // one call of 40 tokens holds them all
+  EXPECT_EQ(seq.held_blocks(), 10);
+  seq.forget_before(40);  // the next position sees 33..40: blocks 8 and 9
+  EXPECT_EQ(seq.held_blocks(), 2);
+  EXPECT_EQ(seq.block_ids(0)[7], -1);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "convert/converter.h"
 #include "core/error.h"
 #include "golden_file.h"
+#include "kv/kv_layout.h"
 #include "model/model.h"
 #include "model/session.h"
 #include "temp_dir.h"
@@ -26,9 +27,10 @@ const fs::path kGolden = fs::path(GQA_TEST_DATA) / "golden";
 // one bound serves both.
 constexpr double kTolerance = 1e-4;
 
-void expect_matches_golden(const fs::path& dir, const test::Golden& g) {
+void expect_matches_golden(const fs::path& dir, const test::Golden& g,
+                           const CacheOptions& cache = {}) {
   const Model m(dir);
-  Session s(m, 64);
+  Session s(m, 64, cache);
   const size_t n = g.tokens.size(), prefill = n / 2;
   std::vector<float> logits;
   s.forward(std::span(g.tokens.data(), prefill), logits, true);
@@ -89,6 +91,25 @@ TEST(ModelGolden, ConvertedPhi3SmolLM3AndGemma3MatchTheReferenceOnPooledWeights)
     one.kv_heads = 1;
     convert::convert_checkpoint(kGolden / name, tmp / name, one);
     expect_matches_golden(tmp / name, test::read_golden(kGolden / name / "converted_g1.golden"));
+  }
+}
+
+// Blocks of two tokens: the sliding layers (window 4 to 6) give back blocks during the run, and
+// the logits stay those of the reference.
+TEST(ModelGolden, SlidingLayersGivingBackBlocksChangeNoLogits) {
+  for (const char* name : {"gemma3_local_global_gqa_f32", "mistral_window_gqa_f32",
+                           "phi3_window_mqa_bf16", "gemma3_mqa_bf16"}) {
+    const fs::path dir = kGolden / name;
+    expect_matches_golden(dir, test::read_golden(dir / "logits.golden"),
+                          {.kv_dtype = KvDtype::kF32, .block_size = 2});
+    const Model m(dir);
+    Session s(m, 64, {.kv_dtype = KvDtype::kF32, .block_size = 2});
+    const auto g = test::read_golden(dir / "logits.golden");
+    std::vector<float> logits;
+    s.forward(g.tokens, logits);
+    const kv::KvLayout layout = kv::KvLayout::for_model(m.config(), KvDtype::kF32, 2);
+    EXPECT_LT(s.held_blocks(), layout.blocks_for_tokens(static_cast<int64_t>(g.tokens.size())))
+        << name;
   }
 }
 

@@ -105,13 +105,15 @@ int run_serve(const ServeCli& o) {
   // The same figure from the planner, as a command that runs as printed.
   std::string dir = m.dir().string();
   if (dir.find_first_of(" '\"$\\") != std::string::npos) dir = "'" + dir + "'";
+  // With sliding-window layers among full ones each layer has its own blocks (kv/kv_layout.h).
+  const int64_t tables = scheduler.kv_layout().tables();
   fmt::print(stderr,
-             "gqa serve: KV cache {} ({}): {} blocks of {} tokens = {} tokens; {} sessions of "
+             "gqa serve: KV cache {} ({}): {} blocks of {} tokens{} = {} tokens; {} sessions of "
              "{} tokens fit (as `gqa kv {} --memory {} --weights 0 --ctx {} --kv-dtype {}` "
              "predicts); batch up to {}, queue up to {}\n",
              format_bytes(kv_bytes), kv_dtype_name(cache.kv_dtype), blocks, cache.block_size,
-             blocks * cache.block_size, cap.sessions, ctx, dir, kv_bytes, ctx,
-             kv_dtype_name(cache.kv_dtype), o.max_seqs, o.max_queue);
+             tables > 1 ? " of one layer" : "", blocks / tables * cache.block_size, cap.sessions,
+             ctx, dir, kv_bytes, ctx, kv_dtype_name(cache.kv_dtype), o.max_seqs, o.max_queue);
   fmt::print(stderr, "gqa serve: chat format {} ({})\n", serve::chat_format_name(chat.format),
              chat.source);
   fmt::print(stderr, "gqa serve: listening on http://{}:{}\n", o.host, http.port());

@@ -1,5 +1,6 @@
 #include "kv/block_pool.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/error.h"
@@ -24,7 +25,7 @@ int64_t BlockPool::blocks_for_memory(const KvLayout& layout, int64_t bytes) {
 }
 
 int64_t BlockPool::blocks_for_tokens(const KvLayout& layout, int64_t tokens) {
-  return (tokens + layout.block_size - 1) / layout.block_size;
+  return layout.blocks_for_tokens(tokens);
 }
 
 std::optional<int32_t> BlockPool::allocate() {
@@ -47,10 +48,15 @@ int64_t BlockPool::free_blocks() const {
 
 SequenceKv::SequenceKv(BlockPool& pool, int64_t max_tokens) : pool_(pool) {
   const KvLayout& l = pool.layout();
-  if (max_tokens > 0) {
-    const auto blocks = static_cast<size_t>(BlockPool::blocks_for_tokens(l, max_tokens));
-    ids_.reserve(blocks);
-    ptrs_.reserve(blocks);
+  for (int64_t window : l.table_windows) {
+    Table t;
+    t.window = window;
+    if (max_tokens > 0) {
+      const auto blocks = static_cast<size_t>((max_tokens + l.block_size - 1) / l.block_size);
+      t.ids.reserve(blocks);
+      t.ptrs.reserve(blocks);
+    }
+    tables_.push_back(std::move(t));
   }
   for (int64_t layer = 0; layer < l.layers; ++layer)
     for (int64_t h = 0; h < l.kv_heads; ++h) {
@@ -63,40 +69,80 @@ SequenceKv::~SequenceKv() {
   truncate(0);
 }
 
+int64_t SequenceKv::blocks_to_reserve(int64_t n_tokens) const {
+  const int64_t need = (n_tokens + pool_.layout().block_size - 1) / pool_.layout().block_size;
+  int64_t blocks = 0;
+  for (const Table& t : tables_)
+    blocks += std::max<int64_t>(0, need - static_cast<int64_t>(t.ids.size()));
+  return blocks;
+}
+
 bool SequenceKv::reserve(int64_t n_tokens) {
-  const int64_t need = BlockPool::blocks_for_tokens(pool_.layout(), n_tokens);
-  const size_t had = ids_.size();
-  while (static_cast<int64_t>(ids_.size()) < need) {
-    const auto id = pool_.allocate();
-    if (!id) {
-      while (ids_.size() > had) {  // give back what this call took
-        pool_.release(ids_.back());
-        ids_.pop_back();
-        ptrs_.pop_back();
+  const auto need =
+      static_cast<size_t>((n_tokens + pool_.layout().block_size - 1) / pool_.layout().block_size);
+  // Every table covers the same positions (reserve and truncate treat them alike): one count.
+  const size_t had = tables_.empty() ? 0 : tables_[0].ids.size();
+  for (Table& t : tables_) {
+    while (t.ids.size() < need) {
+      const auto id = pool_.allocate();
+      if (!id) {
+        for (Table& u : tables_)  // give back what this call took
+          while (u.ids.size() > had) {
+            pool_.release(u.ids.back());
+            u.ids.pop_back();
+            u.ptrs.pop_back();
+          }
+        return false;
       }
-      return false;
+      t.ids.push_back(*id);
+      t.ptrs.push_back(pool_.block(*id));
     }
-    ids_.push_back(*id);
-    ptrs_.push_back(pool_.block(*id));
   }
   return true;
 }
 
 void SequenceKv::truncate(int64_t n_tokens) {
-  const int64_t keep = BlockPool::blocks_for_tokens(pool_.layout(), n_tokens);
-  while (static_cast<int64_t>(ids_.size()) > keep) {
-    pool_.release(ids_.back());
-    ids_.pop_back();
-    ptrs_.pop_back();
+  const auto keep =
+      static_cast<size_t>((n_tokens + pool_.layout().block_size - 1) / pool_.layout().block_size);
+  for (Table& t : tables_) {
+    while (t.ids.size() > keep) {
+      if (t.ids.back() >= 0) pool_.release(t.ids.back());
+      t.ids.pop_back();
+      t.ptrs.pop_back();
+    }
+    t.forgotten = std::min(t.forgotten, static_cast<int64_t>(t.ids.size()));
   }
 }
 
+void SequenceKv::forget_before(int64_t next) {
+  const int64_t bs = pool_.layout().block_size;
+  for (Table& t : tables_) {
+    if (t.window <= 0) continue;
+    const int64_t first_seen = std::max<int64_t>(0, next - t.window + 1);
+    const int64_t drop = std::min<int64_t>(first_seen / bs, static_cast<int64_t>(t.ids.size()));
+    for (; t.forgotten < drop; ++t.forgotten) {
+      const auto b = static_cast<size_t>(t.forgotten);
+      pool_.release(t.ids[b]);
+      t.ids[b] = -1;
+      t.ptrs[b] = nullptr;
+    }
+  }
+}
+
+int64_t SequenceKv::held_blocks() const {
+  int64_t n = 0;
+  for (const Table& t : tables_) n += static_cast<int64_t>(t.ids.size()) - t.forgotten;
+  return n;
+}
+
 std::byte* SequenceKv::k_run(int64_t layer, int64_t kv_head, int64_t block) {
-  return pool_.block(ids_[static_cast<size_t>(block)]) + pool_.layout().k_offset(layer, kv_head);
+  return pool_.block(table(layer).ids[static_cast<size_t>(block)]) +
+         pool_.layout().k_offset(layer, kv_head);
 }
 
 std::byte* SequenceKv::v_run(int64_t layer, int64_t kv_head, int64_t block) {
-  return pool_.block(ids_[static_cast<size_t>(block)]) + pool_.layout().v_offset(layer, kv_head);
+  return pool_.block(table(layer).ids[static_cast<size_t>(block)]) +
+         pool_.layout().v_offset(layer, kv_head);
 }
 
 void SequenceKv::store_k(int64_t layer, int64_t kv_head, int64_t pos, const float* x) {
@@ -119,7 +165,7 @@ ops::PagedKv SequenceKv::view(int64_t layer, int64_t n_tokens) {
   v.head_dim = l.head_dim;
   v.block_size = l.block_size;
   v.vector_bytes = l.vector_bytes();
-  v.blocks = ptrs_.data();
+  v.blocks = table(layer).ptrs.data();
   v.n_tokens = n_tokens;
   v.k_offset = k_off_.data() + layer * l.kv_heads;
   v.v_offset = v_off_.data() + layer * l.kv_heads;

@@ -52,7 +52,14 @@ void Session::reserve(int64_t n_tokens) {
 
 int64_t Session::kv_bytes_read() const {
   const ModelConfig& c = model_.config();
-  return c.kv_bytes_per_token(seq_->pool().layout().dtype) * pos_;
+  const int64_t per_layer = c.kv_layer_bytes_per_token(seq_->pool().layout().dtype);
+  int64_t bytes = 0;
+  for (int64_t l = 0; l < c.layers; ++l) bytes += c.layer_tokens_held(l, pos_) * per_layer;
+  return bytes;
+}
+
+int64_t Session::blocks_to_grow(int64_t n_tokens) const {
+  return seq_->blocks_to_reserve(pos_ + n_tokens);
 }
 
 void Session::fill_with_noise(int64_t depth, uint64_t seed) {
@@ -70,6 +77,7 @@ void Session::fill_with_noise(int64_t depth, uint64_t seed) {
         seq_->store_v(l, h, t, vec.data());
       }
   pos_ = depth;
+  seq_->forget_before(pos_);
 }
 
 namespace {
@@ -227,7 +235,11 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
   project(model.lm_head(), xn, rows, logits.data());
   if (c.final_logit_softcapping)
     ops::soft_cap(logits.data(), rows * c.vocab, static_cast<float>(*c.final_logit_softcapping));
-  for (const Segment& sg : segments) sg.session->pos_ += static_cast<int64_t>(sg.tokens.size());
+  for (const Segment& sg : segments) {
+    Session& s = *sg.session;
+    s.pos_ += static_cast<int64_t>(sg.tokens.size());
+    s.seq_->forget_before(s.pos_);  // sliding-window layers keep only what the next call sees
+  }
 }
 
 }  // namespace gqa::model

@@ -52,8 +52,13 @@ class Session {
   // For speed measurements at a context depth: fills positions 0 .. depth-1 of the cache with
   // seeded random K/V values (as if tokens had been run) without computing them.
   void fill_with_noise(int64_t depth, uint64_t seed);
-  // Bytes of KV one decode step at the current depth reads (every layer's K and V up to pos).
+  // Bytes of KV one decode step at the current depth reads (every layer's K and V up to pos, a
+  // sliding-window layer's within its window).
   int64_t kv_bytes_read() const;
+  // KV blocks that running n_tokens more tokens takes from the pool.
+  int64_t blocks_to_grow(int64_t n_tokens) const;
+  // KV blocks the sequence holds now.
+  int64_t held_blocks() const { return seq_->held_blocks(); }
 
  private:
   void reserve(int64_t n_tokens);

@@ -1,5 +1,6 @@
 #include "plan/kv_footprint.h"
 
+#include <algorithm>
 #include <string>
 
 #include "core/checked_math.h"
@@ -37,6 +38,12 @@ std::vector<LayerFootprint> layer_footprints(const ModelConfig& m, KvDtype dtype
     f.attention = m.layer_types[static_cast<size_t>(l)];
     f.tokens_held = m.layer_tokens_held(l, ctx);
     f.blocks = ceil_div(f.tokens_held, block_size);
+    // A sliding layer's window of tokens rarely starts on a block boundary: the cache holds the
+    // blocks that the window of the newest position spans, one more than the window's own count
+    // (kv::SequenceKv::forget_before).
+    if (f.attention == LayerAttention::kSliding && ctx > f.tokens_held)
+      f.blocks =
+          std::min(ceil_div(ctx, block_size), ceil_div(*m.sliding_window - 1, block_size) + 1);
     f.bytes_per_token = per_token;
     f.bytes_at_ctx = checked_mul(f.tokens_held, per_token, "KV bytes at context");
     out.push_back(f);

@@ -78,7 +78,7 @@ Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tok,
   if (o_.max_queue < 0) fail(ErrorKind::kInvalidArgument, "--max-queue must be >= 0");
   if (blocks_for(o_.ctx) > o_.kv_blocks)
     fail(ErrorKind::kInvalidArgument,
-         "the KV cache holds " + std::to_string(o_.kv_blocks * o_.block_size) +
+         "the KV cache holds " + std::to_string(o_.kv_blocks / layout_.tables() * o_.block_size) +
              " tokens, fewer than one " + std::to_string(o_.ctx) +
              "-token context; give more --kv-memory/--kv-tokens or a smaller --ctx");
   act_.reserve(model.config(), o_.max_seqs, o_.max_seqs, o_.block_size, o_.ctx);
@@ -201,14 +201,13 @@ void Scheduler::admit() {
 
 int64_t Scheduler::blocks_needed_by_next_step() const {
   int64_t need = 0;
-  for (const auto& s : active_)
-    if (s->session->position() % o_.block_size == 0) ++need;
+  for (const auto& s : active_) need += s->session->blocks_to_grow(1);
   return need;
 }
 
 void Scheduler::decode_step() {
   // Every running sequence needs room for one more token; a sequence at a block boundary needs
-  // a new block. Pause the newest until the pool covers the rest.
+  // a new block in each of its block tables. Pause the newest until the pool covers the rest.
   while (blocks_needed_by_next_step() > pool_.free_blocks() && active_.size() > 1) {
     auto newest = std::max_element(
         active_.begin(), active_.end(),
