@@ -14,6 +14,7 @@
 #include "kv/kv_layout.h"
 #include "model/model.h"
 #include "model/session.h"
+#include "plan/capacity.h"
 #include "temp_dir.h"
 
 namespace gqa::model {
@@ -111,6 +112,38 @@ TEST(ModelGolden, SlidingLayersGivingBackBlocksChangeNoLogits) {
     EXPECT_LT(s.held_blocks(), layout.blocks_for_tokens(static_cast<int64_t>(g.tokens.size())))
         << name;
   }
+}
+
+// The planner's sessions for a memory budget, on a model with local and global layers, decoding
+// to the full context together in batched steps (as the server runs them, every sequence's
+// blocks taken before any are given back); one session more runs out of blocks.
+TEST(ModelGolden, APoolHoldsThePlannersSessionsOfAModelWithSlidingLayers) {
+  const Model m(kGolden / "gemma3_local_global_gqa_f32");
+  const int64_t ctx = 40, bs = 2, memory = 64 << 10;
+  const plan::Capacity cap = plan::capacity(m.config(), KvDtype::kF16, ctx, bs,
+                                            {.memory_bytes = memory, .weights_bytes = 0});
+  const kv::KvLayout layout = kv::KvLayout::for_model(m.config(), KvDtype::kF16, bs);
+  kv::BlockPool pool(layout, kv::BlockPool::blocks_for_memory(layout, memory));
+  ASSERT_GT(cap.sessions, 1);
+  auto decode_together = [&](int64_t n) {
+    std::vector<std::unique_ptr<Session>> sessions;
+    for (int64_t i = 0; i < n; ++i) sessions.push_back(std::make_unique<Session>(m, pool, ctx));
+    std::vector<int32_t> tokens(static_cast<size_t>(n));
+    std::vector<float> logits;
+    Activations act;
+    for (int32_t t = 0; t < ctx; ++t) {
+      std::vector<Session::Segment> batch;
+      for (int64_t i = 0; i < n; ++i) {
+        tokens[static_cast<size_t>(i)] = (t * 7 + static_cast<int32_t>(i)) % 90;
+        batch.push_back({sessions[static_cast<size_t>(i)].get(),
+                         std::span(&tokens[static_cast<size_t>(i)], 1)});
+      }
+      Session::forward_batch(batch, logits, act);
+    }
+  };
+  EXPECT_NO_THROW(decode_together(cap.sessions));
+  EXPECT_EQ(pool.free_blocks(), pool.total_blocks());
+  EXPECT_THROW(decode_together(cap.sessions + 1), Error);
 }
 
 TEST(ModelGolden, DecodingWithTheCacheEqualsRecomputingWithoutIt) {
