@@ -180,21 +180,25 @@ TEST(ModelGolden, BadTokensAndAFullCacheAreErrorsThatLeaveTheSession) {
 namespace gqa::model {
 namespace {
 
-// Logits with each KV dtype against f32 KV, on a golden model: max |diff| / max |f32| per row.
-// Measured maxima on this model: fp8-e4m3 0.139, fp8-e5m2 0.165; f16, bf16, int8 within the
-// bounds below by a wide margin. The bounds are those measurements with headroom.
-TEST(ModelKvDtypes, EveryCacheDtypeStaysNearF32AndBlockSizesAgree) {
-  const fs::path dir = kGolden / "qwen3_qknorm_gqa_f32";
+// Logits with each KV dtype against f32 KV, on golden models of four families (Qwen3; Gemma 3's
+// local and global layers; Phi-3's partial rotary and longrope; SmolLM3 with a layer without
+// RoPE): max |diff| / max |f32| per row. Measured maxima over the four (2026-12-01): f16 0.0011,
+// bf16 0.0080, fp8-e4m3 0.151, fp8-e5m2 0.278, int8 0.060 (SmolLM3 and Phi-3 the largest, Gemma
+// 3 the smallest). The bounds are those measurements with headroom.
+class ModelKvDtypes : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(ModelKvDtypes, EveryCacheDtypeStaysNearF32AndBlockSizesAgree) {
+  const fs::path dir = kGolden / GetParam();
   const Model m(dir);
   const auto g = test::read_golden(dir / "logits.golden");
   std::vector<float> ref;
   Session exact(m, 64, {KvDtype::kF32, 16});
   exact.forward(g.tokens, ref, true);
-  const std::pair<KvDtype, double> bounds[] = {{KvDtype::kF16, 1e-3},
-                                               {KvDtype::kBF16, 1e-2},
+  const std::pair<KvDtype, double> bounds[] = {{KvDtype::kF16, 2e-3},
+                                               {KvDtype::kBF16, 1.5e-2},
                                                {KvDtype::kF8E4M3, 2e-1},
-                                               {KvDtype::kF8E5M2, 2.5e-1},
-                                               {KvDtype::kInt8, 3e-2}};
+                                               {KvDtype::kF8E5M2, 3.5e-1},
+                                               {KvDtype::kInt8, 8e-2}};
   for (const auto& [t, bound] : bounds) {
     Session s(m, 64, {t, 16});
     std::vector<float> got;
@@ -217,7 +221,11 @@ TEST(ModelKvDtypes, EveryCacheDtypeStaysNearF32AndBlockSizesAgree) {
   }
 }
 
-TEST(ModelKvDtypes, ASharedPoolRunsOutCleanlyAndGivesBlocksBack) {
+INSTANTIATE_TEST_SUITE_P(Families, ModelKvDtypes,
+                         ::testing::Values("qwen3_qknorm_gqa_f32", "gemma3_local_global_gqa_f32",
+                                           "phi3_longrope_gqa_f32", "smollm3_nope_gqa_f32"));
+
+TEST(ModelKvCache, ASharedPoolRunsOutCleanlyAndGivesBlocksBack) {
   const Model m(kGolden / "llama_gqa_f32");
   kv::BlockPool pool(kv::KvLayout::for_model(m.config(), KvDtype::kF16, 4), 3);
   std::vector<float> logits;
