@@ -1,11 +1,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "config/hf_config.h"
+#include "config/hf_config_writer.h"
+#include "config/presets.h"
+#include "config/rope_frequencies.h"
 #include "core/error.h"
 #include "run_command.h"
 
@@ -115,6 +119,112 @@ TEST(HfConfig, PhiAndSmolLm) {
   EXPECT_EQ(p.kv_bytes_per_token(KvDtype::kF16), 131072);
   const ModelConfig s = load("smollm2-135m.json");
   EXPECT_EQ(s.kv_bytes_per_token(KvDtype::kF16), 23040);
+}
+
+std::string runnable_error(const ModelConfig& c) {
+  try {
+    require_runnable(c, "m", "the runtime");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// What the runtime of each family reads, and the settings it does not implement, named.
+TEST(HfConfig, FamilySettingsAreReadAndUnimplementedOnesNamed) {
+  const ModelConfig phi = load("phi-4-mini-instruct.json");
+  EXPECT_EQ(phi.original_max_positions, 4096);
+  EXPECT_EQ(phi.rotary_dim(), 96);
+  EXPECT_EQ(runnable_error(phi), "");
+
+  const std::string longrope = R"({"architectures": ["Phi3ForCausalLM"], "num_hidden_layers": 2,
+    "hidden_size": 64, "intermediate_size": 96, "num_attention_heads": 4, "vocab_size": 100,
+    "partial_rotary_factor": 0.5, "max_position_embeddings": 131072,
+    "original_max_position_embeddings": 4096, "rope_scaling": {"type": "longrope",
+    "short_factor": [1, 2, 3, 4], "long_factor": [5, 6, 7, 8]}})";
+  const ModelConfig lr = parse_hf_config(longrope, "phi.json");
+  EXPECT_EQ(lr.rope_scaling->long_factor, (std::vector<double>{5, 6, 7, 8}));
+  EXPECT_EQ(longrope_switch(lr), 4096);
+  const RopeTable short_t = rope_table(lr, 0), long_t = rope_table(lr, 0, true);
+  ASSERT_EQ(long_t.inv_freq.size(), 4u);  // 16 * 0.5 rotated values
+  EXPECT_FLOAT_EQ(long_t.inv_freq[1], 1.0f / (6.0f * std::pow(10000.0f, 0.25f)));
+  EXPECT_FLOAT_EQ(short_t.inv_freq[0], 1.0f);
+  // transformers' default: sqrt(1 + ln(131072 / 4096) / ln(4096)).
+  EXPECT_NEAR(long_t.attention_scale, std::sqrt(1 + std::log(32.0) / std::log(4096.0)), 1e-12);
+  std::string bad = longrope;
+  bad.replace(bad.find("[5, 6, 7, 8]"), 12, "[5, 6]");
+  EXPECT_NE(parse_error(bad).find("long_factor has 2 factors"), std::string::npos);
+
+  const std::string smol = R"({"architectures": ["SmolLM3ForCausalLM"], "num_hidden_layers": 8,
+    "hidden_size": 64, "intermediate_size": 96, "num_attention_heads": 4, "vocab_size": 100,
+    "use_sliding_window": true, "sliding_window": 16})";
+  const ModelConfig sm = parse_hf_config(smol, "smol.json");
+  EXPECT_FALSE(sm.uses_rope(3));
+  EXPECT_TRUE(sm.uses_rope(4));
+  EXPECT_EQ(sm.layer_types[7], LayerAttention::kSliding);  // sliding on the layers without RoPE
+  EXPECT_EQ(count_sliding(sm), 2);
+  EXPECT_TRUE(rope_table(sm, 3).inv_freq.empty());
+
+  const ModelConfig g = load("gemma-3-4b-it.json");
+  EXPECT_EQ(g.query_pre_attn_scalar, 256);
+  EXPECT_EQ(g.hidden_act, Activation::kGeluTanh);
+  EXPECT_EQ(rope_table(g, 0).inv_freq[1], rope_inv_freq(256, 10000.0, std::nullopt)[1]);  // local
+  EXPECT_EQ(runnable_error(g), "");
+
+  // transformers 5's rope_parameters, one per layer type.
+  const ModelConfig g5 = parse_hf_config(
+      R"({"architectures": ["Gemma3ForCausalLM"], "num_hidden_layers": 6, "hidden_size": 64,
+          "intermediate_size": 96, "rope_parameters": {
+            "full_attention": {"rope_type": "linear", "factor": 8.0, "rope_theta": 1000000.0},
+            "sliding_attention": {"rope_type": "default", "rope_theta": 10000.0}}})",
+      "g5.json");
+  EXPECT_EQ(g5.rope_theta, 1e6);
+  EXPECT_EQ(g5.rope_local_theta, 1e4);
+  EXPECT_EQ(g5.rope_scaling->factor, 8.0);
+
+  const std::string llama = R"({"architectures": ["LlamaForCausalLM"], "num_hidden_layers": 2,
+    "hidden_size": 64, "intermediate_size": 96, "num_attention_heads": 4, "vocab_size": 100)";
+  EXPECT_EQ(runnable_error(parse_hf_config(llama + "}", "l.json")), "");
+  for (const auto& [extra, named] : std::vector<std::pair<std::string, std::string>>{
+           {R"(, "mlp_bias": true})", "mlp_bias"},
+           {R"(, "hidden_act": "gelu"})", "hidden_act: \"gelu\""},
+           {R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4.0}})", "yarn"},
+           {R"(, "use_bidirectional_attention": true})", "use_bidirectional_attention"}}) {
+    const ModelConfig c = parse_hf_config(llama + extra, "l.json");  // the planner reads it
+    EXPECT_NE(runnable_error(c).find(named), std::string::npos) << runnable_error(c);
+  }
+  EXPECT_NE(runnable_error(parse_hf_config(R"({"architectures": ["Gemma3ForCausalLM"],
+      "num_hidden_layers": 6, "hidden_size": 64, "intermediate_size": 96,
+      "attn_logit_softcapping": 50.0})",
+                                           "g.json"))
+                .find("attn_logit_softcapping"),
+            std::string::npos);
+}
+
+// gqa init and gqa train write these settings back, and they read the same.
+TEST(HfConfig, FamilySettingsSurviveTheConfigWriter) {
+  for (const char* name : {"phi-4-mini", "smollm3-3b", "gemma-3-27b"}) {
+    const ModelConfig c = find_preset(name)->config;
+    const ModelConfig back = parse_hf_config(to_hf_config_json(c), name);
+    EXPECT_EQ(
+        back.layer_rope.empty() ? std::vector<bool>(c.layer_rope.size(), true) : back.layer_rope,
+        c.layer_rope.empty() ? std::vector<bool>(back.layer_rope.size(), true) : c.layer_rope)
+        << name;
+    EXPECT_EQ(back.partial_rotary_factor, c.partial_rotary_factor) << name;
+    EXPECT_EQ(back.query_pre_attn_scalar, c.query_pre_attn_scalar) << name;
+    EXPECT_EQ(back.hidden_act, c.hidden_act) << name;
+    EXPECT_EQ(back.layer_types, c.layer_types) << name;
+    EXPECT_EQ(back.not_implemented, std::vector<std::string>{}) << name;
+  }
+  ModelConfig lr = find_preset("phi-4-mini")->config;
+  lr.rope_scaling = RopeScaling{};
+  lr.rope_scaling->type = "longrope";
+  lr.rope_scaling->short_factor.assign(48, 1.5);
+  lr.rope_scaling->long_factor.assign(48, 7.0);
+  lr.original_max_positions = 4096;
+  const ModelConfig back = parse_hf_config(to_hf_config_json(lr), "lr.json");
+  EXPECT_EQ(back.rope_scaling->long_factor, lr.rope_scaling->long_factor);
+  EXPECT_EQ(longrope_switch(back), 4096);
 }
 
 TEST(HfConfig, ExplicitLayerTypesArrayWins) {
