@@ -1,4 +1,5 @@
-// gqa train: pretrain a Llama-family model from scratch on a text corpus (libtorch).
+// gqa train: pretrain a model of any family the runtime runs from scratch on a text corpus
+// (libtorch).
 #include <memory>
 #include <string>
 
