@@ -2,6 +2,8 @@
 // server with continuous batching on a loopback port over the committed KJV model.
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include <fstream>
 #include <future>
 #include <string>
@@ -60,6 +62,12 @@ TEST(ApiParse, ReadsTheDocumentedFields) {
   EXPECT_EQ(std::get<std::vector<int32_t>>(ids.prompt), (std::vector<int32_t>{1, 2, 3}));
   EXPECT_EQ(ids.sampling.temperature, 1.0);  // OpenAI's default
   EXPECT_FALSE(ids.max_tokens);
+  // No seed: a fresh one per request, below 2^63.
+  const auto again = parse_completion(R"({"prompt": [1, 2, 3]})", false);
+  EXPECT_NE(ids.sampling.seed, again.sampling.seed);
+  EXPECT_LT(ids.sampling.seed, uint64_t{1} << 63);
+  EXPECT_EQ(completion_response(ids, "x", "m", 0, {}, 0, 0)["seed"],
+            static_cast<int64_t>(ids.sampling.seed));
 
   const auto chat = parse_completion(
       R"({"messages": [{"role": "developer", "content": "be brief"},
@@ -390,6 +398,28 @@ TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {
   EXPECT_EQ(c["choices"][0]["message"]["role"], "assistant");
   EXPECT_EQ(c["choices"][0]["message"]["content"].get<std::string>().find('.'), std::string::npos);
 
+  // Sampling without a seed differs from request to request; the seed a response reports
+  // gives its text again.
+  std::set<std::string> texts;
+  json first;
+  for (int i = 0; i < 4; ++i) {
+    const auto s = post(server.port(), "/v1/completions",
+                        R"({"prompt": "And God said", "max_tokens": 12, "temperature": 1})");
+    ASSERT_EQ(s.status, 200) << s.body;
+    const json sj = json::parse(s.body);
+    if (i == 0) first = sj;
+    texts.insert(sj["choices"][0]["text"].get<std::string>());
+  }
+  EXPECT_GT(texts.size(), 1u);
+  const auto replay = post(server.port(), "/v1/completions",
+                           json{{"prompt", "And God said"},
+                                {"max_tokens", 12},
+                                {"temperature", 1},
+                                {"seed", first["seed"]}}
+                               .dump());
+  EXPECT_EQ(json::parse(replay.body)["choices"][0]["text"], first["choices"][0]["text"]);
+  EXPECT_EQ(json::parse(replay.body)["seed"], first["seed"]);
+
   const auto streamed = post(server.port(), "/v1/chat/completions",
                              R"({"messages": [{"role": "user", "content": "Who made the earth?"}],
                                  "max_tokens": 8, "temperature": 0, "stream": true,
@@ -401,6 +431,14 @@ TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {
   const auto models = cli.Get("/v1/models");
   ASSERT_TRUE(models);
   EXPECT_EQ(json::parse(models->body)["data"][0]["id"], "kjv-mha");
+  const auto one = cli.Get("/v1/models/kjv-mha");  // the openai client's models.retrieve
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->status, 200);
+  EXPECT_EQ(json::parse(one->body)["id"], "kjv-mha");
+  const auto other = cli.Get("/v1/models/gpt-4o");
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->status, 404);
+  EXPECT_EQ(json::parse(other->body)["error"]["code"], "model_not_found");
   const auto page = cli.Get("/");  // the planner page is served by gqa serve too
   ASSERT_TRUE(page);
   EXPECT_NE(page->body.find("KV cache planner"), std::string::npos);
@@ -417,8 +455,9 @@ TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {
   const auto metrics = cli.Get("/metrics");
   ASSERT_TRUE(metrics);
   for (const char* name :
-       {"gqa_requests_total{route=\"/v1/completions\",code=\"200\"} 1", "gqa_kv_blocks_free 256",
-        "gqa_queue_depth 0", "gqa_time_to_first_token_seconds_bucket{le=\"+Inf\"}",
+       {"gqa_requests_total{route=\"/v1/completions\",code=\"200\"} 6", "gqa_kv_blocks_free 256",
+        "gqa_requests_total{route=\"/v1/models/{id}\",code=\"404\"} 1", "gqa_queue_depth 0",
+        "gqa_time_to_first_token_seconds_bucket{le=\"+Inf\"}",
         "gqa_inter_token_latency_seconds_count"})
     EXPECT_NE(metrics->body.find(name), std::string::npos) << name << "\n" << metrics->body;
 }

@@ -233,20 +233,38 @@ struct HttpServer::Impl {
         });
   }
 
+  json model_object() const {
+    return {{"id", o.model_name},
+            {"object", "model"},
+            {"created", unix_now()},
+            {"owned_by", "gqa"},
+            {"max_model_len", scheduler.ctx()}};
+  }
+
   void routes() {
     svr.Post("/v1/completions",
              [this](const httplib::Request& q, httplib::Response& r) { completion(q, r, false); });
     svr.Post("/v1/chat/completions",
              [this](const httplib::Request& q, httplib::Response& r) { completion(q, r, true); });
     svr.Get("/v1/models", [this](const httplib::Request&, httplib::Response& r) {
-      const json body = {{"object", "list"},
-                         {"data", json::array({{{"id", o.model_name},
-                                                {"object", "model"},
-                                                {"created", unix_now()},
-                                                {"owned_by", "gqa"},
-                                                {"max_model_len", scheduler.ctx()}}})}};
+      const json body = {{"object", "list"}, {"data", json::array({model_object()})}};
       r.set_content(dump(body), "application/json");
       metrics.count_request("/v1/models", 200);
+    });
+    // The openai client's models.retrieve(id).
+    svr.Get(R"(/v1/models/(.+))", [this](const httplib::Request& q, httplib::Response& r) {
+      if (q.matches[1].str() != o.model_name) {
+        const ApiError e(404,
+                         "The model '" + q.matches[1].str().substr(0, 200) +
+                             "' does not exist; this server serves '" + o.model_name + "'",
+                         "invalid_request_error", "model", "model_not_found");
+        r.status = e.status;
+        r.set_content(dump(e.body()), "application/json");
+        metrics.count_request("/v1/models/{id}", 404);
+        return;
+      }
+      r.set_content(dump(model_object()), "application/json");
+      metrics.count_request("/v1/models/{id}", 200);
     });
     svr.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
       r.set_content(R"({"status":"ok"})", "application/json");

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 
 namespace gqa::serve {
 
@@ -25,6 +26,14 @@ json ApiError::body() const {
 }
 
 namespace {
+
+// A seed for a request that gives none: 63 random bits from the OS (std::random_device reads
+// /dev/urandom), so that five requests at temperature 1 sample five different texts.
+uint64_t fresh_seed() {
+  std::random_device rd;
+  const uint64_t bits = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+  return bits >> 1;
+}
 
 [[noreturn]] void bad(const std::string& param, const std::string& message) {
   throw ApiError(400, message, "invalid_request_error", param);
@@ -183,6 +192,8 @@ CompletionParams parse_completion(const std::string& body, bool chat) {
   if (const auto seed = integer(j, "seed", std::numeric_limits<int64_t>::min(),
                                 std::numeric_limits<int64_t>::max()))
     p.sampling.seed = static_cast<uint64_t>(*seed);
+  else
+    p.sampling.seed = fresh_seed();
   if (const json* f = field(j, "stop")) {
     if (f->is_string()) {
       p.stop.push_back(f->get<std::string>());
@@ -197,6 +208,15 @@ CompletionParams parse_completion(const std::string& body, bool chat) {
   }
   return p;
 }
+
+namespace {
+
+// The seed as the client may send it back: the int64 it gave, or the drawn one (below 2^63).
+int64_t reported_seed(const CompletionParams& p) {
+  return static_cast<int64_t>(p.sampling.seed);
+}
+
+}  // namespace
 
 json completion_response(const CompletionParams& p, const std::string& id, const std::string& model,
                          int64_t created, const std::vector<ChoiceResult>& choices,
@@ -216,6 +236,7 @@ json completion_response(const CompletionParams& p, const std::string& id, const
           {"object", p.chat ? "chat.completion" : "text_completion"},
           {"created", created},
           {"model", model},
+          {"seed", reported_seed(p)},
           {"choices", std::move(arr)},
           {"usage",
            {{"prompt_tokens", prompt_tokens},
@@ -239,6 +260,7 @@ json completion_chunk(const CompletionParams& p, const std::string& id, const st
           {"object", p.chat ? "chat.completion.chunk" : "text_completion"},
           {"created", created},
           {"model", model},
+          {"seed", reported_seed(p)},
           {"choices", json::array({std::move(c)})}};
 }
 

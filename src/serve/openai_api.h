@@ -3,7 +3,8 @@
 // what the scheduler needs, and the JSON of responses, stream chunks and errors.
 // Accepted: model, prompt (a string, a one-string array, or token ids) / messages, max_tokens
 // (chat also max_completion_tokens), temperature, top_p, top_k and ignore_eos (extensions, as
-// vLLM's), seed, n, stop, stream, stream_options.include_usage. Fields this server cannot honour
+// vLLM's), seed (random per request when absent; every response says which), n, stop, stream,
+// stream_options.include_usage. Fields this server cannot honour
 // (logprobs, echo, best_of > 1, suffix, penalties, logit_bias, tools) are refused when set, not
 // ignored; other unknown fields are ignored, as OpenAI does.
 #include <cstdint>
@@ -38,7 +39,10 @@ struct CompletionParams {
   std::optional<int64_t> max_tokens;                       // absent: the API's default
   int64_t n = 1;
   bool stream = false, include_usage = false;
-  model::SamplerOptions sampling;  // temperature defaults to 1, as OpenAI's
+  // temperature defaults to 1, as OpenAI's. sampling.seed is the request's seed, or without one
+  // a fresh random seed (below 2^63, so that a client can send it back); choice i samples with
+  // seed + i. Responses report it as "seed".
+  model::SamplerOptions sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false;  // extension (as vLLM's): generate max_tokens whatever comes
 };
