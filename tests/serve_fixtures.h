@@ -58,9 +58,9 @@ inline std::string reference_text(const std::vector<int32_t>& prompt, int64_t n,
 
 class LiveServer {
  public:
-  explicit LiveServer(const serve::SchedulerOptions& so)
+  explicit LiveServer(const serve::SchedulerOptions& so, serve::HttpOptions ho = default_options())
       : scheduler_(kjv().model, kjv().tok, so, metrics_),
-        http_(kjv().model, kjv().tok, scheduler_, metrics_, options()) {
+        http_(kjv().model, kjv().tok, scheduler_, metrics_, std::move(ho)) {
     http_.bind();
     thread_ = std::thread([this] { http_.listen(); });
   }
@@ -82,14 +82,14 @@ class LiveServer {
     }
     return false;
   }
-
- private:
-  static serve::HttpOptions options() {
+  static serve::HttpOptions default_options() {
     serve::HttpOptions o;
     o.port = 0;
     o.model_name = "kjv-mha";
     return o;
   }
+
+ private:
   serve::Metrics metrics_;
   serve::Scheduler scheduler_;
   serve::HttpServer http_;

@@ -2,6 +2,10 @@
 // server with continuous batching on a loopback port over the committed KJV model.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <mutex>
 #include <set>
 
 #include <fstream>
@@ -460,6 +464,93 @@ TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {
         "gqa_time_to_first_token_seconds_bucket{le=\"+Inf\"}",
         "gqa_inter_token_latency_seconds_count"})
     EXPECT_NE(metrics->body.find(name), std::string::npos) << name << "\n" << metrics->body;
+}
+
+// --api-key guards the model routes, not health, metrics or the planner; CORS answers the
+// preflight and names allowed origins only; one log line per request; /tokenize, /detokenize.
+TEST(Serve, ApiKeyCorsRequestLogAndTokenize) {
+  auto lines = std::make_shared<std::vector<std::string>>();
+  auto mutex = std::make_shared<std::mutex>();
+  serve::HttpOptions ho = test::LiveServer::default_options();
+  ho.access.api_key = "s3cret";
+  ho.access.allowed_origins = {"https://app.example"};
+  ho.request_log = [lines, mutex](const std::string& line) {
+    std::lock_guard lock(*mutex);
+    lines->push_back(line);
+  };
+  test::LiveServer server(small_server(64, 4, 8), ho);
+  httplib::Client cli("127.0.0.1", server.port());
+  const std::string body = R"({"prompt": "And God said", "max_tokens": 4, "temperature": 0})";
+  auto no_key = cli.Post("/v1/completions", body, "application/json");
+  ASSERT_TRUE(no_key);
+  EXPECT_EQ(no_key->status, 401);
+  EXPECT_EQ(json::parse(no_key->body)["error"]["code"], "invalid_api_key");
+  const httplib::Headers wrong{{"Authorization", "Bearer s3cre"}};
+  EXPECT_EQ(cli.Post("/v1/completions", wrong, body, "application/json")->status, 401);
+  EXPECT_EQ(cli.Get("/v1/models")->status, 401);
+  const httplib::Headers key{{"Authorization", "Bearer s3cret"}, {"Origin", "https://app.example"}};
+  const auto ok = cli.Post("/v1/completions", key, body, "application/json");
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->status, 200) << ok->body;
+  EXPECT_EQ(ok->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_EQ(cli.Get("/health")->status, 200);  // open
+  EXPECT_EQ(cli.Get("/v1/plan?preset=llama-2-7b")->status, 200);
+  const auto other = cli.Get("/health", httplib::Headers{{"Origin", "https://evil.example"}});
+  EXPECT_EQ(other->get_header_value("Access-Control-Allow-Origin"), "");
+  const auto preflight = cli.Options("/v1/chat/completions",
+                                     httplib::Headers{{"Origin", "https://app.example"},
+                                                      {"Access-Control-Request-Method", "POST"}});
+  ASSERT_TRUE(preflight);
+  EXPECT_EQ(preflight->status, 204);
+  EXPECT_EQ(preflight->get_header_value("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_NE(preflight->get_header_value("Access-Control-Allow-Headers").find("Authorization"),
+            std::string::npos);
+
+  // /tokenize and /detokenize, as vLLM's.
+  const auto t = cli.Post("/tokenize", key, R"({"prompt": "And God said"})", "application/json");
+  ASSERT_TRUE(t);
+  ASSERT_EQ(t->status, 200) << t->body;
+  const json tj = json::parse(t->body);
+  EXPECT_EQ(tj["tokens"].get<std::vector<int32_t>>(), kjv().tok.encode("And God said"));
+  EXPECT_EQ(tj["count"], tj["tokens"].size());
+  EXPECT_EQ(tj["max_model_len"], 512);
+  const auto bare =
+      cli.Post("/tokenize", key, R"({"prompt": "And God said", "add_special_tokens": false})",
+               "application/json");
+  EXPECT_EQ(json::parse(bare->body)["tokens"].size() + 1, tj["tokens"].size());  // no BOS
+  const auto d =
+      cli.Post("/detokenize", key, json{{"tokens", tj["tokens"]}}.dump(), "application/json");
+  ASSERT_EQ(d->status, 200) << d->body;
+  EXPECT_EQ(json::parse(d->body)["prompt"], kjv().tok.decode(kjv().tok.encode("And God said")));
+  EXPECT_EQ(cli.Post("/detokenize", key, R"({"tokens": [999999]})", "application/json")->status,
+            400);
+  const auto chat = cli.Post(
+      "/tokenize", key, R"({"messages": [{"role": "user", "content": "hi"}]})", "application/json");
+  EXPECT_EQ(json::parse(chat->body)["tokens"].get<std::vector<int32_t>>(),
+            render_chat(ChatFormat::kPlain, {{"user", "hi"}}, kjv().tok));
+
+  // A prompt of more bytes than the context can hold is refused without tokenizing it.
+  const std::string huge = json{{"prompt", std::string(4 << 20, 'a')}, {"max_tokens", 1}}.dump();
+  const auto start = std::chrono::steady_clock::now();
+  const auto refused = cli.Post("/v1/completions", key, huge, "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400);
+  EXPECT_EQ(json::parse(refused->body)["error"]["code"], "context_length_exceeded");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+
+  std::lock_guard lock(*mutex);
+  const auto has = [&](const std::string& want) {
+    return std::any_of(lines->begin(), lines->end(),
+                       [&](const std::string& l) { return l.find(want) != std::string::npos; });
+  };
+  EXPECT_EQ(
+      std::count_if(lines->begin(), lines->end(),
+                    [](const std::string& l) { return l.find(" 401 ") != std::string::npos; }),
+      3);  // each refused request once
+  EXPECT_TRUE(has("POST /v1/completions 200 ")) << lines->size();
+  EXPECT_TRUE(has(" tokens ")) << lines->size();
+  EXPECT_TRUE(has("GET /health 200")) << lines->size();
+  EXPECT_TRUE(has("POST /tokenize 200")) << lines->size();
 }
 
 TEST(Serve, AFloodOfBadRequestsGets4xxAndTheServerKeepsServing) {

@@ -1,5 +1,6 @@
 // gqa serve: the OpenAI-compatible server with continuous batching over the paged KV cache.
 #include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -34,6 +35,9 @@ struct ServeCli {
   int64_t ctx = 0;
   std::string model_name;
   std::string chat_format = "auto";
+  std::string api_key;
+  std::string allowed_origins;
+  bool no_request_log = false;
 };
 
 constexpr const char* kFooter = R"(
@@ -44,7 +48,8 @@ blocks cover its prompt; when the pool runs out mid-generation the newest sequen
 and later resumed by recomputing its tokens. More than --max-queue waiting sequences: HTTP 429.
 
 Routes: POST /v1/completions, POST /v1/chat/completions (stream: true for SSE),
-GET /v1/models, GET /health, GET /metrics (Prometheus). Details: docs/serve.md.
+GET /v1/models[/ID], POST /tokenize, POST /detokenize, GET /health, GET /metrics (Prometheus).
+With an API key the model routes need 'Authorization: Bearer KEY'. Details: docs/serve.md.
 
 Example:
   gqa serve models/kjv-mha --port 8000 --kv-memory 256MiB --max-seqs 32
@@ -94,6 +99,12 @@ int run_serve(const ServeCli& o) {
   ho.model_name = o.model_name.empty() ? m.dir().filename().string() : o.model_name;
   if (ho.model_name.empty()) ho.model_name = m.dir().parent_path().filename().string();
   ho.chat_format = chat.format;
+  ho.access.api_key = o.api_key;
+  if (ho.access.api_key.empty())
+    if (const char* env = std::getenv("GQA_API_KEY")) ho.access.api_key = env;
+  ho.access.allowed_origins = serve::parse_origins(o.allowed_origins);
+  if (!o.no_request_log)
+    ho.request_log = [](const std::string& line) { fmt::print(stderr, "gqa serve: {}\n", line); };
   serve::HttpServer http(m, tok, scheduler, metrics, ho);
   http.bind();
 
@@ -116,6 +127,8 @@ int run_serve(const ServeCli& o) {
              ctx, dir, kv_bytes, ctx, kv_dtype_name(cache.kv_dtype), o.max_seqs, o.max_queue);
   fmt::print(stderr, "gqa serve: chat format {} ({})\n", serve::chat_format_name(chat.format),
              chat.source);
+  if (!ho.access.api_key.empty())
+    fmt::print(stderr, "gqa serve: the model routes need 'Authorization: Bearer <key>'\n");
   fmt::print(stderr, "gqa serve: listening on http://{}:{}\n", o.host, http.port());
 
   listen_until_signal(
@@ -152,6 +165,13 @@ Command add_serve_command(CLI::App& root) {
                   "auto (from tokenizer_config.json), plain, llama2, zephyr, chatml, llama3, phi3, "
                   "phi4, gemma")
       ->capture_default_str();
+  cmd->add_option("--api-key", o->api_key,
+                  "Require 'Authorization: Bearer KEY' on the model routes (default: the "
+                  "GQA_API_KEY environment variable; none: open)");
+  cmd->add_option("--allowed-origins", o->allowed_origins,
+                  "Web origins allowed by CORS, comma-separated, or * (default: none)");
+  cmd->add_flag("--no-request-log", o->no_request_log,
+                "No log line per request on stderr (method, route, status, tokens, seconds)");
   cmd->footer(kFooter);
   return {cmd, [o] { return run_serve(*o); }};
 }

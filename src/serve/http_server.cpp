@@ -2,6 +2,9 @@
 
 #include <httplib.h>
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <chrono>
 #include <random>
 #include <variant>
@@ -10,6 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/json_parse.h"
+#include "serve/access_control.h"
 #include "serve/listener.h"
 #include "serve/openai_api.h"
 #include "serve/planner_routes.h"
@@ -31,9 +36,48 @@ int64_t unix_now() {
       .count();
 }
 
+// A request body as a JSON object, or a 400.
+json json_body(const std::string& body) {
+  if (json_depth(body) > kMaxJsonDepth)
+    throw ApiError(
+        400, "the request body nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  json j;
+  try {
+    j = json::parse(body);
+  } catch (const json::exception& e) {
+    throw ApiError(400, std::string("malformed JSON: ") + e.what());
+  }
+  if (!j.is_object()) throw ApiError(400, "the request body must be a JSON object");
+  return j;
+}
+
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status;
   res.set_content(dump(e.body()), "application/json");
+}
+
+// What the request log says of the request this worker thread is serving: its start, and
+// the tokens of a completion (-1: none). httplib serves a request on one thread from routing to
+// the last byte, so a thread_local follows it.
+struct RequestNote {
+  std::chrono::steady_clock::time_point start;
+  int64_t prompt_tokens = -1, completion_tokens = -1;
+};
+thread_local RequestNote t_request;
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// "POST /v1/completions 200 12+24 tokens 0.532 s"
+std::string request_line(const std::string& method, const std::string& path, int status,
+                         const RequestNote& n) {
+  const std::string tokens =
+      n.prompt_tokens >= 0
+          ? fmt::format(" {}+{} tokens", n.prompt_tokens, std::max<int64_t>(n.completion_tokens, 0))
+          : "";
+  return fmt::format("{} {} {}{} {:.3f} s", method, path.substr(0, 200), status, tokens,
+                     seconds_since(n.start));
 }
 
 // The SSE side of one streaming request, shared by httplib's provider calls.
@@ -45,6 +89,8 @@ struct StreamState {
   int64_t open = 0;  // choices not yet finished
   int64_t prompt_tokens = 0, completion_tokens = 0;
   bool started = false;
+  RequestNote note;  // for the log line when the stream ends
+  std::string path;
 };
 
 }  // namespace
@@ -59,12 +105,31 @@ struct HttpServer::Impl {
   std::atomic<uint64_t> next_id{0};
   uint64_t id_salt = std::random_device{}();
 
+  int64_t max_token_bytes = 1;  // the longest token's text (set at construction)
+
+  // A prompt of more bytes than any context of scheduler.ctx() tokens can hold is refused before
+  // tokenizing: a token covers at most max_token_bytes of normalized text, and normalization
+  // shrinks text by less than 4x (NFC and Hangul composition, stripped white space), so the
+  // bound is ctx * max_token_bytes * 4.
+  void check_prompt_bytes(size_t bytes, const char* param) const {
+    const int64_t limit = scheduler.ctx() * max_token_bytes * 4 + 1024;
+    if (static_cast<int64_t>(bytes) > limit)
+      throw ApiError(400,
+                     fmt::format("This model's maximum context length is {} tokens; the {} has {} "
+                                 "bytes, more than {} tokens can hold ({} bytes at most)",
+                                 scheduler.ctx(), param, bytes, scheduler.ctx(), limit),
+                     "invalid_request_error", param, "context_length_exceeded");
+  }
+
   std::string new_id(const char* prefix) {
     return fmt::format("{}-{:08x}{:08x}", prefix, static_cast<uint32_t>(id_salt), next_id++);
   }
 
   std::vector<int32_t> prompt_ids(const CompletionParams& p) {
     if (p.chat) {
+      size_t bytes = 0;
+      for (const ChatMessage& m : p.messages) bytes += m.content.size();
+      check_prompt_bytes(bytes, "messages");
       try {
         return render_chat(o.chat_format, p.messages, tok);
       } catch (const Error& e) {
@@ -80,6 +145,7 @@ struct HttpServer::Impl {
               "invalid_request_error", "prompt");
       return *ids;
     }
+    check_prompt_bytes(std::get<std::string>(p.prompt).size(), "prompt");
     auto ids = tok.encode(std::get<std::string>(p.prompt));
     if (ids.empty())
       throw ApiError(400, "the prompt has no tokens", "invalid_request_error", "prompt");
@@ -148,6 +214,9 @@ struct HttpServer::Impl {
       send_error(res, ApiError(500, e.what(), "server_error"));
     }
     metrics.count_request(route, res.status < 0 ? 200 : res.status);  // -1: httplib's 200
+    // glibc keeps the pages of a large request's buffers (its body, the parsed JSON) for reuse;
+    // give them back to the system rather than let every large request raise the RSS.
+    if (req.body.size() > (size_t{1} << 20)) malloc_trim(0);
   }
 
   // Waits for every choice to finish and answers with one JSON object.
@@ -173,6 +242,8 @@ struct HttpServer::Impl {
     res.set_content(dump(completion_response(p, id, o.model_name, unix_now(), choices,
                                              prompt_tokens, completion_tokens)),
                     "application/json");
+    t_request.prompt_tokens = prompt_tokens;
+    t_request.completion_tokens = completion_tokens;
   }
 
   // Server-sent events: one chunk per piece of text, a last chunk per choice with its
@@ -187,6 +258,8 @@ struct HttpServer::Impl {
     st->created = unix_now();
     st->open = st->params.n;
     st->prompt_tokens = n_prompt;
+    st->note = t_request;
+    st->path = p.chat ? "/v1/chat/completions" : "/v1/completions";
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
@@ -228,8 +301,15 @@ struct HttpServer::Impl {
           }
           return ok;
         },
-        [st](bool success) {
+        [st, log = o.request_log](bool success) {
           if (!success || st->open > 0) st->handle->cancel();  // frees the KV blocks
+          if (log) {
+            RequestNote n = st->note;
+            n.prompt_tokens = st->prompt_tokens;
+            n.completion_tokens = st->completion_tokens;
+            log(request_line("POST", st->path, 200, n) +
+                (success && st->open == 0 ? "" : " (stream cut short)"));
+          }
         });
   }
 
@@ -273,7 +353,96 @@ struct HttpServer::Impl {
     svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
       r.set_content(metrics.render(scheduler.gauges()), "text/plain; version=0.0.4");
     });
+    svr.Post("/tokenize",
+             [this](const httplib::Request& q, httplib::Response& r) { tokenize(q, r); });
+    svr.Post("/detokenize",
+             [this](const httplib::Request& q, httplib::Response& r) { detokenize(q, r); });
+    // CORS preflight: browsers ask before a POST with a JSON body or an Authorization header.
+    svr.Options(R"(.*)", [](const httplib::Request&, httplib::Response& r) {
+      r.status = 204;
+      r.set_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS");
+      r.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+      r.set_header("Access-Control-Max-Age", "600");
+    });
+    svr.set_pre_routing_handler([this](const httplib::Request& q, httplib::Response& r) {
+      t_request = RequestNote{std::chrono::steady_clock::now()};
+      if (o.access.api_key.empty() || q.method == "OPTIONS" || !needs_api_key(q.path) ||
+          key_matches(q.get_header_value("Authorization"), o.access.api_key))
+        return httplib::Server::HandlerResponse::Unhandled;
+      send_error(r, ApiError(401,
+                             "Incorrect or missing API key: send the header "
+                             "'Authorization: Bearer <key>'",
+                             "invalid_request_error", "", "invalid_api_key"));
+      allow_origin(q, r);
+      metrics.count_request(q.path.substr(0, 64), 401);
+      return httplib::Server::HandlerResponse::Handled;  // the post-routing handler logs it
+    });
+    svr.set_post_routing_handler([this](const httplib::Request& q, httplib::Response& r) {
+      allow_origin(q, r);
+      // A stream logs its line when it ends (stream()).
+      if (o.request_log && r.get_header_value("Content-Type") != "text/event-stream")
+        o.request_log(request_line(q.method, q.path, r.status < 0 ? 200 : r.status, t_request));
+    });
     use_json_errors(svr);
+  }
+
+  void allow_origin(const httplib::Request& q, httplib::Response& r) const {
+    const std::string origin = allowed_origin(o.access, q.get_header_value("Origin"));
+    if (origin.empty()) return;
+    r.set_header("Access-Control-Allow-Origin", origin);
+    if (origin != "*") r.set_header("Vary", "Origin");
+  }
+
+  // POST /tokenize, as vLLM's: {"prompt": text or ids, "add_special_tokens": true} or
+  // {"messages": [...]} (rendered in the chat format) -> {"tokens", "count", "max_model_len"}.
+  void tokenize(const httplib::Request& req, httplib::Response& res) {
+    try {
+      const bool chat = req.body.find("\"messages\"") != std::string::npos;
+      const CompletionParams p = parse_completion(req.body, chat);
+      std::vector<int32_t> ids;
+      const json j = json_body(req.body);
+      const bool special = !j.contains("add_special_tokens") ||
+                           !j["add_special_tokens"].is_boolean() ||
+                           j["add_special_tokens"].get<bool>();
+      if (const auto* text = std::get_if<std::string>(&p.prompt); text && !chat) {
+        check_prompt_bytes(text->size(), "prompt");
+        ids = tok.encode(*text, special && tok.adds_bos());
+      } else {
+        ids = prompt_ids(p);
+      }
+      const json body = {
+          {"tokens", ids}, {"count", ids.size()}, {"max_model_len", scheduler.ctx()}};
+      res.set_content(dump(body), "application/json");
+    } catch (const ApiError& e) {
+      send_error(res, e);
+    } catch (const std::exception& e) {
+      send_error(res, ApiError(500, e.what(), "server_error"));
+    }
+    metrics.count_request("/tokenize", res.status < 0 ? 200 : res.status);
+  }
+
+  // POST /detokenize: {"tokens": [ids]} -> {"prompt": text}.
+  void detokenize(const httplib::Request& req, httplib::Response& res) {
+    try {
+      const CompletionParams p = parse_completion(
+          json{{"prompt", json_body(req.body).value("tokens", json::array())}}.dump(), false);
+      const auto* ids = std::get_if<std::vector<int32_t>>(&p.prompt);
+      if (!ids)
+        throw ApiError(400, "'tokens' must be an array of token ids", "invalid_request_error",
+                       "tokens");
+      for (int32_t t : *ids)
+        if (t >= model.config().vocab)
+          throw ApiError(
+              400,
+              fmt::format("token id {} is outside the vocabulary of {}", t, model.config().vocab),
+              "invalid_request_error", "tokens");
+      res.set_content(dump(json{{"prompt", tok.decode(*ids)}}), "application/json");
+    } catch (const ApiError& e) {
+      send_error(res, e);
+    } catch (const std::exception& e) {
+      send_error(res, ApiError(500, e.what(), "server_error"));
+    }
+    metrics.count_request("/detokenize", res.status < 0 ? 200 : res.status);
   }
 };
 
@@ -286,6 +455,10 @@ HttpServer::HttpServer(const model::Model& model, const tok::Tokenizer& tok, Sch
           : static_cast<int>(scheduler.options().max_seqs + scheduler.options().max_queue + 8);
   impl_->svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   impl_->svr.set_payload_max_length(static_cast<size_t>(impl_->o.max_body_bytes));
+  const tok::Tokenizer& t = impl_->tok;
+  for (int32_t id = 0; id < t.vocab_size(); ++id)
+    impl_->max_token_bytes =
+        std::max<int64_t>(impl_->max_token_bytes, static_cast<int64_t>(t.token_text(id).size()));
   impl_->routes();
   add_planner_routes(impl_->svr);  // the planner page at / and GET /v1/plan
 }

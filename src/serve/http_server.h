@@ -1,15 +1,20 @@
 #pragma once
 // The HTTP face of the server (cpp-httplib): the OpenAI routes, health, models and metrics.
 //   POST /v1/completions, POST /v1/chat/completions   (stream: true answers with SSE)
-//   GET  /v1/models, GET /health, GET /metrics        (Prometheus text)
+//   GET  /v1/models, GET /v1/models/{id}
+//   POST /tokenize, POST /detokenize                  (as vLLM's)
+//   GET  /health, GET /metrics                        (Prometheus text)
 //   GET  /, GET /v1/plan, GET /v1/presets             (the planner page: planner_routes.h)
+// An API key and CORS origins: access_control.h. One log line per request through request_log.
 // Every error is an OpenAI-style JSON object with a 4xx/5xx status; a handler never throws.
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
 #include "model/model.h"
+#include "serve/access_control.h"
 #include "serve/chat_format.h"
 #include "serve/metrics.h"
 #include "serve/scheduler.h"
@@ -28,6 +33,10 @@ struct HttpOptions {
   ChatFormat chat_format = ChatFormat::kPlain;
   int threads = 0;  // HTTP worker threads; 0: enough for every running and waiting sequence
   int64_t max_body_bytes = 8 << 20;
+  AccessOptions access;
+  // Called with one line per request ("POST /v1/completions 200 12+24 tokens 0.53 s"); empty:
+  // no log.
+  std::function<void(const std::string&)> request_log;
 };
 
 class HttpServer {
