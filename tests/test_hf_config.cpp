@@ -185,6 +185,9 @@ TEST(HfConfig, FamilySettingsAreReadAndUnimplementedOnesNamed) {
   const std::string llama = R"({"architectures": ["LlamaForCausalLM"], "num_hidden_layers": 2,
     "hidden_size": 64, "intermediate_size": 96, "num_attention_heads": 4, "vocab_size": 100)";
   EXPECT_EQ(runnable_error(parse_hf_config(llama + "}", "l.json")), "");
+  EXPECT_EQ(parse_hf_config(llama + R"(, "resid_pdrop": 0.1, "attention_dropout": 0.0})", "l.json")
+                .dropout,
+            0.1);  // the runtime runs it; training refuses it (tests/test_train.cpp)
   for (const auto& [extra, named] : std::vector<std::pair<std::string, std::string>>{
            {R"(, "mlp_bias": true})", "mlp_bias"},
            {R"(, "hidden_act": "gelu"})", "hidden_act: \"gelu\""},

@@ -146,6 +146,24 @@ TEST(TrainedCheckpoint, LoadRejectsWrongShapes) {
   }
 }
 
+// Settings training does not implement are refused by name: dropout (the runtime runs such a
+// checkpoint), and those the runtime refuses too.
+TEST(TrainedCheckpoint, LoadRefusesSettingsTrainingDoesNotImplement) {
+  test::TempDir tmp;
+  TorchLlama::initialized(small_config(2), 1).save(tmp.path(), DType::kF32);
+  const std::string text = read_text_file(tmp.path() / "config.json");
+  for (const auto& [setting, named] : std::vector<std::pair<std::string, std::string>>{
+           {"\"resid_pdrop\": 0.1,", "dropout"}, {"\"mlp_bias\": true,", "mlp_bias"}}) {
+    std::ofstream(tmp.path() / "config.json") << "{" + setting + text.substr(text.find('{') + 1);
+    try {
+      TorchLlama::load(tmp.path());
+      ADD_FAILURE() << "expected an error for " << setting;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(named), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(LrSchedule, WarmupThenCosineToTheFloor) {
   const LrSchedule s{1.0, 0.1, 10, 110};
   EXPECT_DOUBLE_EQ(s.at(0), 0.1);

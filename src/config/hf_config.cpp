@@ -1,5 +1,6 @@
 #include "config/hf_config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -366,6 +367,9 @@ ModelConfig parse_hf_config(std::string_view json_text, const std::string& sourc
   c.original_max_positions = f.opt_int("original_max_position_embeddings").value_or(0);
   c.hidden_act = read_activation(f, c.arch, c.not_implemented);
   note_not_implemented(f, c.arch, c.not_implemented);
+  for (const char* key :
+       {"attention_dropout", "resid_pdrop", "embd_pdrop", "hidden_dropout", "dropout"})
+    c.dropout = std::max(c.dropout, f.opt_num(key).value_or(0.0));
   if (c.arch == Architecture::kGemma3) {
     c.query_pre_attn_scalar = f.opt_num("query_pre_attn_scalar").value_or(256.0);
     c.final_logit_softcapping = f.opt_num("final_logit_softcapping");

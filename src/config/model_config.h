@@ -62,6 +62,9 @@ struct ModelConfig {
   Activation hidden_act = Activation::kSilu;
   double query_pre_attn_scalar = 0;  // attention scores scale by its -1/2; 0: head_dim (Gemma 3)
   std::optional<double> final_logit_softcapping;  // logits = cap * tanh(logits / cap)
+  // The largest dropout rate the config sets (attention_dropout, resid_pdrop, embd_pdrop, ...):
+  // nothing at inference; training does not implement dropout and refuses a positive one.
+  double dropout = 0;
   // Config settings the native runtime and the trainer do not implement, one line each
   // ("mlp_bias: true"). The planner can still size such a model; require_runnable refuses it.
   std::vector<std::string> not_implemented;

@@ -24,6 +24,10 @@ namespace F = torch::nn::functional;
 
 void check_trainable(const ModelConfig& c, const std::string& where) {
   require_runnable(c, where, "training");
+  if (c.dropout > 0)
+    fail(ErrorKind::kUnsupported,
+         where + ": training does not implement dropout; the config sets a rate of " +
+             std::to_string(c.dropout) + " (attention_dropout, resid_pdrop, embd_pdrop, ...)");
   if (c.intermediate <= 0 || c.vocab <= 0)
     fail(ErrorKind::kInvalidArgument, where + ": intermediate_size and vocab_size are needed");
 }
