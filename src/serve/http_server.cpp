@@ -397,10 +397,10 @@ struct HttpServer::Impl {
   // {"messages": [...]} (rendered in the chat format) -> {"tokens", "count", "max_model_len"}.
   void tokenize(const httplib::Request& req, httplib::Response& res) {
     try {
-      const bool chat = req.body.find("\"messages\"") != std::string::npos;
+      const json j = json_body(req.body);
+      const bool chat = j.contains("messages");
       const CompletionParams p = parse_completion(req.body, chat);
       std::vector<int32_t> ids;
-      const json j = json_body(req.body);
       const bool special = !j.contains("add_special_tokens") ||
                            !j["add_special_tokens"].is_boolean() ||
                            j["add_special_tokens"].get<bool>();
