@@ -52,7 +52,7 @@ TEST(ApiParse, ReadsTheDocumentedFields) {
           "response_format": {"type": "text"}, "suffix": "", "logprobs": null})",
       false);
   EXPECT_EQ(*p.model, "m");
-  EXPECT_EQ(std::get<std::string>(p.prompt), "hi");
+  EXPECT_EQ(std::get<std::string>(p.prompts.at(0)), "hi");
   EXPECT_EQ(*p.max_tokens, 7);
   EXPECT_EQ(p.sampling.temperature, 0.0);
   EXPECT_EQ(p.sampling.top_p, 0.5);
@@ -63,7 +63,10 @@ TEST(ApiParse, ReadsTheDocumentedFields) {
   EXPECT_TRUE(p.stream && p.include_usage);
 
   const auto ids = parse_completion(R"({"prompt": [1, 2, 3]})", false);
-  EXPECT_EQ(std::get<std::vector<int32_t>>(ids.prompt), (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(std::get<std::vector<int32_t>>(ids.prompts.at(0)), (std::vector<int32_t>{1, 2, 3}));
+  const auto several = parse_completion(R"({"prompt": ["a", [4, 5], "b"], "n": 2})", false);
+  ASSERT_EQ(several.prompts.size(), 3u);
+  EXPECT_EQ(std::get<std::vector<int32_t>>(several.prompts[1]), (std::vector<int32_t>{4, 5}));
   EXPECT_EQ(ids.sampling.temperature, 1.0);  // OpenAI's default
   EXPECT_FALSE(ids.max_tokens);
   // No seed: a fresh one per request, below 2^63.
@@ -96,7 +99,9 @@ TEST(ApiParse, RefusesEachBadFieldWith400NamingIt) {
       {"[1, 2]", false, ""},
       {"{}", false, "prompt"},
       {R"({"prompt": 5})", false, "prompt"},
-      {R"({"prompt": ["a", "b"]})", false, "prompt"},
+      {R"({"prompt": ["a", 5]})", false, "prompt"},
+      {R"({"prompt": []})", false, "prompt"},
+      {R"({"prompt": ["a", "b", "c", "d", "e"], "n": 16})", false, "n"},
       {R"({"prompt": [1, -2]})", false, "prompt"},
       {R"({"prompt": "x", "max_tokens": "10"})", false, "max_tokens"},
       {R"({"prompt": "x", "max_tokens": 0})", false, "max_tokens"},
@@ -393,6 +398,24 @@ TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {
   EXPECT_EQ(j["usage"]["completion_tokens"], 24);
   EXPECT_EQ(j["usage"]["prompt_tokens"], kjv().tok.encode("And God said").size());
 
+  // Several prompts, n each: choice prompt * n + c, each what its prompt alone gives.
+  const auto multi = post(server.port(), "/v1/completions",
+                          R"({"prompt": ["And God said", "In the beginning"], "n": 2,
+                              "max_tokens": 6, "temperature": 0})");
+  ASSERT_EQ(multi.status, 200) << multi.body;
+  const json mj = json::parse(multi.body);
+  ASSERT_EQ(mj["choices"].size(), 4u);
+  for (int i = 0; i < 4; ++i) {
+    const char* prompt = i < 2 ? "And God said" : "In the beginning";
+    EXPECT_EQ(mj["choices"][i]["index"], i);
+    EXPECT_EQ(mj["choices"][i]["text"],
+              test::reference_text(kjv().tok.encode(prompt), 6, KvDtype::kF16))
+        << i;
+  }
+  EXPECT_EQ(mj["usage"]["prompt_tokens"],
+            kjv().tok.encode("And God said").size() + kjv().tok.encode("In the beginning").size());
+  EXPECT_EQ(mj["usage"]["completion_tokens"], 24);
+
   const auto chat = post(server.port(), "/v1/chat/completions",
                          R"({"messages": [{"role": "user", "content": "Who made the earth?"}],
                              "max_tokens": 8, "temperature": 0, "stop": ["."]})");
@@ -459,7 +482,7 @@ TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {
   const auto metrics = cli.Get("/metrics");
   ASSERT_TRUE(metrics);
   for (const char* name :
-       {"gqa_requests_total{route=\"/v1/completions\",code=\"200\"} 6", "gqa_kv_blocks_free 256",
+       {"gqa_requests_total{route=\"/v1/completions\",code=\"200\"} 7", "gqa_kv_blocks_free 256",
         "gqa_requests_total{route=\"/v1/models/{id}\",code=\"404\"} 1", "gqa_queue_depth 0",
         "gqa_time_to_first_token_seconds_bucket{le=\"+Inf\"}",
         "gqa_inter_token_latency_seconds_count"})

@@ -125,7 +125,8 @@ struct HttpServer::Impl {
     return fmt::format("{}-{:08x}{:08x}", prefix, static_cast<uint32_t>(id_salt), next_id++);
   }
 
-  std::vector<int32_t> prompt_ids(const CompletionParams& p) {
+  // The token ids of a chat's rendered messages, or of a completion's prompt `i`.
+  std::vector<int32_t> prompt_ids(const CompletionParams& p, size_t i = 0) {
     if (p.chat) {
       size_t bytes = 0;
       for (const ChatMessage& m : p.messages) bytes += m.content.size();
@@ -136,7 +137,7 @@ struct HttpServer::Impl {
         throw ApiError(400, e.what(), "invalid_request_error", "messages");
       }
     }
-    if (const auto* ids = std::get_if<std::vector<int32_t>>(&p.prompt)) {
+    if (const auto* ids = std::get_if<std::vector<int32_t>>(&p.prompts.at(i))) {
       for (int32_t t : *ids)
         if (t >= model.config().vocab)
           throw ApiError(
@@ -145,11 +146,32 @@ struct HttpServer::Impl {
               "invalid_request_error", "prompt");
       return *ids;
     }
-    check_prompt_bytes(std::get<std::string>(p.prompt).size(), "prompt");
-    auto ids = tok.encode(std::get<std::string>(p.prompt));
+    const std::string& text = std::get<std::string>(p.prompts[i]);
+    check_prompt_bytes(text.size(), "prompt");
+    auto ids = tok.encode(text);
     if (ids.empty())
       throw ApiError(400, "the prompt has no tokens", "invalid_request_error", "prompt");
     return ids;
+  }
+
+  // The tokens a prompt of `len` may generate: max_tokens (checked against the context), or
+  // the API's default. Throws ApiError 400 context_length_exceeded.
+  static int64_t generation_budget(const CompletionParams& p, int64_t len, int64_t ctx) {
+    const char* what = p.chat ? "messages" : "prompt";
+    if (len >= ctx)
+      throw ApiError(400,
+                     fmt::format("This model's maximum context length is {} tokens; the prompt "
+                                 "has {} tokens and leaves no room to generate",
+                                 ctx, len),
+                     "invalid_request_error", what, "context_length_exceeded");
+    if (!p.max_tokens) return p.chat ? ctx - len : std::min(kDefaultCompletionTokens, ctx - len);
+    if (len + *p.max_tokens > ctx)
+      throw ApiError(400,
+                     fmt::format("This model's maximum context length is {} tokens; you "
+                                 "requested {} tokens ({} in the prompt, {} to generate)",
+                                 ctx, len + *p.max_tokens, len, *p.max_tokens),
+                     "invalid_request_error", "max_tokens", "context_length_exceeded");
+    return *p.max_tokens;
   }
 
   void completion(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -161,43 +183,35 @@ struct HttpServer::Impl {
                        fmt::format("The model '{}' does not exist; this server serves '{}'",
                                    *p.model, o.model_name),
                        "invalid_request_error", "model", "model_not_found");
-      const std::vector<int32_t> prompt = prompt_ids(p);
-      const auto n_prompt = static_cast<int64_t>(prompt.size());
       const int64_t ctx = scheduler.ctx();
-      if (n_prompt >= ctx)
-        throw ApiError(400,
-                       fmt::format("This model's maximum context length is {} tokens; the prompt "
-                                   "has {} tokens and leaves no room to generate",
-                                   ctx, n_prompt),
-                       "invalid_request_error", chat ? "messages" : "prompt",
-                       "context_length_exceeded");
-      int64_t max_tokens = 0;
-      if (p.max_tokens) {
-        max_tokens = *p.max_tokens;
-        if (n_prompt + max_tokens > ctx)
-          throw ApiError(400,
-                         fmt::format("This model's maximum context length is {} tokens; you "
-                                     "requested {} tokens ({} in the prompt, {} to generate)",
-                                     ctx, n_prompt + max_tokens, n_prompt, max_tokens),
-                         "invalid_request_error", "max_tokens", "context_length_exceeded");
-      } else {
-        max_tokens = chat ? ctx - n_prompt : std::min(kDefaultCompletionTokens, ctx - n_prompt);
+      const size_t n_prompts = chat ? 1 : p.prompts.size();
+      std::vector<std::vector<int32_t>> prompts;
+      int64_t n_prompt = 0;  // over all prompts, for the usage
+      for (size_t i = 0; i < n_prompts; ++i) {
+        prompts.push_back(prompt_ids(p, i));
+        n_prompt += static_cast<int64_t>(prompts.back().size());
       }
       auto handle = std::make_shared<SequenceHandle>();
       const auto arrived = std::chrono::steady_clock::now();
       std::vector<Scheduler::Entry> entries;
-      for (int64_t i = 0; i < p.n; ++i) {
-        GenerationRequest g;
-        g.prompt = prompt;
-        g.max_tokens = max_tokens;
-        g.sampling = p.sampling;
-        g.sampling.seed += static_cast<uint64_t>(i);  // choices differ when sampling
-        g.stop = p.stop;
-        g.ignore_eos = p.ignore_eos;
-        g.choice = i;
-        g.arrived = arrived;
-        entries.push_back({std::move(g), handle});
+      for (size_t i = 0; i < prompts.size(); ++i) {
+        const auto len = static_cast<int64_t>(prompts[i].size());
+        const int64_t max_tokens = generation_budget(p, len, ctx);
+        for (int64_t c = 0; c < p.n; ++c) {
+          const int64_t choice = static_cast<int64_t>(i) * p.n + c;
+          GenerationRequest g;
+          g.prompt = prompts[i];
+          g.max_tokens = max_tokens;
+          g.sampling = p.sampling;
+          g.sampling.seed += static_cast<uint64_t>(choice);  // choices differ when sampling
+          g.stop = p.stop;
+          g.ignore_eos = p.ignore_eos;
+          g.choice = choice;
+          g.arrived = arrived;
+          entries.push_back({std::move(g), handle});
+        }
       }
+      const auto choices = static_cast<int64_t>(entries.size());
       if (!scheduler.submit(std::move(entries))) {
         res.set_header("Retry-After", "1");
         throw ApiError(429, "the server's queue is full; retry shortly", "rate_limit_error", "",
@@ -205,9 +219,9 @@ struct HttpServer::Impl {
       }
       const std::string id = new_id(chat ? "chatcmpl" : "cmpl");
       if (p.stream)
-        stream(res, std::move(p), handle, id, n_prompt);
+        stream(res, std::move(p), handle, id, choices, n_prompt);
       else
-        collect(res, p, *handle, id);
+        collect(res, p, *handle, id, choices, n_prompt);
     } catch (const ApiError& e) {
       send_error(res, e);
     } catch (const std::exception& e) {
@@ -221,9 +235,9 @@ struct HttpServer::Impl {
 
   // Waits for every choice to finish and answers with one JSON object.
   void collect(httplib::Response& res, const CompletionParams& p, SequenceHandle& handle,
-               const std::string& id) {
-    std::vector<ChoiceResult> choices(static_cast<size_t>(p.n));
-    int64_t open = p.n, prompt_tokens = 0, completion_tokens = 0;
+               const std::string& id, int64_t n_choices, int64_t prompt_tokens) {
+    std::vector<ChoiceResult> choices(static_cast<size_t>(n_choices));
+    int64_t open = n_choices, completion_tokens = 0;
     StreamEvent ev;
     while (open > 0) {
       if (!handle.next(ev, 1s)) continue;
@@ -235,7 +249,6 @@ struct HttpServer::Impl {
         throw ApiError(503, "generation failed: " + ev.error, "server_error");
       }
       c.finish_reason = ev.finish_reason;
-      prompt_tokens = ev.prompt_tokens;
       completion_tokens += ev.completion_tokens;
       --open;
     }
@@ -249,14 +262,14 @@ struct HttpServer::Impl {
   // Server-sent events: one chunk per piece of text, a last chunk per choice with its
   // finish_reason, the usage chunk when asked for, then "data: [DONE]".
   void stream(httplib::Response& res, CompletionParams p, std::shared_ptr<SequenceHandle> handle,
-              const std::string& id, int64_t n_prompt) {
+              const std::string& id, int64_t n_choices, int64_t n_prompt) {
     auto st = std::make_shared<StreamState>();
     st->params = std::move(p);
     st->handle = std::move(handle);
     st->id = id;
     st->model = o.model_name;
     st->created = unix_now();
-    st->open = st->params.n;
+    st->open = n_choices;
     st->prompt_tokens = n_prompt;
     st->note = t_request;
     st->path = p.chat ? "/v1/chat/completions" : "/v1/completions";
@@ -404,7 +417,9 @@ struct HttpServer::Impl {
       const bool special = !j.contains("add_special_tokens") ||
                            !j["add_special_tokens"].is_boolean() ||
                            j["add_special_tokens"].get<bool>();
-      if (const auto* text = std::get_if<std::string>(&p.prompt); text && !chat) {
+      if (!chat && p.prompts.size() != 1)
+        throw ApiError(400, "/tokenize takes one prompt", "invalid_request_error", "prompt");
+      if (const auto* text = chat ? nullptr : std::get_if<std::string>(&p.prompts[0])) {
         check_prompt_bytes(text->size(), "prompt");
         ids = tok.encode(*text, special && tok.adds_bos());
       } else {
@@ -426,7 +441,8 @@ struct HttpServer::Impl {
     try {
       const CompletionParams p = parse_completion(
           json{{"prompt", json_body(req.body).value("tokens", json::array())}}.dump(), false);
-      const auto* ids = std::get_if<std::vector<int32_t>>(&p.prompt);
+      const auto* ids =
+          p.prompts.size() == 1 ? std::get_if<std::vector<int32_t>>(&p.prompts[0]) : nullptr;
       if (!ids)
         throw ApiError(400, "'tokens' must be an array of token ids", "invalid_request_error",
                        "tokens");

@@ -1,6 +1,7 @@
 #include "serve/openai_api.h"
 #include "core/json_parse.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <random>
@@ -154,29 +155,42 @@ CompletionParams parse_completion(const std::string& body, bool chat) {
   } else {
     const json* f = field(j, "prompt");
     if (!f) bad("prompt", "'prompt' is required");
-    if (f->is_string()) {
-      p.prompt = f->get<std::string>();
-    } else if (f->is_array() && f->size() == 1 && (*f)[0].is_string()) {
-      p.prompt = (*f)[0].get<std::string>();
-    } else if (f->is_array() && !f->empty() && (*f)[0].is_number_integer()) {
+    // Token ids of one prompt, or nothing when `t` is not a non-empty array of integers.
+    auto token_ids = [](const json& t) -> std::optional<std::vector<int32_t>> {
+      if (!t.is_array() || t.empty() || !t[0].is_number_integer()) return std::nullopt;
       std::vector<int32_t> ids;
-      for (const json& t : *f) {
-        if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
-            t.get<int64_t>() > std::numeric_limits<int32_t>::max())
+      for (const json& x : t) {
+        if (!x.is_number_integer() || x.get<int64_t>() < 0 ||
+            x.get<int64_t>() > std::numeric_limits<int32_t>::max())
           bad("prompt", "a token-id prompt must hold non-negative integers");
-        ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
+        ids.push_back(static_cast<int32_t>(x.get<int64_t>()));
       }
-      p.prompt = std::move(ids);
-    } else if (f->is_array() && f->size() > 1) {
-      bad("prompt", "one prompt per request (send the others as their own requests)");
+      return ids;
+    };
+    if (f->is_string()) {
+      p.prompts.emplace_back(f->get<std::string>());
+    } else if (auto ids = token_ids(*f)) {
+      p.prompts.emplace_back(std::move(*ids));
+    } else if (f->is_array() && !f->empty() && static_cast<int64_t>(f->size()) <= kMaxSequences) {
+      for (const json& one : *f) {  // several prompts
+        if (one.is_string())
+          p.prompts.emplace_back(one.get<std::string>());
+        else if (auto ids = token_ids(one))
+          p.prompts.emplace_back(std::move(*ids));
+        else
+          bad("prompt", "each prompt of a 'prompt' array must be a string or token ids");
+      }
     } else {
-      bad("prompt", "'prompt' must be a string or an array of token ids");
+      bad("prompt", "'prompt' must be a string, token ids, or an array of at most " +
+                        std::to_string(kMaxSequences) + " of them");
     }
   }
   const int64_t kMaxTokens = std::numeric_limits<int32_t>::max();
   p.max_tokens = integer(j, "max_tokens", 1, kMaxTokens);
   if (chat && !p.max_tokens) p.max_tokens = integer(j, "max_completion_tokens", 1, kMaxTokens);
   p.n = integer(j, "n", 1, kMaxChoices).value_or(1);
+  if (static_cast<int64_t>(std::max<size_t>(p.prompts.size(), 1)) * p.n > kMaxSequences)
+    bad("n", "prompts x n must be at most " + std::to_string(kMaxSequences));
   p.stream = boolean(j, "stream").value_or(false);
   p.ignore_eos = boolean(j, "ignore_eos").value_or(false);
   if (const json* so = field(j, "stream_options")) {

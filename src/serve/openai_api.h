@@ -1,7 +1,8 @@
 #pragma once
 // The OpenAI completions and chat completions API: request bodies checked field by field into
 // what the scheduler needs, and the JSON of responses, stream chunks and errors.
-// Accepted: model, prompt (a string, a one-string array, or token ids) / messages, max_tokens
+// Accepted: model, prompt (a string or token ids, or an array of either: several prompts, each
+// with n choices, numbered prompt * n + choice) / messages, max_tokens
 // (chat also max_completion_tokens), temperature, top_p, top_k and ignore_eos (extensions, as
 // vLLM's), seed (random per request when absent; every response says which), n, stop, stream,
 // stream_options.include_usage. Fields this server cannot honour
@@ -34,9 +35,10 @@ class ApiError : public std::runtime_error {
 struct CompletionParams {
   bool chat = false;
   std::optional<std::string> model;
-  std::variant<std::string, std::vector<int32_t>> prompt;  // completions
-  std::vector<ChatMessage> messages;                       // chat
-  std::optional<int64_t> max_tokens;                       // absent: the API's default
+  // Completions: one or more prompts, each text or token ids.
+  std::vector<std::variant<std::string, std::vector<int32_t>>> prompts;
+  std::vector<ChatMessage> messages;  // chat
+  std::optional<int64_t> max_tokens;  // absent: the API's default
   int64_t n = 1;
   bool stream = false, include_usage = false;
   // temperature defaults to 1, as OpenAI's. sampling.seed is the request's seed, or without one
@@ -47,7 +49,8 @@ struct CompletionParams {
   bool ignore_eos = false;  // extension (as vLLM's): generate max_tokens whatever comes
 };
 
-constexpr int64_t kMaxChoices = 16;
+constexpr int64_t kMaxChoices = 16;               // n
+constexpr int64_t kMaxSequences = 64;             // prompts x n in one request
 constexpr int64_t kDefaultCompletionTokens = 16;  // OpenAI's default for /v1/completions
 
 // Throws ApiError (400) naming the field that is missing, mistyped or out of range.
