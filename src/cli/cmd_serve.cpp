@@ -1,4 +1,6 @@
 // gqa serve: the OpenAI-compatible server with continuous batching over the paged KV cache.
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -57,6 +59,11 @@ Example:
 )";
 
 int run_serve(const ServeCli& o) {
+  // Large request bodies (up to 8 MiB) and their parsed JSON: glibc raises its mmap threshold
+  // after the first large free and then serves such buffers from the heap, which it keeps.
+  // A fixed 1 MiB threshold maps them and gives them back when freed. Measured: nine 7 MB
+  // bodies left the RSS at 133 MB, from 23 MB at start.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   const model::CacheOptions cache = o.rt.apply();
   if (o.kv_tokens < 0) fail(ErrorKind::kInvalidArgument, "--kv-tokens must be positive");
   if (o.max_seqs <= 0 || o.max_seqs > 4096)

@@ -2,8 +2,6 @@
 
 #include <httplib.h>
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -228,9 +226,6 @@ struct HttpServer::Impl {
       send_error(res, ApiError(500, e.what(), "server_error"));
     }
     metrics.count_request(route, res.status < 0 ? 200 : res.status);  // -1: httplib's 200
-    // glibc keeps the pages of a large request's buffers (its body, the parsed JSON) for reuse;
-    // give them back to the system rather than let every large request raise the RSS.
-    if (req.body.size() > (size_t{1} << 20)) malloc_trim(0);
   }
 
   // Waits for every choice to finish and answers with one JSON object.
