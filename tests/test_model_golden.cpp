@@ -52,14 +52,14 @@ TEST_P(Golden, PrefillAndEveryDecodeStepMatchPyTorch) {
   expect_matches_golden(dir, test::read_golden(dir / "logits.golden"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Cases, Golden,
-                         ::testing::Values("llama_mha_f32", "llama_gqa_f32", "llama_mqa_f32",
-                                           "llama_mha_bf16", "llama3_rope_gqa_f32",
-                                           "qwen2_bias_gqa_f32", "qwen3_qknorm_gqa_f32",
-                                           "qwen3_qknorm_gqa_bf16", "mistral_window_gqa_f32",
-                                           "phi3_longrope_gqa_f32", "phi3_window_mqa_bf16",
-                                           "smollm3_nope_gqa_f32", "smollm3_nope_mha_bf16",
-                                           "gemma3_local_global_gqa_f32", "gemma3_mqa_bf16"));
+INSTANTIATE_TEST_SUITE_P(
+    Cases, Golden,
+    ::testing::Values("llama_mha_f32", "llama_gqa_f32", "llama_mqa_f32", "llama_mha_bf16",
+                      "llama3_rope_gqa_f32", "qwen2_bias_gqa_f32", "qwen3_qknorm_gqa_f32",
+                      "qwen3_qknorm_gqa_bf16", "mistral_window_gqa_f32", "phi3_longrope_gqa_f32",
+                      "phi3_window_mqa_bf16", "phi3_mha_f32", "smollm3_nope_gqa_f32",
+                      "smollm3_nope_mha_bf16", "smollm3_nope_mqa_f32",
+                      "gemma3_local_global_gqa_f32", "gemma3_mqa_bf16", "gemma3_mha_f32"));
 
 TEST(ModelGolden, ConvertedCheckpointsMatchTheReferenceOnPooledWeights) {
   test::TempDir tmp;
