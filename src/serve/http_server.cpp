@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <limits>
 #include <random>
 #include <variant>
 
@@ -119,6 +120,16 @@ struct HttpServer::Impl {
                      "invalid_request_error", param, "context_length_exceeded");
   }
 
+  // Throws ApiError 400 (naming `param`) for an id past the model's vocabulary.
+  void check_in_vocab(const std::vector<int32_t>& ids, const char* param) const {
+    for (int32_t t : ids)
+      if (t >= model.config().vocab)
+        throw ApiError(
+            400,
+            fmt::format("token id {} is outside the vocabulary of {}", t, model.config().vocab),
+            "invalid_request_error", param);
+  }
+
   std::string new_id(const char* prefix) {
     return fmt::format("{}-{:08x}{:08x}", prefix, static_cast<uint32_t>(id_salt), next_id++);
   }
@@ -136,12 +147,7 @@ struct HttpServer::Impl {
       }
     }
     if (const auto* ids = std::get_if<std::vector<int32_t>>(&p.prompts.at(i))) {
-      for (int32_t t : *ids)
-        if (t >= model.config().vocab)
-          throw ApiError(
-              400,
-              fmt::format("token id {} is outside the vocabulary of {}", t, model.config().vocab),
-              "invalid_request_error", "prompt");
+      check_in_vocab(*ids, "prompt");
       return *ids;
     }
     const std::string& text = std::get<std::string>(p.prompts[i]);
@@ -434,20 +440,21 @@ struct HttpServer::Impl {
   // POST /detokenize: {"tokens": [ids]} -> {"prompt": text}.
   void detokenize(const httplib::Request& req, httplib::Response& res) {
     try {
-      const CompletionParams p = parse_completion(
-          json{{"prompt", json_body(req.body).value("tokens", json::array())}}.dump(), false);
-      const auto* ids =
-          p.prompts.size() == 1 ? std::get_if<std::vector<int32_t>>(&p.prompts[0]) : nullptr;
-      if (!ids)
+      const json j = json_body(req.body);
+      const auto it = j.find("tokens");
+      std::vector<int32_t> ids;
+      if (it == j.end() || !it->is_array())
         throw ApiError(400, "'tokens' must be an array of token ids", "invalid_request_error",
                        "tokens");
-      for (int32_t t : *ids)
-        if (t >= model.config().vocab)
-          throw ApiError(
-              400,
-              fmt::format("token id {} is outside the vocabulary of {}", t, model.config().vocab),
-              "invalid_request_error", "tokens");
-      res.set_content(dump(json{{"prompt", tok.decode(*ids)}}), "application/json");
+      for (const json& t : *it) {
+        if (!t.is_number_integer() || t.get<int64_t>() < 0 ||
+            t.get<int64_t>() > std::numeric_limits<int32_t>::max())
+          throw ApiError(400, "'tokens' must hold non-negative integers", "invalid_request_error",
+                         "tokens");
+        ids.push_back(static_cast<int32_t>(t.get<int64_t>()));
+      }
+      check_in_vocab(ids, "tokens");
+      res.set_content(dump(json{{"prompt", tok.decode(ids)}}), "application/json");
     } catch (const ApiError& e) {
       send_error(res, e);
     } catch (const std::exception& e) {
