@@ -72,21 +72,20 @@ Model::Model(const std::filesystem::path& dir)
     query_scale_ = static_cast<float>(std::sqrt(static_cast<double>(c.head_dim)) /
                                       std::sqrt(c.query_pre_attn_scalar));
   // One LayerRope per distinct table (Gemma 3: global and local), shared by its layers.
-  std::vector<std::pair<std::vector<float>, const LayerRope*>> tables;
   auto rope_for = [&](int64_t l) -> const LayerRope* {
     RopeTable t = rope_table(c, l);
     if (t.inv_freq.empty()) return nullptr;
-    for (const auto& [freq, r] : tables)
-      if (freq == t.inv_freq) return r;
+    for (const auto& r : ropes_)
+      if (r->base.inv_freq() == t.inv_freq) return r.get();
     auto r = std::make_unique<LayerRope>(LayerRope{
-        ops::Rope(c.head_dim, t.inv_freq, static_cast<float>(t.attention_scale)), std::nullopt, 0});
+        ops::Rope(c.head_dim, std::move(t.inv_freq), static_cast<float>(t.attention_scale)),
+        std::nullopt, 0});
     if (const int64_t at = longrope_switch(c); at > 0) {
       RopeTable lt = rope_table(c, l, true);
       r->long_context.emplace(c.head_dim, std::move(lt.inv_freq),
                               static_cast<float>(lt.attention_scale));
       r->switch_at = at;
     }
-    tables.emplace_back(std::move(t.inv_freq), r.get());
     ropes_.push_back(std::move(r));
     return ropes_.back().get();
   };
