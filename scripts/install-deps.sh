@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   cmake g++ make pkg-config
   libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev libcli11-dev libfmt-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libeigen3-dev
   libopenblas-dev libsentencepiece-dev sentencepiece
   libcpp-httplib-dev libpcre2-dev libicu-dev
   chromium

@@ -35,13 +35,13 @@ std::vector<ExpectedTensor> expected_tensors(const ModelConfig& m, const TensorP
     if (fused) {
       add("self_attn.qkv_proj.weight", {q + 2 * kv, h}, TensorRole::kQkvFused);
     } else {
-      add("self_attn.q_proj.weight", {q, h});
+      add("self_attn.q_proj.weight", {q, h}, TensorRole::kQProj);
       add("self_attn.k_proj.weight", {kv, h}, TensorRole::kKProj);
       add("self_attn.v_proj.weight", {kv, h}, TensorRole::kVProj);
     }
-    add("self_attn.o_proj.weight", {h, q}, TensorRole::kOther, InitKind::kNormalScaled);
+    add("self_attn.o_proj.weight", {h, q}, TensorRole::kOProj, InitKind::kNormalScaled);
     if (m.attention_bias || m.qkv_bias) {
-      add("self_attn.q_proj.bias", {q}, TensorRole::kOther, InitKind::kZeros);
+      add("self_attn.q_proj.bias", {q}, TensorRole::kQBias, InitKind::kZeros);
       add("self_attn.k_proj.bias", {kv}, TensorRole::kKBias, InitKind::kZeros);
       add("self_attn.v_proj.bias", {kv}, TensorRole::kVBias, InitKind::kZeros);
     }

@@ -13,6 +13,9 @@ namespace gqa {
 
 enum class TensorRole {
   kOther,     // copied unchanged by a conversion
+  kQProj,     // [q_dim, hidden]; copied, except by methods that fold maps into it
+  kQBias,     // [q_dim]
+  kOProj,     // [hidden, q_dim]
   kKProj,     // [kv_dim, hidden]
   kVProj,     // [kv_dim, hidden]
   kKBias,     // [kv_dim]

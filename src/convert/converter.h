@@ -6,7 +6,9 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
+#include "convert/calibration.h"
 #include "convert/group_plan.h"
 #include "core/dtype.h"
 
@@ -15,6 +17,10 @@ namespace gqa::convert {
 struct ConvertOptions {
   int64_t kv_heads = 0;
   PoolMethod method = PoolMethod::kMean;
+  Grouping grouping = Grouping::kContiguous;
+  // Attention-input statistics of the source model (--calib); null: weights alone. Used by
+  // svd and similar grouping.
+  const AttentionInputStats* calibration = nullptr;
   std::optional<DType> dtype;    // output dtype of floating-point tensors; empty: keep
   uint64_t seed = 0;             // for kRandom
   uint64_t max_shard_bytes = 0;  // 0: one model.safetensors
@@ -30,8 +36,9 @@ struct ConvertProgress {
 struct ConvertResult {
   int64_t source_kv_heads = 0;
   int64_t target_kv_heads = 0;
-  int64_t pooled_tensors = 0;
+  int64_t pooled_tensors = 0;  // rewritten: K/V pooled or merged, q/o with maps folded in
   int64_t copied_tensors = 0;
+  std::vector<std::vector<int64_t>> layer_order;  // per layer, source KV heads in group order
   uint64_t bytes_read = 0;
   uint64_t bytes_written = 0;
   int64_t weight_files = 0;

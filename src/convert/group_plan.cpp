@@ -9,7 +9,9 @@ PoolMethod parse_pool_method(const std::string& s) {
   if (s == "mean") return PoolMethod::kMean;
   if (s == "first") return PoolMethod::kFirst;
   if (s == "random") return PoolMethod::kRandom;
-  fail(ErrorKind::kInvalidArgument, "unknown --method '" + s + "' (expected mean, first, random)");
+  if (s == "svd") return PoolMethod::kSvd;
+  fail(ErrorKind::kInvalidArgument,
+       "unknown --method '" + s + "' (expected mean, first, random, svd)");
 }
 
 const char* pool_method_name(PoolMethod m) {
@@ -20,8 +22,21 @@ const char* pool_method_name(PoolMethod m) {
       return "first";
     case PoolMethod::kRandom:
       return "random";
+    case PoolMethod::kSvd:
+      return "svd";
   }
   return "?";
+}
+
+Grouping parse_grouping(const std::string& s) {
+  if (s == "contiguous") return Grouping::kContiguous;
+  if (s == "similar") return Grouping::kSimilar;
+  fail(ErrorKind::kInvalidArgument,
+       "unknown --grouping '" + s + "' (expected contiguous, similar)");
+}
+
+const char* grouping_name(Grouping g) {
+  return g == Grouping::kSimilar ? "similar" : "contiguous";
 }
 
 GroupPlan make_group_plan(int64_t source_kv_heads, int64_t target_kv_heads, int64_t head_dim) {

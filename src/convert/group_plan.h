@@ -11,10 +11,20 @@ enum class PoolMethod {
   kMean,    // average the group's heads (the GQA paper's choice)
   kFirst,   // keep the group's first head
   kRandom,  // draw fresh weights at the source's scale
+  kSvd,     // RoPE-aware rank-1 key merge and o_proj-weighted value merge (key_merge.h,
+            // value_merge.h), folded into q_proj and o_proj
 };
 
-PoolMethod parse_pool_method(const std::string& s);  // "mean", "first", "random"
+PoolMethod parse_pool_method(const std::string& s);  // "mean", "first", "random", "svd"
 const char* pool_method_name(PoolMethod m);
+
+enum class Grouping {
+  kContiguous,  // target head g takes source heads [g * r, (g + 1) * r)
+  kSimilar,     // groups chosen by similarity, heads permuted to make them contiguous
+};
+
+Grouping parse_grouping(const std::string& s);  // "contiguous", "similar"
+const char* grouping_name(Grouping g);
 
 struct GroupPlan {
   int64_t source_kv_heads = 0;

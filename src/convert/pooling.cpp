@@ -63,6 +63,8 @@ void pool_rows(const RowBlock& src, const GroupPlan& plan, PoolMethod method, DT
         case PoolMethod::kRandom:
           for (float& v : acc) v = static_cast<float>(scale * rng.normal());
           break;
+        case PoolMethod::kSvd:  // rewrites whole layers (layer_rewrite.h), never row by row
+          fail(ErrorKind::kInvalidArgument, "svd merging does not pool rows one by one");
       }
       encode_from_f32(out_dtype, acc.data(), src.cols, out.data());
       sink(out);

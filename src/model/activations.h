@@ -3,6 +3,7 @@
 // rows (tokens of every sequence in a batch) and the context a caller expects, so that a decode
 // step allocates nothing. A call with more rows grows them; they never shrink.
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "config/model_config.h"
@@ -20,6 +21,9 @@ struct Activations {
   std::vector<float> k, v;      // [rows, kv_dim]
   std::vector<float> g, u;      // [rows, intermediate]: MLP gate and up
   ops::AttentionScratch attention;
+  // When set, sees every layer's attention input (after input_layernorm) of each pass:
+  // (layer, [rows, hidden] row-major, rows). Calibration for gqa convert --calib.
+  std::function<void(int64_t, const float*, int64_t)> attention_input_observer;
 
   // Room for `rows` rows of c's model in `segments` sequences, and attention over up to
   // max_context tokens of a cache in blocks of block_size. Allocates only past what it holds.

@@ -176,6 +176,7 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
   for (int64_t l = 0; l < c.layers; ++l) {
     const LayerWeights& w = model.layers()[static_cast<size_t>(l)];
     for (int64_t r = 0; r < n; ++r) ops::rmsnorm(x + r * H, w.attn_norm.data(), H, eps, xn + r * H);
+    if (act.attention_input_observer) act.attention_input_observer(l, xn, n);
     project(w.wq, xn, n, q);  // one matmul per projection for the batch
     project(w.wk, xn, n, k);
     project(w.wv, xn, n, v);

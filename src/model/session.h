@@ -2,6 +2,7 @@
 // One sequence being decoded: its position and its KV blocks. The model is shared and
 // read-only; everything that changes per sequence lives here.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -57,6 +58,11 @@ class Session {
   int64_t kv_bytes_read() const;
   // KV blocks that running n_tokens more tokens takes from the pool.
   int64_t blocks_to_grow(int64_t n_tokens) const;
+  // Calls `observer(layer, x, rows)` with every layer's attention input of each forward()
+  // ([rows, hidden], after input_layernorm); an empty function stops it.
+  void observe_attention_inputs(std::function<void(int64_t, const float*, int64_t)> observer) {
+    act_.attention_input_observer = std::move(observer);
+  }
   // KV blocks the sequence holds now.
   int64_t held_blocks() const { return seq_->held_blocks(); }
 
