@@ -50,6 +50,9 @@ Results numbers(double mean2_a1, double first2_a1, double random2_a1, double mqa
   add("mean-1", PoolMethod::kMean, 1, {{0, mqa0}, {0.05, mqa1}, {0.1, mqa2}});
   add("first-2", PoolMethod::kFirst, 2, {{0, 46}, {0.05, first2_a1}});
   add("random-2", PoolMethod::kRandom, 2, {{0, 300}, {0.05, random2_a1}});
+  add("svd+similar-2", PoolMethod::kSvd, 2, {{0, 41}, {0.05, 40.5}});
+  r.variants.back().variant.grouping = convert::Grouping::kSimilar;
+  r.variants.back().variant.calibrated = true;
   return r;
 }
 
@@ -78,6 +81,10 @@ TEST(Plots, OneSeriesPerMethodAndAlphaAndValidJson) {
   const auto j = nlohmann::json::parse(results_json(r));
   EXPECT_EQ(j["variants"][2]["heldout_ppl_by_alpha"]["0.05"], 41);
   EXPECT_EQ(j["variants"][5]["method"], "random");
+  EXPECT_NE(kv.find("svd+similar, alpha 0"), std::string::npos);
+  EXPECT_EQ(j["variants"][6]["method"], "svd");
+  EXPECT_EQ(j["variants"][6]["grouping"], "similar");
+  EXPECT_EQ(j["variants"][6]["calibrated"], true);
 }
 
 }  // namespace

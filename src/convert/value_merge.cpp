@@ -68,25 +68,34 @@ Eigen::MatrixXd ValueFit::merge(int64_t target_kv_heads, Eigen::MatrixXd& o) con
   for (int64_t g = 0; g < target_kv_heads; ++g) {
     for (int64_t t = 0; t < r; ++t) heads[static_cast<size_t>(t)] = g * r + t;
     const Eigen::SelfAdjointEigenSolver<Eigen::MatrixXd> eig(gram(heads));
-    const Eigen::MatrixXd u = eig.eigenvectors().rightCols(d);  // [r * d, d]
-    // P = Uᵀ S = Σ_t U_tᵀ R_t V_t: a combination of the group's value rows.
+    const Eigen::MatrixXd u = eig.eigenvectors().rightCols(d);  // [r * d, d], ascending
+    // P = Uᵀ S = Σ_t U_tᵀ R_t V_t: a combination of the group's value rows, with P C Pᵀ = Λ
+    // (the top eigenvalues). Any invertible T with P -> T P, M_t -> M_t T⁻¹ gives the same
+    // model; the one chosen keeps the weights trainable: P whitened to the variance of an
+    // average head's value (σ² per row, so every M_t is O(1) and o_proj keeps its scale; left
+    // as Λ, uptraining's first Adam step blows the weak directions up through large M_t), then
+    // the rotation that brings it closest to the group's mean (orthogonal Procrustes), so a
+    // group whose mean lies in the subspace gets its mean back, up to scale.
+    const Eigen::VectorXd lambda = eig.eigenvalues().tail(d);
     Eigen::MatrixXd p = Eigen::MatrixXd::Zero(d, cols);
     for (int64_t t = 0; t < r; ++t)
-      p += u.middleRows(t * d, d).transpose() *
-           s_[static_cast<size_t>(heads[static_cast<size_t>(t)])];
-    // Within its row space, P becomes the least-squares fit of the group's mean: T P with
-    // T = V̄ C Pᵀ (P C Pᵀ)⁻¹, unless T is near singular (the mean is nearly orthogonal to it).
+      p += u.middleRows(t * d, d).transpose() * s_[static_cast<size_t>(heads[static_cast<size_t>(t)])];
     Eigen::MatrixXd mean = Eigen::MatrixXd::Zero(d, cols);
-    for (int64_t t = 0; t < r; ++t) mean += w_.v.middleRows(heads[static_cast<size_t>(t)] * d, d);
-    mean /= static_cast<double>(r);
-    Eigen::MatrixXd pc = times_moment(p);
-    const Eigen::MatrixXd tt = solve_psd(pc * p.transpose(), pc * mean.transpose());  // Tᵀ
-    const Eigen::JacobiSVD<Eigen::MatrixXd> svd(tt);
-    const auto sv = svd.singularValues();
-    if (sv(0) > 0 && sv(d - 1) > 1e-6 * sv(0)) {
-      p = tt.transpose() * p;
-      pc = times_moment(p);
+    double variance = 0;  // of one value dimension of the group's heads, on average
+    for (int64_t t = 0; t < r; ++t) {
+      const auto vt = w_.v.middleRows(heads[static_cast<size_t>(t)] * d, d);
+      mean += vt;
+      variance += vt.cwiseProduct(times_moment(vt)).sum();
     }
+    mean /= static_cast<double>(r);
+    variance /= static_cast<double>(r * d);
+    const double floor = 1e-12 * std::max(lambda.maxCoeff(), 1e-300);
+    for (int64_t i = 0; i < d; ++i) p.row(i) *= std::sqrt(variance / std::max(lambda(i), floor));
+    Eigen::MatrixXd pc = times_moment(p);
+    const Eigen::JacobiSVD<Eigen::MatrixXd> svd(pc * mean.transpose(),
+                                                Eigen::ComputeFullU | Eigen::ComputeFullV);
+    p = svd.matrixV() * svd.matrixU().transpose() * p;
+    pc = times_moment(p);
     v.middleRows(g * d, d) = p;
     // M_t = V_t C Pᵀ (P C Pᵀ)⁻¹, folded into the o_proj columns of the heads that read t.
     const Eigen::MatrixXd pcp = pc * p.transpose();

@@ -5,9 +5,9 @@
 // O_hᵀO_h, minimise Σ_j E‖R_j (V_j x − M_j P x)‖². For a fixed P the best M_j is the
 // least-squares map V_j C Pᵀ (P C Pᵀ)⁻¹ whatever R_j; the best row space of P is the top-d
 // eigenspace of the stacked S = [R_1 V_1; …; R_r V_r] in C, so P = Uᵀ S with U the top d
-// eigenvectors of S C Sᵀ (r·d square, small). P is then moved within its row space to the
-// least-squares fit of the group's mean (mean pooling when the mean lies in it), so the
-// stored weights keep the scale of a mean-pooled head.
+// eigenvectors of S C Sᵀ (r·d square, small). Within its row space P is then whitened to the
+// variance of an average head's value and rotated as close to the group's mean as a rotation
+// can bring it, so the stored weights keep the scale of a pooled head and stay trainable.
 #include <cstdint>
 #include <span>
 #include <vector>

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "core/hms.h"
 #include "core/interrupt.h"
+#include "eval/attention_inputs.h"
 #include "eval/perplexity.h"
 #include "eval/speed.h"
 #include "io/file_output.h"
@@ -28,13 +30,20 @@ using convert::PoolMethod;
 
 std::vector<Variant> variants_with(const std::vector<double>& alphas) {
   // MHA is uptrained once, as a control: what re-warming the schedule costs a model that lost
-  // nothing.
-  return {{"mean-8", PoolMethod::kMean, 8, {alphas.front()}},
+  // nothing. svd + similar at 1 KV head would be svd-1 again (one group holds every head).
+  const std::vector<double> first{alphas.front()};
+  const auto similar = convert::Grouping::kSimilar, contiguous = convert::Grouping::kContiguous;
+  return {{"mean-8", PoolMethod::kMean, 8, first},
           {"mean-4", PoolMethod::kMean, 4, alphas},
           {"mean-2", PoolMethod::kMean, 2, alphas},
           {"mean-1", PoolMethod::kMean, 1, alphas},
-          {"first-2", PoolMethod::kFirst, 2, {alphas.front()}},
-          {"random-2", PoolMethod::kRandom, 2, {alphas.front()}}};
+          {"first-2", PoolMethod::kFirst, 2, first},
+          {"random-2", PoolMethod::kRandom, 2, first},
+          {"svd-4", PoolMethod::kSvd, 4, first, contiguous, true},
+          {"svd-2", PoolMethod::kSvd, 2, first, contiguous, true},
+          {"svd-1", PoolMethod::kSvd, 1, first, contiguous, true},
+          {"svd+similar-4", PoolMethod::kSvd, 4, first, similar, true},
+          {"svd+similar-2", PoolMethod::kSvd, 2, first, similar, true}};
 }
 
 std::string alpha_tag(double a) {
@@ -103,6 +112,11 @@ double ppl_at(const VariantResult* v, double alpha) {
 
 }  // namespace
 
+std::string Variant::family() const {
+  return std::string(convert::pool_method_name(method)) +
+         (grouping == convert::Grouping::kSimilar ? "+similar" : "");
+}
+
 Profile full_profile() {
   Profile p;
   p.variants = variants_with({0.05, 0.10});
@@ -116,6 +130,7 @@ Profile quick_profile() {
   p.decode_depth = 480;
   p.decode_tokens = 16;
   p.pretrain_tokens = 65536;
+  p.calib_tokens = 2048;
   return p;
 }
 
@@ -227,6 +242,17 @@ Results run_reproduce(const Options& o) {
   }
   OverallEta eta(uptrain_tokens, variants);
 
+  // Calibration for the svd variants: the base model over the start of the training text.
+  std::optional<convert::AttentionInputStats> calibration;
+  if (std::any_of(o.profile.variants.begin(), o.profile.variants.end(),
+                  [](const Variant& v) { return v.calibrated; })) {
+    say(fmt::format("calibrating on {} training tokens", o.profile.calib_tokens));
+    std::vector<int32_t> calib_tokens = train::encode_corpus(tokenizer, train_text);
+    calibration.emplace(eval::attention_input_stats(model::Model(base), calib_tokens,
+                                                    o.profile.calib_tokens, ctx));
+    r.calib_tokens = calibration->tokens(0);
+  }
+
   for (const Variant& v : o.profile.variants) {
     if (base_config.heads % v.kv_heads != 0) continue;  // a --base with another head count
     VariantResult vr;
@@ -241,6 +267,8 @@ Results run_reproduce(const Options& o) {
     convert::ConvertOptions co;
     co.kv_heads = v.kv_heads;
     co.method = v.method;
+    co.grouping = v.grouping;
+    if (v.calibrated) co.calibration = &*calibration;
     // The base's dtype (bf16): what a user would ship, and what decode speed is measured on.
     co.seed = 1;
     convert::convert_checkpoint(base, converted, co);

@@ -18,10 +18,15 @@
 namespace gqa::reproduce {
 
 struct Variant {
-  std::string name;  // "mean-4"
+  std::string name;  // "mean-4", "svd+similar-2"
   convert::PoolMethod method = convert::PoolMethod::kMean;
   int64_t kv_heads = 0;
   std::vector<double> alphas;  // uptraining runs besides alpha = 0
+  convert::Grouping grouping = convert::Grouping::kContiguous;
+  bool calibrated = false;  // convert --calib on the training text (never the held-out text)
+
+  // "mean", "svd+similar": the name without the head count; a plot's series.
+  std::string family() const;
 };
 
 struct Profile {
@@ -30,6 +35,7 @@ struct Profile {
   int64_t decode_depth = 3968;  // context already cached when decode speed is measured
   int64_t decode_tokens = 64;
   int64_t pretrain_tokens = 2'000'000;
+  int64_t calib_tokens = 32768;  // training-text tokens that calibrate the svd variants
   // Uptraining's peak learning rate as a fraction of pretraining's. The paper restarts its
   // pretraining recipe; over this model's 25-50 uptraining steps a restart at the full peak
   // costs the MHA model itself 20% perplexity, so the demo uses half (docs/reproduce.md has
@@ -77,6 +83,7 @@ struct Results {
   std::string base;  // relative to Options::out when it can be
   int64_t pretraining_tokens = 0;
   int64_t eval_tokens = 0;
+  int64_t calib_tokens = 0;  // 0: no variant was calibrated
   int64_t decode_depth = 0;
   std::vector<double> alphas;  // every alpha that some variant ran, ascending, without 0
   double uptrain_lr = 0;

@@ -1,6 +1,9 @@
 #include "reproduce/plots.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -17,14 +20,17 @@ std::string ppl_vs_kv_heads_svg(const Results& r) {
   std::vector<double> alphas{0.0};
   alphas.insert(alphas.end(), r.alphas.begin(), r.alphas.end());
   int color = 0;
-  for (convert::PoolMethod m :
-       {convert::PoolMethod::kMean, convert::PoolMethod::kFirst, convert::PoolMethod::kRandom}) {
+  std::vector<std::string> families;  // in order of first appearance
+  for (const auto& v : r.variants)
+    if (std::find(families.begin(), families.end(), v.variant.family()) == families.end())
+      families.push_back(v.variant.family());
+  for (const std::string& family : families) {
     for (size_t ai = 0; ai < alphas.size(); ++ai) {
       Series s;
-      s.name = fmt::format("{}, alpha {:g}", convert::pool_method_name(m), alphas[ai]);
+      s.name = fmt::format("{}, alpha {:g}", family, alphas[ai]);
       s.dashed = ai == 0;
       for (const auto& v : r.variants) {
-        if (v.variant.method != m) continue;
+        if (v.variant.family() != family) continue;
         const auto it = v.ppl.find(alphas[ai]);
         if (it != v.ppl.end()) s.points.emplace_back(std::log2(v.variant.kv_heads), it->second);
       }
@@ -52,7 +58,7 @@ std::string ppl_vs_alpha_svg(const Results& r) {
   for (double a : alphas) c.x_ticks.emplace_back(a, fmt::format("{:g}", a));
   int color = 0;
   for (const auto& v : r.variants) {
-    if (v.variant.method != convert::PoolMethod::kMean) continue;
+    if (v.variant.family() != "mean") continue;
     Series s;
     s.name = fmt::format("{} KV head{}", v.variant.kv_heads, v.variant.kv_heads == 1 ? "" : "s");
     s.color = kPalette[color % kPaletteSize];

@@ -21,6 +21,8 @@ std::string results_json(const Results& r) {
     for (const auto& [a, p] : v.ppl) ppl[fmt_alpha(a)] = p;
     variants.push_back({{"name", v.variant.name},
                         {"method", convert::pool_method_name(v.variant.method)},
+                        {"grouping", convert::grouping_name(v.variant.grouping)},
+                        {"calibrated", v.variant.calibrated},
                         {"kv_heads", v.variant.kv_heads},
                         {"kv_bytes_per_token_f16", v.kv_bytes_per_token},
                         {"compression", v.compression},
@@ -33,6 +35,7 @@ std::string results_json(const Results& r) {
   const json j = {{"base", r.base},
                   {"pretraining_tokens", r.pretraining_tokens},
                   {"eval_tokens", r.eval_tokens},
+                  {"calibration_tokens", r.calib_tokens},
                   {"decode_depth", r.decode_depth},
                   {"alphas", r.alphas},
                   {"uptrain_peak_lr", r.uptrain_lr},
