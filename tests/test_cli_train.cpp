@@ -178,7 +178,8 @@ TEST(CliReproduce, QuickProfileRunsEveryVariant) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("Findings of the paper"), std::string::npos) << r.out;
   const json j = json::parse(slurp(out / "results.json"));
-  ASSERT_EQ(j["variants"].size(), 11u);  // mean 8-1, first-2, random-2, svd 4-1, svd+similar 4 and 2
+  ASSERT_EQ(j["variants"].size(),
+            11u);  // mean 8-1, first-2, random-2, svd 4-1, svd+similar 4 and 2
   EXPECT_EQ(j["pretraining_tokens"], 2002944);
   const int64_t mha_bytes = 2 * 6 * 8 * 32 * 2;  // 2 L h_kv d_h, f16
   for (const auto& v : j["variants"]) {

@@ -57,9 +57,10 @@ void print_results(const reproduce::Results& r, const std::string& out) {
   fmt::print("\nGQA paper reproduction: {} pretraining tokens, held-out ppl over {} tokens\n\n{}\n",
              format_grouped(r.pretraining_tokens), format_grouped(r.eval_tokens), table.render());
   if (r.calib_tokens > 0)
-    fmt::print("svd rows: RoPE-aware key and value merge (gqa convert --method svd), calibrated on "
-               "{} training-text tokens; +similar: heads grouped by similarity\n\n",
-               format_grouped(r.calib_tokens));
+    fmt::print(
+        "svd rows: RoPE-aware key and value merge (gqa convert --method svd), calibrated on "
+        "{} training-text tokens; +similar: heads grouped by similarity\n\n",
+        format_grouped(r.calib_tokens));
   fmt::print("Findings of the paper, on these numbers:\n");
   for (const auto& f : r.findings)
     fmt::print("  [{}] {}\n        {}\n", f.agrees ? "agrees" : "DOES NOT AGREE", f.claim,

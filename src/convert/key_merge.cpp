@@ -24,12 +24,13 @@ struct KeyFit::SlotFit {
 
 KeyFit::KeyFit(const AttentionWeights& w, const InputMoment* moment, int64_t rotary_dim)
     : w_(w), rotary_dim_(rotary_dim) {
-  kc_ = moment ? Eigen::MatrixXd(w.k * *moment) : w.k;
+  gram_ = moment ? Eigen::MatrixXd(w.k * *moment * w.k.transpose())
+                 : Eigen::MatrixXd(w.k * w.k.transpose());
   const Eigen::MatrixXd qc = moment ? Eigen::MatrixXd(w.q * *moment) : w.q;
   q_energy_ = w.q.cwiseProduct(qc).rowwise().sum();
 }
 
-KeyFit::SlotFit KeyFit::fit(std::span<const int64_t> heads, const Slot& slot) const {
+KeyFit::SlotFit KeyFit::fit(std::span<const int64_t> heads, const Slot& slot, bool with_key) const {
   const int64_t d = w_.head_dim, r = static_cast<int64_t>(heads.size()), rep = w_.n_rep();
   const int64_t n = w_.k.cols();
   // Weights: the query energy of the heads that read each KV head, on this slot.
@@ -50,12 +51,11 @@ KeyFit::SlotFit KeyFit::fit(std::span<const int64_t> heads, const Slot& slot) co
   for (int64_t s = 0; s < r; ++s)
     for (int64_t t = 0; t < r; ++t) {
       const int64_t ks = heads[s] * d, kt = heads[t] * d;
-      double re = w_.k.row(ks + slot.re).dot(kc_.row(kt + slot.re));
+      double re = gram_(ks + slot.re, kt + slot.re);
       double im = 0;
       if (slot.im >= 0) {
-        re += w_.k.row(ks + slot.im).dot(kc_.row(kt + slot.im));
-        im = w_.k.row(ks + slot.im).dot(kc_.row(kt + slot.re)) -
-             w_.k.row(ks + slot.re).dot(kc_.row(kt + slot.im));
+        re += gram_(ks + slot.im, kt + slot.im);
+        im = gram_(ks + slot.im, kt + slot.re) - gram_(ks + slot.re, kt + slot.im);
       }
       a(s, t) = Complex(re, im) *
                 std::sqrt(weight[static_cast<size_t>(s)] * weight[static_cast<size_t>(t)]);
@@ -68,7 +68,7 @@ KeyFit::SlotFit KeyFit::fit(std::span<const int64_t> heads, const Slot& slot) co
 
   // Rank-1 fit of D Z: u uᴴ D Z, so c_t = u_t / √w_t and z = Σ_t conj(u_t) √w_t Z_t.
   f.c.resize(static_cast<size_t>(r));
-  f.z = Eigen::RowVectorXcd::Zero(n);
+  if (with_key) f.z = Eigen::RowVectorXcd::Zero(n);
   double norm = 0;
   Complex sum = 0;
   for (int64_t t = 0; t < r; ++t) {
@@ -77,6 +77,7 @@ KeyFit::SlotFit KeyFit::fit(std::span<const int64_t> heads, const Slot& slot) co
     c = u(t) / sw;
     norm += std::norm(c);
     sum += c;
+    if (!with_key) continue;
     const int64_t row = heads[t] * d;
     Eigen::RowVectorXcd zt = w_.k.row(row + slot.re).cast<Complex>();
     if (slot.im >= 0) zt += Complex(0, 1) * w_.k.row(row + slot.im).cast<Complex>();
@@ -87,10 +88,10 @@ KeyFit::SlotFit KeyFit::fit(std::span<const int64_t> heads, const Slot& slot) co
   const Complex phase = std::abs(sum) > 1e-12 * std::sqrt(norm) ? sum / std::abs(sum) : 1.0;
   const Complex beta = std::conj(phase) * std::sqrt(static_cast<double>(r) / norm);
   for (Complex& c : f.c) c *= beta;
-  f.z /= beta;
+  if (with_key) f.z /= beta;
   if (slot.im < 0) {  // a real fit: drop the rounding's imaginary parts
     for (Complex& c : f.c) c = c.real();
-    f.z = f.z.real().cast<Complex>();
+    if (with_key) f.z = f.z.real().cast<Complex>();
   }
   return f;
 }
@@ -110,7 +111,7 @@ double KeyFit::residual(std::span<const int64_t> heads) const {
   const int64_t half = rotary_dim_ / 2;
   for (int64_t i = 0; i < w_.head_dim; ++i) {
     if (i >= half && i < rotary_dim_) continue;  // the imaginary half of a pair
-    const SlotFit f = fit(heads, Slot{i, i < half ? i + half : -1});
+    const SlotFit f = fit(heads, Slot{i, i < half ? i + half : -1}, false);
     residual += f.residual;
     total += f.total;
   }
@@ -126,7 +127,7 @@ Eigen::MatrixXd KeyFit::merge(int64_t target_kv_heads, Eigen::MatrixXd& q) const
     for (int64_t i = 0; i < d; ++i) {
       if (i >= half && i < rotary_dim_) continue;
       const Slot slot{i, i < half ? i + half : -1};
-      const SlotFit f = fit(heads, slot);
+      const SlotFit f = fit(heads, slot, true);
       k.row(g * d + slot.re) = f.z.real();
       if (slot.im >= 0) k.row(g * d + slot.im) = f.z.imag();
       // q · conj(c): (Q_re + i Q_im)(a − i b) = (a Q_re + b Q_im) + i (a Q_im − b Q_re).

@@ -19,8 +19,8 @@
 
 namespace gqa::convert {
 
-// What a layer's key fits need, computed once: the key rows times C and every query row's
-// energy in C. `moment` null: identity.
+// What a layer's key fits need, computed once: the gram of the key rows in C and every query
+// row's energy in C. `moment` null: identity.
 class KeyFit {
  public:
   KeyFit(const AttentionWeights& w, const InputMoment* moment, int64_t rotary_dim);
@@ -37,10 +37,11 @@ class KeyFit {
  private:
   struct Slot;
   struct SlotFit;
-  SlotFit fit(std::span<const int64_t> kv_heads, const Slot& slot) const;
+  // The fit of one slot; the shared key row only when with_key (merging, not residuals).
+  SlotFit fit(std::span<const int64_t> kv_heads, const Slot& slot, bool with_key) const;
 
   const AttentionWeights& w_;
-  Eigen::MatrixXd kc_;        // k · C
+  Eigen::MatrixXd gram_;      // k C kᵀ, [S·d, S·d]: every slot's fit reads its entries
   Eigen::VectorXd q_energy_;  // per query row: q C qᵀ
   int64_t rotary_dim_;
 };

@@ -25,6 +25,7 @@ struct Eigenspace {
 
 ValueFit::ValueFit(const AttentionWeights& w, const InputMoment* moment) : w_(w), moment_(moment) {
   const int64_t d = w.head_dim, rep = w.n_rep();
+  s_.resize(w.kv_heads * d, w.v.cols());
   for (int64_t j = 0; j < w.kv_heads; ++j) {
     // R_jᵀ R_j = Σ_{h reads j} O_hᵀ O_h: how head j's values are seen after o_proj.
     Eigen::MatrixXd seen = Eigen::MatrixXd::Zero(d, d);
@@ -34,9 +35,10 @@ ValueFit::ValueFit(const AttentionWeights& w, const InputMoment* moment) : w_(w)
     }
     seen.diagonal().array() += 1e-12 * std::max(seen.trace() / static_cast<double>(d), 1e-300);
     const Eigen::MatrixXd r = seen.llt().matrixU();
-    s_.push_back(r * w.v.middleRows(j * d, d));
-    sc_.push_back(moment ? Eigen::MatrixXd(s_.back() * *moment) : s_.back());
+    s_.middleRows(j * d, d) = r * w.v.middleRows(j * d, d);
   }
+  gram_all_ = moment ? Eigen::MatrixXd(s_ * *moment * s_.transpose())
+                     : Eigen::MatrixXd(s_ * s_.transpose());
 }
 
 Eigen::MatrixXd ValueFit::gram(std::span<const int64_t> heads) const {
@@ -44,8 +46,8 @@ Eigen::MatrixXd ValueFit::gram(std::span<const int64_t> heads) const {
   Eigen::MatrixXd g(r * d, r * d);
   for (int64_t s = 0; s < r; ++s)
     for (int64_t t = 0; t < r; ++t)
-      g.block(s * d, t * d, d, d) =
-          s_[static_cast<size_t>(heads[s])] * sc_[static_cast<size_t>(heads[t])].transpose();
+      g.block(s * d, t * d, d, d) = gram_all_.block(heads[static_cast<size_t>(s)] * d,
+                                                    heads[static_cast<size_t>(t)] * d, d, d);
   return g;
 }
 
@@ -79,7 +81,7 @@ Eigen::MatrixXd ValueFit::merge(int64_t target_kv_heads, Eigen::MatrixXd& o) con
     const Eigen::VectorXd lambda = eig.eigenvalues().tail(d);
     Eigen::MatrixXd p = Eigen::MatrixXd::Zero(d, cols);
     for (int64_t t = 0; t < r; ++t)
-      p += u.middleRows(t * d, d).transpose() * s_[static_cast<size_t>(heads[static_cast<size_t>(t)])];
+      p += u.middleRows(t * d, d).transpose() * s_.middleRows(heads[static_cast<size_t>(t)] * d, d);
     Eigen::MatrixXd mean = Eigen::MatrixXd::Zero(d, cols);
     double variance = 0;  // of one value dimension of the group's heads, on average
     for (int64_t t = 0; t < r; ++t) {

@@ -10,13 +10,13 @@
 // can bring it, so the stored weights keep the scale of a pooled head and stay trainable.
 #include <cstdint>
 #include <span>
-#include <vector>
 
 #include "convert/attention_weights.h"
 
 namespace gqa::convert {
 
-// What a layer's value fits need, computed once: every KV head's R_j V_j and R_j V_j C.
+// What a layer's value fits need, computed once: every KV head's R_j V_j stacked, and their
+// gram in C (S·d square), whose blocks every group's fit and every pair's residual read.
 // `moment` null: identity.
 class ValueFit {
  public:
@@ -31,12 +31,13 @@ class ValueFit {
   Eigen::MatrixXd merge(int64_t target_kv_heads, Eigen::MatrixXd& o) const;
 
  private:
-  // The top-d eigenvectors of the group's S C Sᵀ (columns) and the eigenvalues, ascending.
+  // The group's S C Sᵀ, [r·d, r·d].
   Eigen::MatrixXd gram(std::span<const int64_t> kv_heads) const;
 
   const AttentionWeights& w_;
   const InputMoment* moment_;
-  std::vector<Eigen::MatrixXd> s_, sc_;  // per KV head: R_j V_j and R_j V_j C, [d, hidden + 1]
+  Eigen::MatrixXd s_;         // [S·d, hidden + 1]: R_j V_j, head after head
+  Eigen::MatrixXd gram_all_;  // [S·d, S·d]: s_ C s_ᵀ
 };
 
 }  // namespace gqa::convert

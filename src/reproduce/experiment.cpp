@@ -248,8 +248,8 @@ Results run_reproduce(const Options& o) {
                   [](const Variant& v) { return v.calibrated; })) {
     say(fmt::format("calibrating on {} training tokens", o.profile.calib_tokens));
     std::vector<int32_t> calib_tokens = train::encode_corpus(tokenizer, train_text);
-    calibration.emplace(eval::attention_input_stats(model::Model(base), calib_tokens,
-                                                    o.profile.calib_tokens, ctx));
+    calibration.emplace(
+        eval::attention_input_stats(model::Model(base), calib_tokens, o.profile.calib_tokens, ctx));
     r.calib_tokens = calibration->tokens(0);
   }
 
