@@ -52,6 +52,14 @@ class ServeProcess {
     if (pid_ > 0) stop();
   }
   int port() const { return port_; }
+  void signal(int sig) { kill(pid_, sig); }
+  // Waits for the process to end; its exit code.
+  int wait() {
+    int status = 0;
+    waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
   std::string stderr_text() const { return slurp(dir_ / "err"); }
   // SIGTERM; the exit code.
   int stop() {
@@ -109,6 +117,65 @@ TEST(CliServe, SixteenConcurrentStreamsMatchGqaGenerate) {
   EXPECT_EQ(server.stop(), 0);
   EXPECT_NE(server.stderr_text().find("SIGTERM received, stopping"), std::string::npos)
       << server.stderr_text();
+}
+
+// SIGTERM with requests running: a stream that finishes within --shutdown-timeout ends
+// normally; new requests and /health get 503 meanwhile; what outlives the timeout ends with an
+// error event and [DONE] (stream) or a 503 JSON body, and the process exits 0 soon after.
+TEST(CliServe, SigtermDrainsRunningRequestsThenEndsTheRest) {
+  const std::string model = kjv_model_dir().string();
+  auto body = [](int tokens, bool stream) {
+    return nlohmann::json{{"prompt", "In the beginning"},
+                          {"max_tokens", tokens},
+                          {"temperature", 0},
+                          {"ignore_eos", true},
+                          {"stream", stream}}
+        .dump();
+  };
+  {
+    ServeProcess server({model, "--kv-tokens", "8192", "--shutdown-timeout", "120"});
+    ASSERT_GT(server.port(), 0) << server.stderr_text();
+    auto short_stream = std::async(std::launch::async, [&] {
+      return post(server.port(), "/v1/completions", body(600, true));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    server.signal(SIGTERM);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const HttpReply late = post(server.port(), "/v1/completions", body(4, false));
+    EXPECT_EQ(late.status, 503) << late.body;
+    EXPECT_NE(late.body.find("shutting_down"), std::string::npos) << late.body;
+    httplib::Client cli("127.0.0.1", server.port());
+    const auto health = cli.Get("/health");
+    ASSERT_TRUE(health);
+    EXPECT_EQ(health->status, 503);
+    const HttpReply r = short_stream.get();
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.finish_reason, "length") << r.body;
+    EXPECT_TRUE(r.done);
+    EXPECT_EQ(server.wait(), 0);
+  }
+  {
+    ServeProcess server({model, "--kv-tokens", "8192", "--shutdown-timeout", "0.5"});
+    ASSERT_GT(server.port(), 0) << server.stderr_text();
+    auto stream = std::async(std::launch::async, [&] {
+      return post(server.port(), "/v1/completions", body(3000, true));
+    });
+    auto whole = std::async(std::launch::async, [&] {
+      return post(server.port(), "/v1/completions", body(3000, false));
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const auto signalled = std::chrono::steady_clock::now();
+    server.signal(SIGTERM);
+    const HttpReply s = stream.get(), w = whole.get();
+    EXPECT_EQ(server.wait(), 0);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - signalled).count();
+    EXPECT_LT(seconds, 5.0);
+    EXPECT_TRUE(s.done) << s.body;
+    EXPECT_NE(s.body.find("the server is shutting down"), std::string::npos) << s.body;
+    EXPECT_EQ(w.status, 503) << w.body;
+    EXPECT_NE(w.body.find("the server is shutting down"), std::string::npos) << w.body;
+  }
 }
 
 TEST(CliServe, RefusesBadFlagsWithAMessage) {

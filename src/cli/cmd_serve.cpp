@@ -2,9 +2,13 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -40,6 +44,7 @@ struct ServeCli {
   std::string api_key;
   std::string allowed_origins;
   bool no_request_log = false;
+  double shutdown_timeout = 10;
 };
 
 constexpr const char* kFooter = R"(
@@ -52,6 +57,10 @@ and later resumed by recomputing its tokens. More than --max-queue waiting seque
 Routes: POST /v1/completions, POST /v1/chat/completions (stream: true for SSE),
 GET /v1/models[/ID], POST /tokenize, POST /detokenize, GET /health, GET /metrics (Prometheus).
 With an API key the model routes need 'Authorization: Bearer KEY'. Details: docs/serve.md.
+
+SIGTERM or SIGINT: new requests and /health get 503, running ones go on for up to
+--shutdown-timeout seconds, then the rest end with a final SSE error event and [DONE] (streams)
+or a 503 JSON body; every KV block is freed and the process exits 0.
 
 Example:
   gqa serve models/kjv-mha --port 8000 --kv-memory 256MiB --max-seqs 32
@@ -138,8 +147,26 @@ int run_serve(const ServeCli& o) {
     fmt::print(stderr, "gqa serve: the model routes need 'Authorization: Bearer <key>'\n");
   fmt::print(stderr, "gqa serve: listening on http://{}:{}\n", o.host, http.port());
 
+  // SIGTERM: refuse new work (503, /health too), let running sequences finish for up to
+  // --shutdown-timeout, end the rest with a final error event (streams) or a 503 (others), wait
+  // for the handlers to write those, then close the listener.
+  const auto graceful_stop = [&] {
+    using clock = std::chrono::steady_clock;
+    const auto deadline =
+        clock::now() + std::chrono::milliseconds(std::llround(o.shutdown_timeout * 1000));
+    scheduler.drain(deadline);
+    fmt::print(stderr, "gqa serve: finishing {} sequence(s) for up to {:g} s\n",
+               scheduler.in_flight(), o.shutdown_timeout);
+    auto wait_until = [](const std::function<bool()>& done, clock::time_point limit) {
+      while (!done() && clock::now() < limit)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    };
+    wait_until([&] { return scheduler.in_flight() == 0; }, deadline + std::chrono::seconds(1));
+    wait_until([&] { return http.open_requests() == 0; }, deadline + std::chrono::seconds(3));
+    http.stop();
+  };
   listen_until_signal(
-      "gqa serve", [&] { http.listen(); }, [&] { http.stop(); });
+      "gqa serve", [&] { http.listen(); }, graceful_stop);
   scheduler.stop();
   return 0;
 }
@@ -177,6 +204,11 @@ Command add_serve_command(CLI::App& root) {
                   "GQA_API_KEY environment variable; none: open)");
   cmd->add_option("--allowed-origins", o->allowed_origins,
                   "Web origins allowed by CORS, comma-separated, or * (default: none)");
+  cmd->add_option("--shutdown-timeout", o->shutdown_timeout,
+                  "Seconds that running requests may go on after SIGTERM/SIGINT before they end "
+                  "with an error event (streams) or a 503")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
   cmd->add_flag("--no-request-log", o->no_request_log,
                 "No log line per request on stderr (method, route, status, tokens, seconds)");
   cmd->footer(kFooter);

@@ -3,6 +3,7 @@
 #include <httplib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <limits>
 #include <random>
@@ -81,6 +82,7 @@ std::string request_line(const std::string& method, const std::string& path, int
 
 // The SSE side of one streaming request, shared by httplib's provider calls.
 struct StreamState {
+  std::atomic<int64_t>* open_requests = nullptr;  // the server's count, until the stream ends
   CompletionParams params;
   std::shared_ptr<SequenceHandle> handle;
   std::string id, model;
@@ -101,6 +103,9 @@ struct HttpServer::Impl {
   Metrics& metrics;
   HttpOptions o;
   httplib::Server svr;
+  // Completion requests not yet answered (a stream counts until its last byte): the graceful
+  // shutdown waits for them to flush their final events before it closes the listener.
+  std::atomic<int64_t> open_requests{0};
   std::atomic<uint64_t> next_id{0};
   uint64_t id_salt = std::random_device{}();
 
@@ -180,6 +185,15 @@ struct HttpServer::Impl {
 
   void completion(const httplib::Request& req, httplib::Response& res, bool chat) {
     const std::string route = chat ? "/v1/chat/completions" : "/v1/completions";
+    ++open_requests;
+    bool streaming = false;  // then the stream's end counts the request as answered
+    struct Answered {
+      std::atomic<int64_t>& open;
+      const bool& streaming;
+      ~Answered() {
+        if (!streaming) --open;
+      }
+    } answered{open_requests, streaming};
     try {
       CompletionParams p = parse_completion(req.body, chat);
       if (p.model && *p.model != o.model_name)
@@ -218,13 +232,16 @@ struct HttpServer::Impl {
       const auto choices = static_cast<int64_t>(entries.size());
       if (!scheduler.submit(std::move(entries))) {
         res.set_header("Retry-After", "1");
+        if (scheduler.draining())
+          throw ApiError(503, "the server is shutting down", "server_error", "", "shutting_down");
         throw ApiError(429, "the server's queue is full; retry shortly", "rate_limit_error", "",
                        "rate_limit_exceeded");
       }
       const std::string id = new_id(chat ? "chatcmpl" : "cmpl");
-      if (p.stream)
+      if (p.stream) {
         stream(res, std::move(p), handle, id, choices, n_prompt);
-      else
+        streaming = true;
+      } else
         collect(res, p, *handle, id, choices, n_prompt);
     } catch (const ApiError& e) {
       send_error(res, e);
@@ -265,6 +282,7 @@ struct HttpServer::Impl {
   void stream(httplib::Response& res, CompletionParams p, std::shared_ptr<SequenceHandle> handle,
               const std::string& id, int64_t n_choices, int64_t n_prompt) {
     auto st = std::make_shared<StreamState>();
+    st->open_requests = &open_requests;
     st->params = std::move(p);
     st->handle = std::move(handle);
     st->id = id;
@@ -317,6 +335,7 @@ struct HttpServer::Impl {
         },
         [st, log = o.request_log](bool success) {
           if (!success || st->open > 0) st->handle->cancel();  // frees the KV blocks
+          --*st->open_requests;
           if (log) {
             RequestNote n = st->note;
             n.prompt_tokens = st->prompt_tokens;
@@ -361,6 +380,12 @@ struct HttpServer::Impl {
       metrics.count_request("/v1/models/{id}", 200);
     });
     svr.Get("/health", [this](const httplib::Request&, httplib::Response& r) {
+      if (scheduler.draining()) {  // load balancers stop sending work here
+        r.status = 503;
+        r.set_content(R"({"status":"shutting down"})", "application/json");
+        metrics.count_request("/health", 503);
+        return;
+      }
       r.set_content(R"({"status":"ok"})", "application/json");
       metrics.count_request("/health", 200);
     });
@@ -491,6 +516,10 @@ void HttpServer::bind() {
 
 void HttpServer::listen() {
   impl_->svr.listen_after_bind();
+}
+
+int64_t HttpServer::open_requests() const {
+  return impl_ ? impl_->open_requests.load() : 0;
 }
 
 void HttpServer::stop() {

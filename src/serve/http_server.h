@@ -50,7 +50,11 @@ class HttpServer {
   int port() const { return port_; }
   // Serves until stop() (from another thread or a signal handler's helper thread).
   void listen();
+  // Closes the listener; streams still open are cut, so a graceful shutdown drains the
+  // scheduler (Scheduler::drain) and waits for open_requests() to reach 0 first.
   void stop();
+  // Completion requests not yet fully answered (a stream until its last event is written).
+  int64_t open_requests() const;
 
  private:
   struct Impl;

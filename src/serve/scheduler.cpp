@@ -97,7 +97,7 @@ bool Scheduler::submit(std::vector<Entry> entries) {
   }
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return false;
+    if (stopping_ || draining_) return false;
     if (static_cast<int64_t>(waiting_.size() + entries.size()) > o_.max_queue) return false;
     for (Entry& e : entries)
       waiting_.push_back(
@@ -111,6 +111,25 @@ SchedulerGauges Scheduler::gauges() const {
   std::lock_guard lock(mutex_);
   return {pool_.total_blocks(), pool_.free_blocks(), running_,
           static_cast<int64_t>(waiting_.size()), running_peak_};
+}
+
+void Scheduler::drain(std::chrono::steady_clock::time_point deadline) {
+  {
+    std::lock_guard lock(mutex_);
+    draining_ = true;
+    drain_deadline_ = deadline;
+  }
+  wake_.notify_one();
+}
+
+bool Scheduler::draining() const {
+  std::lock_guard lock(mutex_);
+  return draining_;
+}
+
+int64_t Scheduler::in_flight() const {
+  std::lock_guard lock(mutex_);
+  return running_ + static_cast<int64_t>(waiting_.size());
 }
 
 void Scheduler::stop() {
@@ -131,6 +150,7 @@ void Scheduler::publish_gauges() {
 
 void Scheduler::loop() {
   for (;;) {
+    bool past_deadline = false;
     {
       std::unique_lock lock(mutex_);
       // Idle: sleep until a request arrives (waking now and then to drop cancelled ones).
@@ -138,13 +158,21 @@ void Scheduler::loop() {
         wake_.wait_for(lock, std::chrono::milliseconds(50),
                        [&] { return stopping_ || !waiting_.empty(); });
       if (stopping_) break;
+      past_deadline = draining_ && std::chrono::steady_clock::now() >= drain_deadline_;
+    }
+    if (past_deadline) {
+      end_all();
+      continue;
     }
     drop_cancelled();
     admit();
     if (!active_.empty()) decode_step();
     publish_gauges();
   }
-  // Shutting down: whoever still waits hears why.
+  end_all();  // shutting down: whoever still waits hears why
+}
+
+void Scheduler::end_all() {
   for (auto& s : active_) finish(*s, "error", "the server is shutting down");
   active_.clear();
   std::lock_guard lock(mutex_);

@@ -84,6 +84,13 @@ class Scheduler {
   // The options as used: kv_blocks is the pool's size.
   const SchedulerOptions& options() const { return o_; }
   const kv::KvLayout& kv_layout() const { return layout_; }
+  // Graceful shutdown, first step: refuse new sequences (submit() returns false and
+  // draining() is true), let running and waiting ones go on until `deadline`, then end what is
+  // left with a final "error" event. Returns at once; in_flight() says when all are done.
+  void drain(std::chrono::steady_clock::time_point deadline);
+  bool draining() const;
+  // Sequences running or waiting.
+  int64_t in_flight() const;
   // Ends the loop; sequences still running or waiting get a final "error" event.
   void stop();
 
@@ -94,6 +101,8 @@ class Scheduler {
   void admit();
   void decode_step();
   void publish_gauges();
+  // Ends every running and waiting sequence with "the server is shutting down".
+  void end_all();
   // Samples from `logits` and hands the token to the sequence; false when it has ended.
   bool take_token(Sequence& s, std::span<const float> logits);
   void finish(Sequence& s, const std::string& reason, const std::string& error = {});
@@ -114,6 +123,8 @@ class Scheduler {
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Sequence>> waiting_;  // paused sequences go back to the front
   bool stopping_ = false;
+  bool draining_ = false;
+  std::chrono::steady_clock::time_point drain_deadline_;
   int64_t running_ = 0, running_peak_ = 0;
 
   std::vector<std::unique_ptr<Sequence>> active_;  // scheduler thread only
