@@ -1,6 +1,10 @@
 // gqa serve in-process: the OpenAI request checks, streaming text, chat formats, and the HTTP
 // server with continuous batching on a loopback port over the committed KJV model.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -629,6 +633,34 @@ TEST(Serve, AFullQueueAnswers429AndHangingUpFreesTheBlocks) {
     return g.kv_blocks_free == g.kv_blocks_total && g.running == 0 && g.waiting == 0;
   })) << "blocks of hung-up clients were not freed";
   EXPECT_EQ(server.metrics().cancelled(), 2);
+}
+
+// A non-streaming client that gives up: its sequence ends within a poll (200 ms) of the hang-up,
+// not after its 480 tokens, and its blocks return to the pool.
+TEST(Serve, ANonStreamingClientThatHangsUpIsCancelled) {
+  test::LiveServer server(small_server(256, 2, 4));
+  const std::string body =
+      R"({"prompt": "And it came to pass", "max_tokens": 480, "temperature": 0,)"
+      R"( "ignore_eos": true})";
+  const std::string request =
+      "POST /v1/completions HTTP/1.1\r\nHost: x\r\n"
+      "Content-Type: application/json\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(server.port()));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  ASSERT_TRUE(server.wait_for([](const SchedulerGauges& g) { return g.running == 1; }));
+  ::close(fd);
+  const auto closed = std::chrono::steady_clock::now();
+  EXPECT_TRUE(server.wait_for([](const SchedulerGauges& g) {
+    return g.kv_blocks_free == g.kv_blocks_total && g.running == 0;
+  })) << "the hung-up request kept generating";
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - closed).count(), 5.0);
+  EXPECT_EQ(server.metrics().cancelled(), 1);
 }
 
 TEST(Serve, AFullCachePausesTheNewestAndEverySequenceStillFinishes) {

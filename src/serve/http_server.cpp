@@ -15,6 +15,7 @@
 #include "core/error.h"
 #include "core/json_parse.h"
 #include "serve/access_control.h"
+#include "serve/client_socket.h"
 #include "serve/listener.h"
 #include "serve/openai_api.h"
 #include "serve/planner_routes.h"
@@ -106,6 +107,7 @@ struct HttpServer::Impl {
   // Completion requests not yet answered (a stream counts until its last byte): the graceful
   // shutdown waits for them to flush their final events before it closes the listener.
   std::atomic<int64_t> open_requests{0};
+  int port = 0;  // the bound port, once bind() ran
   std::atomic<uint64_t> next_id{0};
   uint64_t id_salt = std::random_device{}();
 
@@ -242,7 +244,7 @@ struct HttpServer::Impl {
         stream(res, std::move(p), handle, id, choices, n_prompt);
         streaming = true;
       } else
-        collect(res, p, *handle, id, choices, n_prompt);
+        collect(req, res, p, *handle, id, choices, n_prompt);
     } catch (const ApiError& e) {
       send_error(res, e);
     } catch (const std::exception& e) {
@@ -252,13 +254,27 @@ struct HttpServer::Impl {
   }
 
   // Waits for every choice to finish and answers with one JSON object.
-  void collect(httplib::Response& res, const CompletionParams& p, SequenceHandle& handle,
-               const std::string& id, int64_t n_choices, int64_t prompt_tokens) {
+  // A client that hangs up meanwhile is noticed within 200 ms: its sequences end and their
+  // blocks return to the pool (client_socket.h).
+  void collect(const httplib::Request& req, httplib::Response& res, const CompletionParams& p,
+               SequenceHandle& handle, const std::string& id, int64_t n_choices,
+               int64_t prompt_tokens) {
     std::vector<ChoiceResult> choices(static_cast<size_t>(n_choices));
     int64_t open = n_choices, completion_tokens = 0;
+    const int client = find_client_socket(req.remote_addr, req.remote_port, port);
+    auto next_check = std::chrono::steady_clock::now();
     StreamEvent ev;
     while (open > 0) {
-      if (!handle.next(ev, 1s)) continue;
+      const bool got = handle.next(ev, 200ms);
+      // Events come a token at a time, so the check runs on a clock, not when they pause.
+      if (const auto now = std::chrono::steady_clock::now(); now >= next_check) {
+        next_check = now + 200ms;
+        if (client_closed(client)) {
+          handle.cancel();
+          throw ApiError(499, "the client closed the connection", "invalid_request_error");
+        }
+      }
+      if (!got) continue;
       ChoiceResult& c = choices[static_cast<size_t>(ev.choice)];
       c.text += ev.text;
       if (!ev.done) continue;
@@ -512,6 +528,7 @@ HttpServer::~HttpServer() {
 
 void HttpServer::bind() {
   port_ = bind_listener(impl_->svr, impl_->o.host, impl_->o.port);
+  impl_->port = port_;
 }
 
 void HttpServer::listen() {
