@@ -98,11 +98,11 @@ struct Tensors {
     }
   }
 
-  void write(const fs::path& dir) {
+  void write(const fs::path& dir, uint64_t max_shard_bytes = 0) {
     fs::create_directories(dir);
     std::vector<io::TensorInfo> specs;
     for (const auto& e : ck.tensors()) specs.push_back(*e.info);
-    io::WeightsWriter out(dir, specs, ck.metadata(), 0);
+    io::WeightsWriter out(dir, specs, ck.metadata(), max_shard_bytes);
     for (const auto& e : ck.tensors()) {
       const auto& v = values[e.info->name];
       out.write(e.info->name,
@@ -175,14 +175,16 @@ void make_groups_redundant(AttentionWeights& w, int64_t target, int64_t rotary_d
 struct Family {
   Architecture arch;
   double partial_rotary = 1.0;
+  int64_t kv_heads = 8;  // of 8 query heads
 };
 
 TEST(ConvertMerge, SvdReproducesTheLogitsOfHeadsThatAreExactMultiplesMeanDoesNot) {
-  // Llama, Qwen2 (q/k/v biases), Phi-3 with a fused qkv_proj and 3/4 of each head rotated.
+  // Llama, Qwen2 (q/k/v biases), Phi-3 with a fused qkv_proj and 3/4 of each head rotated, and
+  // a GQA source (4 KV heads, two query heads each) going to 2.
   for (const Family f : {Family{Architecture::kLlama}, Family{Architecture::kQwen2},
-                         Family{Architecture::kPhi3, 0.75}}) {
+                         Family{Architecture::kPhi3, 0.75}, Family{Architecture::kLlama, 1.0, 4}}) {
     TempDir dir;
-    auto m = tiny_config(f.arch, 8, 8, 8);
+    auto m = tiny_config(f.arch, 8, f.kv_heads, 8);
     m.partial_rotary_factor = f.partial_rotary;
     make_checkpoint(m, dir / "random", DType::kF32, 21);
     Tensors t(dir / "random");
@@ -198,6 +200,11 @@ TEST(ConvertMerge, SvdReproducesTheLogitsOfHeadsThatAreExactMultiplesMeanDoesNot
     convert_checkpoint(dir / "src", dir / "mean", to(2, PoolMethod::kMean));
     const double scale = max_abs(base);
     EXPECT_LT(max_abs_diff(logits_of(dir / "svd"), base), 1e-5 * scale) << int(f.arch);
+    // A sharded source gives the same: a layer's tensors are found in whichever file holds them.
+    t.write(dir / "src-shards", 6000);
+    ASSERT_TRUE(fs::exists(dir / "src-shards" / "model.safetensors.index.json"));
+    convert_checkpoint(dir / "src-shards", dir / "svd-shards", to(2, PoolMethod::kSvd));
+    EXPECT_EQ(logits_of(dir / "svd-shards"), logits_of(dir / "svd")) << int(f.arch);
     EXPECT_GT(max_abs_diff(logits_of(dir / "mean"), base), 1e-2 * scale) << int(f.arch);
     EXPECT_EQ(
         io::Checkpoint(dir / "svd")
