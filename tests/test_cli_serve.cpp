@@ -136,7 +136,7 @@ TEST(CliServe, SigtermDrainsRunningRequestsThenEndsTheRest) {
     ServeProcess server({model, "--kv-tokens", "8192", "--shutdown-timeout", "120"});
     ASSERT_GT(server.port(), 0) << server.stderr_text();
     auto short_stream = std::async(std::launch::async, [&] {
-      return post(server.port(), "/v1/completions", body(600, true));
+      return post(server.port(), "/v1/completions", body(3500, true));
     });
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     server.signal(SIGTERM);

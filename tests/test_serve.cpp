@@ -120,7 +120,7 @@ TEST(ApiParse, RefusesEachBadFieldWith400NamingIt) {
       {R"({"prompt": "x", "stop": [1]})", false, "stop"},
       {R"({"prompt": "x", "stop": ["a", "b", "c", "d", "e"]})", false, "stop"},
       {R"({"prompt": "x", "model": 3})", false, "model"},
-      {R"({"prompt": "x", "logprobs": 2})", false, "logprobs"},
+      {R"({"prompt": "x", "logprobs": 30})", false, "logprobs"},
       {R"({"prompt": "x", "echo": true})", false, "echo"},
       {R"({"prompt": "x", "best_of": 3})", false, "best_of"},
       {R"({"prompt": "x", "presence_penalty": 0.5})", false, "presence_penalty"},
@@ -382,6 +382,79 @@ TEST(Serve, SixteenConcurrentStreamsEachGetWhatASingleGreedyRunGives) {
   EXPECT_TRUE(server.wait_for([](const SchedulerGauges& g) {
     return g.kv_blocks_free == g.kv_blocks_total && g.running == 0;
   }));
+}
+
+// logprobs: each generated token's log-probability is the model's log-softmax at that step
+// (checked against one forward pass over prompt + output), the alternatives come most likely
+// first, and greedy picks the first of them. Completions and chat, whole and streamed.
+TEST(Serve, LogprobsAreTheModelsLogSoftmax) {
+  test::LiveServer server(small_server(256, 4, 8));
+  const auto r = post(server.port(), "/v1/completions",
+                      R"({"prompt": "And God said", "max_tokens": 6, "temperature": 0,
+                          "logprobs": 3})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json lp = json::parse(r.body)["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["tokens"].size(), 6u) << lp;
+  const std::vector<int32_t> ids = kjv().tok.encode("And God said");
+  std::string joined;
+  for (size_t i = 0; i < 6; ++i) {
+    const json top = lp["top_logprobs"][i];
+    ASSERT_EQ(top.size(), 3u) << top;
+    const std::string token = lp["tokens"][i];
+    EXPECT_EQ(lp["text_offset"][i], joined.size());
+    joined += token;
+    // Greedy: the chosen token is the most likely one.
+    float best = -1e30f;
+    for (const auto& [t, v] : top.items()) best = std::max(best, v.get<float>());
+    EXPECT_FLOAT_EQ(lp["token_logprobs"][i].get<float>(), best);
+  }
+  // Reference: greedy decoding alone, with the log-softmax of each step's logits.
+  const std::string text = json::parse(r.body)["choices"][0]["text"];
+  model::Session session(kjv().model, 64, {KvDtype::kF16, 16});
+  std::vector<float> logits;
+  session.forward(ids, logits);
+  for (size_t i = 0; i < 6; ++i) {
+    const auto best = std::max_element(logits.begin(), logits.end());
+    double sum = 0;
+    for (float v : logits) sum += std::exp(static_cast<double>(v - *best));
+    EXPECT_NEAR(lp["token_logprobs"][i].get<double>(), -std::log(sum), 1e-4) << i;
+    EXPECT_EQ(lp["tokens"][i], kjv().tok.token_bytes(static_cast<int32_t>(best - logits.begin())));
+    const int32_t next = static_cast<int32_t>(best - logits.begin());
+    session.forward(std::span(&next, 1), logits);
+  }
+  EXPECT_NE(joined.find(text.substr(text.find_first_not_of(' '))), std::string::npos)
+      << joined << " vs " << text;
+
+  // Chat, streamed: every content chunk carries its token's logprobs.
+  const auto chat = post(server.port(), "/v1/chat/completions",
+                         R"({"messages": [{"role": "user", "content": "Who made the heaven?"}],
+                             "max_tokens": 5, "temperature": 0, "logprobs": true,
+                             "top_logprobs": 2, "stream": true})");
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  int entries = 0;
+  for (size_t at = 0; (at = chat.body.find("data: {", at)) != std::string::npos; ++at) {
+    const json c = json::parse(chat.body.substr(at + 6, chat.body.find("\n\n", at) - at - 6));
+    if (c["choices"].empty() || c["choices"][0]["logprobs"].is_null()) continue;
+    for (const json& e : c["choices"][0]["logprobs"]["content"]) {
+      ++entries;
+      EXPECT_LE(e["logprob"].get<double>(), 0.0);
+      ASSERT_EQ(e["top_logprobs"].size(), 2u);
+      EXPECT_GE(e["top_logprobs"][0]["logprob"].get<double>(),
+                e["top_logprobs"][1]["logprob"].get<double>());
+      EXPECT_EQ(e["bytes"].size(), e["token"].get<std::string>().size());
+    }
+  }
+  EXPECT_EQ(entries, 5);
+  // Bad values are 400s naming the field.
+  for (const char* bad :
+       {R"({"prompt": "x", "logprobs": 21})", R"({"prompt": "x", "logprobs": -1})",
+        R"({"prompt": "x", "top_logprobs": 2})"}) {
+    const auto b = post(server.port(), "/v1/completions", bad);
+    EXPECT_EQ(b.status, 400) << bad << " -> " << b.body;
+  }
+  const auto b = post(server.port(), "/v1/chat/completions",
+                      R"({"messages": [{"role": "user", "content": "x"}], "top_logprobs": 2})");
+  EXPECT_EQ(b.status, 400) << b.body;
 }
 
 TEST(Serve, NonStreamingAndChatAnswersHaveTheOpenAIShape) {

@@ -88,7 +88,8 @@ struct StreamState {
   std::shared_ptr<SequenceHandle> handle;
   std::string id, model;
   int64_t created = 0;
-  int64_t open = 0;  // choices not yet finished
+  int64_t open = 0;                 // choices not yet finished
+  std::vector<size_t> text_offset;  // per choice: bytes of its tokens so far (logprobs)
   int64_t prompt_tokens = 0, completion_tokens = 0;
   bool started = false;
   RequestNote note;  // for the log line when the stream ends
@@ -226,6 +227,7 @@ struct HttpServer::Impl {
           g.sampling.seed += static_cast<uint64_t>(choice);  // choices differ when sampling
           g.stop = p.stop;
           g.ignore_eos = p.ignore_eos;
+          g.top_logprobs = p.top_logprobs;
           g.choice = choice;
           g.arrived = arrived;
           entries.push_back({std::move(g), handle});
@@ -253,6 +255,14 @@ struct HttpServer::Impl {
     metrics.count_request(route, res.status < 0 ? 200 : res.status);  // -1: httplib's 200
   }
 
+  LogprobEntry logprob_entry(const TokenLogprob& t) const {
+    LogprobEntry e;
+    e.token = tok.token_bytes(t.token);
+    e.logprob = t.logprob;
+    for (const auto& [id, lp] : t.top) e.top.emplace_back(tok.token_bytes(id), lp);
+    return e;
+  }
+
   // Waits for every choice to finish and answers with one JSON object.
   // A client that hangs up meanwhile is noticed within 200 ms: its sequences end and their
   // blocks return to the pool (client_socket.h).
@@ -277,6 +287,7 @@ struct HttpServer::Impl {
       if (!got) continue;
       ChoiceResult& c = choices[static_cast<size_t>(ev.choice)];
       c.text += ev.text;
+      if (ev.logprob) c.logprobs.push_back(logprob_entry(*ev.logprob));
       if (!ev.done) continue;
       if (ev.finish_reason == "error") {
         handle.cancel();
@@ -305,13 +316,14 @@ struct HttpServer::Impl {
     st->model = o.model_name;
     st->created = unix_now();
     st->open = n_choices;
+    st->text_offset.assign(static_cast<size_t>(n_choices), 0);
     st->prompt_tokens = n_prompt;
     st->note = t_request;
     st->path = p.chat ? "/v1/chat/completions" : "/v1/completions";
     res.set_header("Cache-Control", "no-cache");
     res.set_chunked_content_provider(
         "text/event-stream",
-        [st](size_t, httplib::DataSink& sink) {
+        [this, st](size_t, httplib::DataSink& sink) {
           auto send = [&](const json& j) {
             const std::string line = "data: " + dump(j) + "\n\n";
             return sink.write(line.data(), line.size());
@@ -335,9 +347,13 @@ struct HttpServer::Impl {
                                        ev.finish_reason));
             st->completion_tokens += ev.completion_tokens;
             --st->open;
-          } else if (!ev.text.empty()) {
+          } else if (!ev.text.empty() || ev.logprob) {
+            std::vector<LogprobEntry> lp;
+            size_t& offset = st->text_offset[static_cast<size_t>(ev.choice)];
+            if (ev.logprob) lp.push_back(logprob_entry(*ev.logprob));
             ok = send(completion_chunk(p, st->id, st->model, st->created, ev.choice, ev.text,
-                                       std::nullopt));
+                                       std::nullopt, lp, offset));
+            for (const LogprobEntry& e : lp) offset += e.token.size();
           }
           if (ok && st->open == 0) {
             if (p.include_usage)

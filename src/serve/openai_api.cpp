@@ -107,8 +107,8 @@ void refuse_unsupported(const json& j) {
   if (const json* f = field(j, "response_format");
       f && !(f->is_object() && f->size() == 1 && f->value("type", "") == "text"))
     bad("response_format", "'response_format' other than text is not supported by this server");
-  for (const char* key : {"logprobs", "top_logprobs", "echo", "suffix", "presence_penalty",
-                          "frequency_penalty", "logit_bias", "tools", "functions"})
+  for (const char* key : {"echo", "suffix", "presence_penalty", "frequency_penalty", "logit_bias",
+                          "tools", "functions"})
     if (set(key)) bad(key, std::string("'") + key + "' is not supported by this server");
   if (const json* f = field(j, "best_of"); f && !(f->is_number_integer() && f->get<int64_t>() == 1))
     bad("best_of", "'best_of' other than 1 is not supported by this server");
@@ -191,6 +191,17 @@ CompletionParams parse_completion(const std::string& body, bool chat) {
   p.n = integer(j, "n", 1, kMaxChoices).value_or(1);
   if (static_cast<int64_t>(std::max<size_t>(p.prompts.size(), 1)) * p.n > kMaxSequences)
     bad("n", "prompts x n must be at most " + std::to_string(kMaxSequences));
+  // Completions: "logprobs": N alternatives (0-20). Chat: "logprobs": true, "top_logprobs": N.
+  if (chat) {
+    const bool on = boolean(j, "logprobs").value_or(false);
+    const auto top = integer(j, "top_logprobs", 0, kMaxTopLogprobs);
+    if (top && !on) bad("top_logprobs", "'top_logprobs' needs 'logprobs': true");
+    if (on) p.top_logprobs = top.value_or(0);
+  } else {
+    p.top_logprobs = integer(j, "logprobs", 0, kMaxTopLogprobs).value_or(-1);
+    if (field(j, "top_logprobs"))
+      bad("top_logprobs", "'top_logprobs' is a chat field; completions take 'logprobs': N");
+  }
   p.stream = boolean(j, "stream").value_or(false);
   p.ignore_eos = boolean(j, "ignore_eos").value_or(false);
   if (const json* so = field(j, "stream_options")) {
@@ -230,7 +241,45 @@ int64_t reported_seed(const CompletionParams& p) {
   return static_cast<int64_t>(p.sampling.seed);
 }
 
+json bytes_of(const std::string& s) {
+  json b = json::array();
+  for (unsigned char c : s) b.push_back(static_cast<int>(c));
+  return b;
+}
+
 }  // namespace
+
+json logprobs_json(const CompletionParams& p, const std::vector<LogprobEntry>& entries,
+                   size_t text_offset) {
+  if (p.chat) {
+    json content = json::array();
+    for (const LogprobEntry& e : entries) {
+      json top = json::array();
+      for (const auto& [token, lp] : e.top)
+        top.push_back({{"token", token}, {"logprob", lp}, {"bytes", bytes_of(token)}});
+      content.push_back({{"token", e.token},
+                         {"logprob", e.logprob},
+                         {"bytes", bytes_of(e.token)},
+                         {"top_logprobs", std::move(top)}});
+    }
+    return {{"content", std::move(content)}};
+  }
+  json tokens = json::array(), lps = json::array(), tops = json::array(), offsets = json::array();
+  for (const LogprobEntry& e : entries) {
+    tokens.push_back(e.token);
+    lps.push_back(e.logprob);
+    json top = json::object();
+    for (const auto& [token, lp] : e.top)
+      if (!top.contains(token)) top[token] = lp;  // two ids can share a string
+    tops.push_back(std::move(top));
+    offsets.push_back(text_offset);
+    text_offset += e.token.size();
+  }
+  return {{"tokens", std::move(tokens)},
+          {"token_logprobs", std::move(lps)},
+          {"top_logprobs", std::move(tops)},
+          {"text_offset", std::move(offsets)}};
+}
 
 json completion_response(const CompletionParams& p, const std::string& id, const std::string& model,
                          int64_t created, const std::vector<ChoiceResult>& choices,
@@ -243,7 +292,7 @@ json completion_response(const CompletionParams& p, const std::string& id, const
     } else {
       c["text"] = choices[i].text;
     }
-    c["logprobs"] = nullptr;
+    c["logprobs"] = p.top_logprobs >= 0 ? logprobs_json(p, choices[i].logprobs) : json(nullptr);
     arr.push_back(std::move(c));
   }
   return {{"id", id},
@@ -260,10 +309,13 @@ json completion_response(const CompletionParams& p, const std::string& id, const
 
 json completion_chunk(const CompletionParams& p, const std::string& id, const std::string& model,
                       int64_t created, int64_t index, const std::string& text,
-                      const std::optional<std::string>& finish_reason) {
+                      const std::optional<std::string>& finish_reason,
+                      const std::vector<LogprobEntry>& logprobs, size_t text_offset) {
   json c = {{"index", index},
             {"finish_reason", finish_reason ? json(*finish_reason) : json(nullptr)},
-            {"logprobs", nullptr}};
+            {"logprobs", p.top_logprobs >= 0 && !logprobs.empty()
+                             ? logprobs_json(p, logprobs, text_offset)
+                             : json(nullptr)}};
   if (p.chat) {
     c["delta"] = json::object();
     if (!text.empty() || !finish_reason) c["delta"]["content"] = text;

@@ -47,7 +47,12 @@ struct CompletionParams {
   model::SamplerOptions sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false;  // extension (as vLLM's): generate max_tokens whatever comes
+  // -1: no logprobs; else each generated token's log-probability and this many alternatives
+  // (completions "logprobs": N; chat "logprobs": true with "top_logprobs": N).
+  int64_t top_logprobs = -1;
 };
+
+constexpr int64_t kMaxTopLogprobs = 20;
 
 constexpr int64_t kMaxChoices = 16;               // n
 constexpr int64_t kMaxSequences = 64;             // prompts x n in one request
@@ -57,9 +62,24 @@ constexpr int64_t kDefaultCompletionTokens = 16;  // OpenAI's default for /v1/co
 CompletionParams parse_completion(const std::string& body, bool chat);
 
 // Response and chunk objects. `id` is shared by every chunk of one response.
+// One generated token's log-probability with its text (Tokenizer::token_bytes), and the
+// alternatives', most likely first.
+struct LogprobEntry {
+  std::string token;
+  float logprob = 0;
+  std::vector<std::pair<std::string, float>> top;
+};
+
 struct ChoiceResult {
   std::string text, finish_reason;
+  std::vector<LogprobEntry> logprobs;  // with top_logprobs >= 0
 };
+
+// A choice's "logprobs" object: chat {"content": [{token, logprob, bytes, top_logprobs}]};
+// completions {"tokens", "token_logprobs", "top_logprobs", "text_offset"}, offsets counted from
+// text_offset (the bytes of the choice's text before these tokens).
+nlohmann::json logprobs_json(const CompletionParams& p, const std::vector<LogprobEntry>& entries,
+                             size_t text_offset = 0);
 nlohmann::json completion_response(const CompletionParams& p, const std::string& id,
                                    const std::string& model, int64_t created,
                                    const std::vector<ChoiceResult>& choices, int64_t prompt_tokens,
@@ -68,7 +88,9 @@ nlohmann::json completion_response(const CompletionParams& p, const std::string&
 nlohmann::json completion_chunk(const CompletionParams& p, const std::string& id,
                                 const std::string& model, int64_t created, int64_t index,
                                 const std::string& text,
-                                const std::optional<std::string>& finish_reason);
+                                const std::optional<std::string>& finish_reason,
+                                const std::vector<LogprobEntry>& logprobs = {},
+                                size_t text_offset = 0);
 // The chat stream's first chunk of a choice: delta {"role": "assistant", "content": ""}.
 nlohmann::json chat_role_chunk(const std::string& id, const std::string& model, int64_t created,
                                int64_t index);

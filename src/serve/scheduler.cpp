@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <utility>
 
 #include "core/error.h"
@@ -267,6 +269,28 @@ void Scheduler::decode_step() {
   active_ = std::move(still);
 }
 
+TokenLogprob token_logprob(std::span<const float> logits, int32_t id, int64_t top) {
+  const float mx = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float v : logits) sum += std::exp(static_cast<double>(v - mx));
+  const double lse = mx + std::log(sum);
+  TokenLogprob out;
+  out.token = id;
+  out.logprob = static_cast<float>(logits[static_cast<size_t>(id)] - lse);
+  const auto k = static_cast<size_t>(std::min<int64_t>(top, static_cast<int64_t>(logits.size())));
+  std::vector<int32_t> ids(logits.size());
+  std::iota(ids.begin(), ids.end(), 0);
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(),
+                    [&](int32_t a, int32_t b) {
+                      const float la = logits[static_cast<size_t>(a)],
+                                  lb = logits[static_cast<size_t>(b)];
+                      return la > lb || (la == lb && a < b);
+                    });
+  for (size_t i = 0; i < k; ++i)
+    out.top.emplace_back(ids[i], static_cast<float>(logits[static_cast<size_t>(ids[i])] - lse));
+  return out;
+}
+
 bool Scheduler::take_token(Sequence& s, std::span<const float> logits) {
   const int32_t id = s.sampler.sample(logits);
   const auto now = Clock::now();
@@ -285,6 +309,7 @@ bool Scheduler::take_token(Sequence& s, std::span<const float> logits) {
   e.choice = s.request.choice;
   e.text = s.text.push(id);
   e.token = id;
+  if (s.request.top_logprobs >= 0) e.logprob = token_logprob(logits, id, s.request.top_logprobs);
   s.handle->push(std::move(e));
   if (s.text.stopped()) {
     finish(s, "stop");

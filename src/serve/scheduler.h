@@ -19,6 +19,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,9 +58,13 @@ struct GenerationRequest {
   model::SamplerOptions sampling;
   std::vector<std::string> stop;
   bool ignore_eos = false;
-  int64_t choice = 0;  // index among the request's sequences, copied into its events
+  int64_t top_logprobs = -1;  // -1: no logprobs; else each token's and this many alternatives'
+  int64_t choice = 0;         // index among the request's sequences, copied into its events
   std::chrono::steady_clock::time_point arrived = std::chrono::steady_clock::now();
 };
+
+// The log-softmax of `logits` at `id`, and the `top` most likely tokens (ties: lower id first).
+TokenLogprob token_logprob(std::span<const float> logits, int32_t id, int64_t top);
 
 class Scheduler {
  public:

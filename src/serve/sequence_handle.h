@@ -8,17 +8,29 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace gqa::serve {
 
+// The log-probability of a generated token under the model (log-softmax of its logits, before
+// temperature and truncation), and of the most likely tokens at that step, most likely first.
+struct TokenLogprob {
+  int32_t token = -1;
+  float logprob = 0;
+  std::vector<std::pair<int32_t, float>> top;
+};
+
 struct StreamEvent {
-  int64_t choice = 0;         // which of the request's sequences
-  std::string text;           // text that became final with this event (may be empty)
-  int32_t token = -1;         // the generated token; -1 on the final event
-  bool done = false;          // the last event of the sequence
-  std::string finish_reason;  // on done: "stop", "length", or "error"
-  std::string error;          // on "error": what went wrong
+  int64_t choice = 0;                   // which of the request's sequences
+  std::string text;                     // text that became final with this event (may be empty)
+  int32_t token = -1;                   // the generated token; -1 on the final event
+  std::optional<TokenLogprob> logprob;  // of `token`, when the request asked for logprobs
+  bool done = false;                    // the last event of the sequence
+  std::string finish_reason;            // on done: "stop", "length", or "error"
+  std::string error;                    // on "error": what went wrong
   int64_t prompt_tokens = 0, completion_tokens = 0;  // on done
 };
 

@@ -99,6 +99,23 @@ std::string Tokenizer::token_text(int32_t id) const {
   return sp_->IdToPiece(id);
 }
 
+std::string Tokenizer::token_bytes(int32_t id) const {
+  if (hf_) {
+    const std::string text = hf_->decode({id}, false);
+    return text;
+  }
+  if (id < 0 || id >= sp_->GetPieceSize()) return {};
+  if (sp_->IsByte(id)) {  // "<0x0A>"
+    const std::string piece = sp_->IdToPiece(id);
+    return std::string(1, static_cast<char>(std::stoi(piece.substr(3, 2), nullptr, 16)));
+  }
+  if (sp_->IsControl(id) || sp_->IsUnknown(id)) return sp_->IdToPiece(id);
+  std::string piece = sp_->IdToPiece(id);
+  static const std::string kSpace = "\xe2\x96\x81";  // ▁
+  for (size_t at; (at = piece.find(kSpace)) != std::string::npos;) piece.replace(at, 3, " ");
+  return piece;
+}
+
 std::vector<int32_t> parse_token_list(const std::string& s, const std::string& flag) {
   std::vector<int32_t> out;
   std::stringstream ss(s);

@@ -49,6 +49,10 @@ class Tokenizer {
   const char* kind() const { return hf_ ? "tokenizer.json" : "sentencepiece"; }
   // The string of one token (a piece), for people inspecting tokenizations.
   std::string token_text(int32_t id) const;
+  // The bytes one token stands for inside a decoded text (SentencePiece's ▁ as a space, a byte
+  // piece as its byte; special tokens as their text): what logprobs report per token. A
+  // character split over byte tokens gives each token its bytes, not valid UTF-8 alone.
+  std::string token_bytes(int32_t id) const;
 
  private:
   // BOS/EOS from config.json, else the tokenizer's own.
