@@ -771,5 +771,71 @@ TEST(Serve, AFullCachePausesTheNewestAndEverySequenceStillFinishes) {
   EXPECT_EQ(g.kv_blocks_free, 12);
 }
 
+// Chunked prefill: while a 600-token prompt is prefilled in chunks of 32, a running stream
+// goes on getting tokens (one per chunk); prefilled whole, it waits for the whole prompt. The
+// running stream's text is the same either way, and the long prompt's greedy continuation
+// equals a whole-prompt prefill's here.
+TEST(Serve, ChunkedPrefillKeepsRunningStreamsGoing) {
+  std::vector<int32_t> long_prompt;
+  for (const std::string& p : kPrompts) {
+    const auto ids = kjv().tok.encode(p);
+    long_prompt.insert(long_prompt.end(), ids.begin(), ids.end());
+  }
+  while (long_prompt.size() < 600)
+    long_prompt.insert(long_prompt.end(), long_prompt.begin(), long_prompt.begin() + 50);
+  long_prompt.resize(600);
+  auto tokens_while_prefilling = [&](int64_t chunk, std::string& running_text,
+                                     std::string& long_text) {
+    Metrics metrics;
+    SchedulerOptions o = small_server(256, 4, 8);
+    o.ctx = 640;
+    o.prefill_chunk = chunk;
+    Scheduler scheduler(kjv().model, kjv().tok, o, metrics);
+    auto handle = std::make_shared<SequenceHandle>();
+    GenerationRequest running;
+    running.prompt = kjv().tok.encode("And God said");
+    running.max_tokens = 40;
+    running.ignore_eos = true;
+    std::vector<Scheduler::Entry> first;
+    first.push_back({running, handle});
+    EXPECT_TRUE(scheduler.submit(std::move(first)));
+    StreamEvent ev;
+    for (int i = 0; i < 3; ++i) {  // the running stream is under way
+      EXPECT_TRUE(handle->next(ev, std::chrono::seconds(60)));
+      running_text += ev.text;
+    }
+    GenerationRequest longer;
+    longer.prompt = long_prompt;
+    longer.max_tokens = 4;
+    longer.choice = 1;
+    std::vector<Scheduler::Entry> second;
+    second.push_back({longer, handle});
+    EXPECT_TRUE(scheduler.submit(std::move(second)));
+    int64_t during = 0, open = 2;
+    bool long_started = false;
+    while (open > 0) {
+      EXPECT_TRUE(handle->next(ev, std::chrono::seconds(60)));
+      if (ev.choice == 0) {
+        running_text += ev.text;
+        if (!long_started && !ev.done) ++during;
+      } else {
+        long_started = true;
+        long_text += ev.text;
+      }
+      if (ev.done) --open;
+    }
+    return during;
+  };
+  std::string chunked_running, chunked_long, whole_running, whole_long;
+  const int64_t chunked = tokens_while_prefilling(32, chunked_running, chunked_long);
+  const int64_t whole = tokens_while_prefilling(0, whole_running, whole_long);
+  EXPECT_GE(chunked, 15) << "600 tokens in chunks of 32: 19 chunks, a token after each";
+  EXPECT_LE(whole, 2);
+  EXPECT_EQ(chunked_running, whole_running);
+  EXPECT_EQ(chunked_running,
+            test::reference_text(kjv().tok.encode("And God said"), 40, KvDtype::kF16));
+  EXPECT_EQ(chunked_long, whole_long);
+}
+
 }  // namespace
 }  // namespace gqa::serve

@@ -38,6 +38,7 @@ struct ServeCli {
   int64_t kv_tokens = 0;
   int64_t max_seqs = 16;
   int64_t max_queue = 64;
+  int64_t prefill_chunk = 512;
   int64_t ctx = 0;
   std::string model_name;
   std::string chat_format = "auto";
@@ -106,6 +107,8 @@ int run_serve(const ServeCli& o) {
   so.max_seqs = o.max_seqs;
   so.max_queue = o.max_queue;
   so.ctx = ctx;
+  if (o.prefill_chunk < 0) fail(ErrorKind::kInvalidArgument, "--prefill-chunk must be 0 or more");
+  so.prefill_chunk = o.prefill_chunk;
   serve::Scheduler scheduler(m, tok, so, metrics);
   const int64_t blocks = scheduler.options().kv_blocks;
 
@@ -189,6 +192,10 @@ Command add_serve_command(CLI::App& root) {
   cmd->add_option("--max-seqs", o->max_seqs, "Sequences decoded together (batch size)")
       ->capture_default_str();
   cmd->add_option("--max-queue", o->max_queue, "Waiting sequences before HTTP 429")
+      ->capture_default_str();
+  cmd->add_option("--prefill-chunk", o->prefill_chunk,
+                  "Prompt tokens prefilled per step; a longer prompt runs in chunks between "
+                  "decode steps (0: whole prompts)")
       ->capture_default_str();
   cmd->add_option("--ctx", o->ctx,
                   "Most tokens per sequence, prompt + output (default: the model's positions, at "

@@ -28,6 +28,11 @@ struct Scheduler::Sequence {
   tok::TextStream text;
   std::vector<int32_t> generated;           // the last one has not been run yet
   std::unique_ptr<model::Session> session;  // null while waiting
+  // Chunked prefill: the tokens to prefill (prompt, and on resuming what was generated) and
+  // how many of them have run. Prefilling while prefilled < pending.size().
+  std::vector<int32_t> pending;
+  size_t prefilled = 0;
+  bool prefilling() const { return prefilled < pending.size(); }
   int64_t admitted_as = 0;
   Clock::time_point last_token;
 };
@@ -169,6 +174,7 @@ void Scheduler::loop() {
     drop_cancelled();
     admit();
     if (!active_.empty()) decode_step();
+    prefill_step();
     publish_gauges();
   }
   end_all();  // shutting down: whoever still waits hears why
@@ -196,6 +202,11 @@ void Scheduler::drop_cancelled() {
 }
 
 void Scheduler::admit() {
+  // Prompt tokens this step may prefill at once (chunked prefill); a longer prompt is admitted
+  // alone and runs in chunks.
+  int64_t budget = o_.prefill_chunk;
+  if (std::any_of(active_.begin(), active_.end(), [](const auto& a) { return a->prefilling(); }))
+    return;  // one prefill in chunks at a time, oldest first
   while (static_cast<int64_t>(active_.size()) < o_.max_seqs) {
     std::unique_ptr<Sequence> s;
     {
@@ -212,26 +223,60 @@ void Scheduler::admit() {
       s = std::move(waiting_.front());
       waiting_.pop_front();
     }
-    std::vector<int32_t> tokens = s->request.prompt;
-    tokens.insert(tokens.end(), s->generated.begin(), s->generated.end());
+    s->pending = s->request.prompt;
+    s->pending.insert(s->pending.end(), s->generated.begin(), s->generated.end());
+    s->prefilled = 0;
     const auto capacity = static_cast<int64_t>(s->request.prompt.size()) + s->request.max_tokens;
     try {
       s->session = std::make_unique<model::Session>(model_, pool_, capacity);
-      const model::Session::Segment prefill{s->session.get(), tokens};
-      model::Session::forward_batch(std::span(&prefill, 1), logits_, act_);
     } catch (const Error& e) {
       finish(*s, "error", e.what());
       continue;
     }
-    metrics_.add_prompt_tokens(static_cast<int64_t>(tokens.size()));
     s->admitted_as = admitted_++;
-    if (take_token(*s, logits_)) active_.push_back(std::move(s));
+    // Without chunking, or when it fits this step's budget, the prompt runs now; otherwise it
+    // runs a chunk per step (prefill_step), and admission waits for the next step.
+    const auto n = static_cast<int64_t>(s->pending.size());
+    const bool now = o_.prefill_chunk == 0 || n <= budget;
+    if (now) budget -= n;
+    active_.push_back(std::move(s));
+    if (!now) return;
+    Sequence& admitted = *active_.back();
+    if (!prefill_chunk(admitted, n)) active_.pop_back();
   }
+}
+
+bool Scheduler::prefill_chunk(Sequence& s, int64_t n) {
+  const std::span<const int32_t> chunk(s.pending.data() + s.prefilled, static_cast<size_t>(n));
+  try {
+    const model::Session::Segment prefill{s.session.get(), chunk};
+    model::Session::forward_batch(std::span(&prefill, 1), logits_, act_);
+  } catch (const Error& e) {
+    finish(s, "error", e.what());
+    return false;
+  }
+  s.prefilled += static_cast<size_t>(n);
+  if (s.prefilling()) return true;
+  metrics_.add_prompt_tokens(static_cast<int64_t>(s.pending.size()));
+  return take_token(s, logits_);
+}
+
+void Scheduler::prefill_step() {
+  // The oldest sequence still prefilling gets one chunk.
+  auto it = std::min_element(active_.begin(), active_.end(), [](const auto& a, const auto& b) {
+    return a->prefilling() != b->prefilling() ? a->prefilling() : a->admitted_as < b->admitted_as;
+  });
+  if (it == active_.end() || !(*it)->prefilling()) return;
+  Sequence& s = **it;
+  const auto left = static_cast<int64_t>(s.pending.size() - s.prefilled);
+  if (!prefill_chunk(s, std::min(left, o_.prefill_chunk))) active_.erase(it);
 }
 
 int64_t Scheduler::blocks_needed_by_next_step() const {
   int64_t need = 0;
-  for (const auto& s : active_) need += s->session->blocks_to_grow(1);
+  for (const auto& s : active_)  // a prefilling sequence holds back the rest of its prompt
+    need += s->session->blocks_to_grow(
+        s->prefilling() ? static_cast<int64_t>(s->pending.size() - s->prefilled) + 1 : 1);
   return need;
 }
 
@@ -252,20 +297,30 @@ void Scheduler::decode_step() {
   std::vector<model::Session::Segment> batch;
   batch.reserve(active_.size());
   for (const auto& s : active_)
-    batch.push_back({s->session.get(), std::span(&s->generated.back(), 1)});
+    if (!s->prefilling()) batch.push_back({s->session.get(), std::span(&s->generated.back(), 1)});
+  if (batch.empty()) return;
   try {
     model::Session::forward_batch(batch, logits_, act_);
   } catch (const Error& e) {
-    for (auto& s : active_) finish(*s, "error", e.what());
-    active_.clear();
+    std::erase_if(active_, [&](const std::unique_ptr<Sequence>& s) {
+      if (s->prefilling()) return false;
+      finish(*s, "error", e.what());
+      return true;
+    });
     return;
   }
   const auto vocab = static_cast<size_t>(model_.config().vocab);
   std::vector<std::unique_ptr<Sequence>> still;
   still.reserve(active_.size());
-  for (size_t i = 0; i < active_.size(); ++i)
-    if (take_token(*active_[i], std::span(logits_).subspan(i * vocab, vocab)))
-      still.push_back(std::move(active_[i]));
+  size_t row = 0;
+  for (auto& s : active_) {
+    if (s->prefilling()) {
+      still.push_back(std::move(s));
+      continue;
+    }
+    if (take_token(*s, std::span(logits_).subspan(row++ * vocab, vocab)))
+      still.push_back(std::move(s));
+  }
   active_ = std::move(still);
 }
 

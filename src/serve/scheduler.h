@@ -45,6 +45,9 @@ struct SchedulerOptions {
   int64_t max_seqs = 16;   // sequences decoded together
   int64_t max_queue = 64;  // sequences waiting; more are refused (HTTP 429)
   int64_t ctx = 0;         // most tokens one sequence holds (prompt + generated)
+  // Prompt tokens prefilled per step (0: whole prompts): a longer prompt runs a chunk between
+  // decode steps, so running streams wait at most one chunk per token.
+  int64_t prefill_chunk = 512;
 };
 
 // Blocks of the pool that `o` asks for (see SchedulerOptions). Throws Error when that is not
@@ -105,6 +108,11 @@ class Scheduler {
   void drop_cancelled();
   void admit();
   void decode_step();
+  // Runs the next `n` pending tokens of a prefilling sequence; after its last chunk takes the
+  // first token. False when the sequence ended (error, or finished at its first token).
+  bool prefill_chunk(Sequence& s, int64_t n);
+  // One chunk of the oldest sequence still prefilling, if any.
+  void prefill_step();
   void publish_gauges();
   // Ends every running and waiting sequence with "the server is shutting down".
   void end_all();
