@@ -3,14 +3,17 @@
 //   1. ends sequences whose client went away (their blocks return to the pool);
 //   2. admits waiting sequences, oldest first, while a batch slot is free and the free blocks
 //      cover the prompt (and the blocks running sequences take in the next step), and
-//      prefills each;
+//      prefills them whole up to prefill_chunk tokens in all; a longer prompt is admitted
+//      alone (nothing else is admitted until it is done) and prefilled a chunk per step;
 //   3. runs one batched decode step for every running sequence (Session::forward_batch: one
 //      matmul per projection, attention per sequence over its own blocks), after pausing the
 //      newest sequences when the pool cannot give each running sequence its next token. A
 //      paused sequence goes back to the front of the queue and, when re-admitted, prefills its
 //      prompt and what it had generated, then goes on (as vLLM's recompute preemption; the
 //      prefill sums in another order than decoding did, so a resumed greedy continuation can
-//      differ from an uninterrupted one by rounding).
+//      differ from an uninterrupted one by rounding);
+//   4. runs the next chunk of the sequence being prefilled in chunks, if any: a running stream
+//      waits at most one chunk per token.
 // A decode step computes each sequence's logits exactly as decoding it alone would, so greedy
 // outputs equal `gqa generate`'s whatever the batch.
 #include <chrono>
