@@ -72,6 +72,7 @@ class LiveServer {
   int port() const { return http_.port(); }
   serve::Scheduler& scheduler() { return scheduler_; }
   serve::Metrics& metrics() { return metrics_; }
+  serve::HttpServer& http() { return http_; }
   // Polls the gauges until `done` holds (or 20 s pass).
   template <typename Pred>
   bool wait_for(Pred done) {

@@ -46,6 +46,7 @@ struct ServeCli {
   std::string allowed_origins;
   bool no_request_log = false;
   double shutdown_timeout = 10;
+  serve::ConnectionLimits connections{.workers = 0};
 };
 
 constexpr const char* kFooter = R"(
@@ -58,6 +59,12 @@ and later resumed by recomputing its tokens. More than --max-queue waiting seque
 Routes: POST /v1/completions, POST /v1/chat/completions (stream: true for SSE),
 GET /v1/models[/ID], POST /tokenize, POST /detokenize, GET /health, GET /metrics (Prometheus).
 With an API key the model routes need 'Authorization: Bearer KEY'. Details: docs/serve.md.
+
+Connections: a request gets a worker thread only once its head (request line and headers) has
+arrived, within --header-timeout seconds of the connection or of its first byte (else 408);
+the body must follow within --body-timeout. Idle kept-alive connections close after
+--keep-alive-timeout. Past --max-connections open connections, new ones get a 503, and so do
+requests when --http-threads workers are busy and as many again wait for one.
 
 SIGTERM or SIGINT: new requests and /health get 503, running ones go on for up to
 --shutdown-timeout seconds, then the rest end with a final SSE error event and [DONE] (streams)
@@ -122,6 +129,7 @@ int run_serve(const ServeCli& o) {
   if (ho.access.api_key.empty())
     if (const char* env = std::getenv("GQA_API_KEY")) ho.access.api_key = env;
   ho.access.allowed_origins = serve::parse_origins(o.allowed_origins);
+  ho.connections = o.connections;
   if (!o.no_request_log)
     ho.request_log = [](const std::string& line) { fmt::print(stderr, "gqa serve: {}\n", line); };
   serve::HttpServer http(m, tok, scheduler, metrics, ho);
@@ -216,6 +224,29 @@ Command add_serve_command(CLI::App& root) {
                   "with an error event (streams) or a 503")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--http-threads", o->connections.workers,
+                  "Threads serving requests (default: --max-seqs + --max-queue + 8)")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--max-connections", o->connections.max_connections,
+                  "Open connections at most; past it new ones get a 503")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
+  cmd->add_option("--header-timeout", o->connections.header_timeout,
+                  "Seconds for a request's line and headers to arrive (else 408)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  cmd->add_option("--body-timeout", o->connections.body_timeout,
+                  "Seconds for a request's body to arrive after its headers")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  cmd->add_option("--keep-alive-timeout", o->connections.keep_alive_timeout,
+                  "Seconds an idle kept-alive connection stays open")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 3600.0));
+  cmd->add_option("--keep-alive-max", o->connections.keep_alive_max,
+                  "Requests per kept-alive connection")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000000));
   cmd->add_flag("--no-request-log", o->no_request_log,
                 "No log line per request on stderr (method, route, status, tokens, seconds)");
   cmd->footer(kFooter);

@@ -6,10 +6,6 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include <cstdlib>
-#include <filesystem>
-#include <system_error>
-
 namespace gqa::serve {
 namespace {
 
@@ -33,25 +29,16 @@ bool address_of(const sockaddr_storage& a, std::string& addr, int& port) {
 
 }  // namespace
 
-int find_client_socket(const std::string& remote_addr, int remote_port, int local_port) {
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
-    char* end = nullptr;
-    const std::string name = entry.path().filename().string();
-    const long fd = std::strtol(name.c_str(), &end, 10);
-    if (end == name.c_str() || *end != '\0') continue;
-    sockaddr_storage local{}, peer{};
-    socklen_t local_len = sizeof local, peer_len = sizeof peer;
-    if (getsockname(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&local), &local_len) != 0 ||
-        getpeername(static_cast<int>(fd), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0)
-      continue;
-    std::string local_addr, peer_addr;
-    int lport = 0, pport = 0;
-    if (address_of(local, local_addr, lport) && address_of(peer, peer_addr, pport) &&
-        lport == local_port && pport == remote_port && peer_addr == remote_addr)
-      return static_cast<int>(fd);
-  }
-  return -1;
+bool remote_address(int fd, std::string& ip, int& port) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  return getpeername(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0 && address_of(a, ip, port);
+}
+
+bool local_address(int fd, std::string& ip, int& port) {
+  sockaddr_storage a{};
+  socklen_t len = sizeof a;
+  return getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0 && address_of(a, ip, port);
 }
 
 bool client_closed(int fd) {

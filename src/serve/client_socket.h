@@ -1,17 +1,14 @@
 #pragma once
-// Has a client hung up? cpp-httplib 0.11 (Debian 12) neither tells a handler when its client
-// closes the connection nor hands it the socket, so a non-streaming request would generate to
-// the end for nobody. The handler finds its connection's socket among the process's open
-// descriptors by the two ends' addresses (Request::remote_addr/remote_port and the server's
-// port; the connection stays open while the handler runs, so the descriptor cannot be reused
-// meanwhile) and polls it between waits.
+// The connected socket of a client, as the connection layer (connection_server.h) and the
+// handlers see it: its two ends' addresses, and whether the client has hung up.
 #include <string>
 
 namespace gqa::serve {
 
-// The connected TCP socket whose peer is remote_addr:remote_port and whose local port is
-// local_port; -1 when there is none.
-int find_client_socket(const std::string& remote_addr, int remote_port, int local_port);
+// The peer's (remote) or this side's (local) address and port, as httplib writes them
+// ("127.0.0.1", "::1"); false for a socket that is not an IPv4/IPv6 connection.
+bool remote_address(int fd, std::string& ip, int& port);
+bool local_address(int fd, std::string& ip, int& port);
 
 // True when the peer closed its side or reset the connection. Bytes waiting to be read (a
 // pipelined next request) are not a close.

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <limits>
 #include <random>
 #include <variant>
@@ -16,6 +17,7 @@
 #include "core/json_parse.h"
 #include "serve/access_control.h"
 #include "serve/client_socket.h"
+#include "serve/connection_server.h"
 #include "serve/listener.h"
 #include "serve/openai_api.h"
 #include "serve/planner_routes.h"
@@ -104,7 +106,7 @@ struct HttpServer::Impl {
   Scheduler& scheduler;
   Metrics& metrics;
   HttpOptions o;
-  httplib::Server svr;
+  ConnectionServer svr;
   // Completion requests not yet answered (a stream counts until its last byte): the graceful
   // shutdown waits for them to flush their final events before it closes the listener.
   std::atomic<int64_t> open_requests{0};
@@ -246,7 +248,7 @@ struct HttpServer::Impl {
         stream(res, std::move(p), handle, id, choices, n_prompt);
         streaming = true;
       } else
-        collect(req, res, p, *handle, id, choices, n_prompt);
+        collect(res, p, *handle, id, choices, n_prompt);
     } catch (const ApiError& e) {
       send_error(res, e);
     } catch (const std::exception& e) {
@@ -266,12 +268,11 @@ struct HttpServer::Impl {
   // Waits for every choice to finish and answers with one JSON object.
   // A client that hangs up meanwhile is noticed within 200 ms: its sequences end and their
   // blocks return to the pool (client_socket.h).
-  void collect(const httplib::Request& req, httplib::Response& res, const CompletionParams& p,
-               SequenceHandle& handle, const std::string& id, int64_t n_choices,
-               int64_t prompt_tokens) {
+  void collect(httplib::Response& res, const CompletionParams& p, SequenceHandle& handle,
+               const std::string& id, int64_t n_choices, int64_t prompt_tokens) {
     std::vector<ChoiceResult> choices(static_cast<size_t>(n_choices));
     int64_t open = n_choices, completion_tokens = 0;
-    const int client = find_client_socket(req.remote_addr, req.remote_port, port);
+    const int client = current_client_socket();
     auto next_check = std::chrono::steady_clock::now();
     StreamEvent ev;
     while (open > 0) {
@@ -422,7 +423,10 @@ struct HttpServer::Impl {
       metrics.count_request("/health", 200);
     });
     svr.Get("/metrics", [this](const httplib::Request&, httplib::Response& r) {
-      r.set_content(metrics.render(scheduler.gauges()), "text/plain; version=0.0.4");
+      const ConnectionCounts c = svr.counts();
+      r.set_content(
+          metrics.render(scheduler.gauges(), {c.open, c.accepted, c.rejected, c.timed_out}),
+          "text/plain; version=0.0.4");
     });
     svr.Post("/tokenize",
              [this](const httplib::Request& q, httplib::Response& r) { tokenize(q, r); });
@@ -524,11 +528,13 @@ struct HttpServer::Impl {
 HttpServer::HttpServer(const model::Model& model, const tok::Tokenizer& tok, Scheduler& scheduler,
                        Metrics& metrics, HttpOptions o)
     : impl_(new Impl{model, tok, scheduler, metrics, std::move(o), {}, {}}) {
-  const int threads =
-      impl_->o.threads > 0
-          ? impl_->o.threads
-          : static_cast<int>(scheduler.options().max_seqs + scheduler.options().max_queue + 8);
-  impl_->svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  ConnectionLimits limits = impl_->o.connections;
+  if (limits.workers <= 0)
+    limits.workers =
+        static_cast<int>(scheduler.options().max_seqs + scheduler.options().max_queue + 8);
+  impl_->svr.set_limits(limits);
+  impl_->svr.set_keep_alive_timeout(static_cast<time_t>(std::ceil(limits.keep_alive_timeout)));
+  impl_->svr.set_keep_alive_max_count(static_cast<size_t>(limits.keep_alive_max));
   impl_->svr.set_payload_max_length(static_cast<size_t>(impl_->o.max_body_bytes));
   const tok::Tokenizer& t = impl_->tok;
   for (int32_t id = 0; id < t.vocab_size(); ++id)
@@ -548,11 +554,15 @@ void HttpServer::bind() {
 }
 
 void HttpServer::listen() {
-  impl_->svr.listen_after_bind();
+  impl_->svr.serve();
 }
 
 int64_t HttpServer::open_requests() const {
   return impl_ ? impl_->open_requests.load() : 0;
+}
+
+ConnectionCounts HttpServer::connections() const {
+  return impl_->svr.counts();
 }
 
 void HttpServer::stop() {

@@ -16,13 +16,10 @@
 #include "model/model.h"
 #include "serve/access_control.h"
 #include "serve/chat_format.h"
+#include "serve/connection_limits.h"
 #include "serve/metrics.h"
 #include "serve/scheduler.h"
 #include "tokenizer/tokenizer.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace gqa::serve {
 
@@ -31,7 +28,9 @@ struct HttpOptions {
   int port = 8000;  // 0: any free port (see HttpServer::port())
   std::string model_name;
   ChatFormat chat_format = ChatFormat::kPlain;
-  int threads = 0;  // HTTP worker threads; 0: enough for every running and waiting sequence
+  // Connection handling (connection_server.h); workers 0: enough threads for every running and
+  // waiting sequence and a few more requests.
+  ConnectionLimits connections{.workers = 0};
   int64_t max_body_bytes = 8 << 20;
   AccessOptions access;
   // Called with one line per request ("POST /v1/completions 200 12+24 tokens 0.53 s"); empty:
@@ -55,6 +54,7 @@ class HttpServer {
   void stop();
   // Completion requests not yet fully answered (a stream until its last event is written).
   int64_t open_requests() const;
+  ConnectionCounts connections() const;
 
  private:
   struct Impl;

@@ -37,7 +37,7 @@ void Metrics::count_request(const std::string& route, int status) {
   ++requests_[{route, status}];
 }
 
-std::string Metrics::render(const SchedulerGauges& g) const {
+std::string Metrics::render(const SchedulerGauges& g, const ConnectionGauges& c) const {
   std::string out;
   auto counter = [&](const char* name, const char* help, int64_t v) {
     out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, v);
@@ -67,6 +67,14 @@ std::string Metrics::render(const SchedulerGauges& g) const {
   gauge("gqa_running_sequences_peak", "Most sequences decoded at once since the start.",
         g.running_peak);
   gauge("gqa_queue_depth", "Sequences waiting for KV blocks or a batch slot.", g.waiting);
+  gauge("gqa_connections_open", "HTTP connections open.", c.open);
+  counter("gqa_connections_accepted_total", "HTTP connections accepted.", c.accepted);
+  counter("gqa_connections_rejected_total",
+          "HTTP connections answered 503 because too many were open or waiting.", c.rejected);
+  counter("gqa_connections_timed_out_total",
+          "HTTP connections closed because a request head came too slowly (408) or was too large "
+          "(431).",
+          c.timed_out);
   out += time_to_first_token_.render("gqa_time_to_first_token_seconds",
                                      "From a request's arrival to its first generated token.");
   out += inter_token_latency_.render("gqa_inter_token_latency_seconds",

@@ -34,6 +34,11 @@ struct SchedulerGauges {
   int64_t running_peak = 0;  // most sequences ever decoding at once
 };
 
+// What the connection layer reports (connection_server.h).
+struct ConnectionGauges {
+  int64_t open = 0, accepted = 0, rejected = 0, timed_out = 0;
+};
+
 class Metrics {
  public:
   // One finished HTTP request: its route ("/v1/completions") and status code.
@@ -53,7 +58,7 @@ class Metrics {
   int64_t preemptions() const { return preemptions_.load(); }
   int64_t cancelled() const { return cancelled_.load(); }
 
-  std::string render(const SchedulerGauges& g) const;
+  std::string render(const SchedulerGauges& g, const ConnectionGauges& c = {}) const;
 
  private:
   std::atomic<int64_t> prompt_tokens_{0}, generated_tokens_{0}, preemptions_{0}, cancelled_{0};
