@@ -178,7 +178,7 @@ TEST(JinjaTemplate, EachConstructRendersAsTheReferenceDoes) {
       "{{ messages[-2:][0]['content'] }} {{ [1,2,3,4,5][1:-1] | tojson }}",
       "{{ [d.missing is defined, missing is undefined, none is none, s is string, n is number, "
       "n is integer, d is mapping, empty is iterable, s is not string, n is odd, "
-      "n is even, true is boolean, false is false, n is eq(7)] | tojson }}",
+      "n is even, true is boolean, false is false] | tojson }}",
       // filters
       "[{{ s | trim }}] {{ s | length }} {{ s | upper }} {{ s | lower }} {{ s | title }} "
       "{{ 'hello world' | capitalize }} {{ s | replace('l', 'L') }} {{ missing | default('dflt') "
