@@ -91,10 +91,7 @@ int run_serve(const ServeCli& o) {
     fail(ErrorKind::kInvalidArgument, "--port must be between 0 and 65535");
   const model::Model m(o.ckpt);
   const tok::Tokenizer tok(m.dir(), m.config());
-  const serve::ChatFormatChoice chat =
-      o.chat_format == "auto"
-          ? serve::detect_chat_format(m.dir())
-          : serve::ChatFormatChoice{serve::parse_chat_format(o.chat_format), "--chat-format"};
+  const serve::ChatFormatChoice chat = serve::choose_chat_format(o.chat_format, m.dir());
   const int64_t max_pos = std::max<int64_t>(m.config().max_positions, 1);
   if (o.ctx < 0) fail(ErrorKind::kInvalidArgument, "--ctx must be positive");
   if (o.ctx > max_pos)
@@ -124,7 +121,7 @@ int run_serve(const ServeCli& o) {
   ho.port = o.port;
   ho.model_name = o.model_name.empty() ? m.dir().filename().string() : o.model_name;
   if (ho.model_name.empty()) ho.model_name = m.dir().parent_path().filename().string();
-  ho.chat_format = chat.format;
+  ho.chat = chat;
   ho.access.api_key = o.api_key;
   if (ho.access.api_key.empty())
     if (const char* env = std::getenv("GQA_API_KEY")) ho.access.api_key = env;
@@ -210,9 +207,10 @@ Command add_serve_command(CLI::App& root) {
                   "most 4096)");
   cmd->add_option("--model-name", o->model_name,
                   "Name in /v1/models and requests (default: the folder's name)");
-  cmd->add_option("--chat-format", o->chat_format,
-                  "auto (from tokenizer_config.json), plain, llama2, zephyr, chatml, llama3, phi3, "
-                  "phi4, gemma")
+  cmd->add_option(
+         "--chat-format", o->chat_format,
+         "auto (tokenizer_config.json's Jinja chat_template, else plain), template, plain, "
+         "llama2, zephyr, chatml, llama3, phi3, phi4, gemma")
       ->capture_default_str();
   cmd->add_option("--api-key", o->api_key,
                   "Require 'Authorization: Bearer KEY' on the model routes (default: the "

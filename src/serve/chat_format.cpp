@@ -1,5 +1,6 @@
 #include "serve/chat_format.h"
 
+#include <string_view>
 #include <utility>
 
 #include <nlohmann/json.hpp>
@@ -183,8 +184,8 @@ ChatFormat parse_chat_format(const std::string& name) {
   if (name == "phi4") return ChatFormat::kPhi4;
   if (name == "gemma") return ChatFormat::kGemma;
   fail(ErrorKind::kInvalidArgument, "unknown chat format '" + name +
-                                        "' (choices: auto, plain, llama2, zephyr, chatml, llama3, "
-                                        "phi3, phi4, gemma)");
+                                        "' (choices: auto, template, plain, llama2, zephyr, "
+                                        "chatml, llama3, phi3, phi4, gemma)");
 }
 
 const char* chat_format_name(ChatFormat f) {
@@ -203,43 +204,167 @@ const char* chat_format_name(ChatFormat f) {
       return "phi4";
     case ChatFormat::kGemma:
       return "gemma";
+    case ChatFormat::kTemplate:
+      return "template";
     case ChatFormat::kPlain:
       break;
   }
   return "plain";
 }
 
-ChatFormatChoice detect_chat_format(const std::filesystem::path& dir) {
-  const auto path = dir / "tokenizer_config.json";
-  std::error_code ec;
-  if (!std::filesystem::exists(path, ec))
-    return {ChatFormat::kPlain, "default (no tokenizer_config.json)"};
-  const nlohmann::json j = parse_json(read_text_file(path, kMaxTokenizerFileBytes), path.string());
-  if (!j.contains("chat_template") || j["chat_template"].is_null())
-    return {ChatFormat::kPlain, "default (tokenizer_config.json has no chat_template)"};
-  std::string tmpl;
-  if (j["chat_template"].is_string()) {
-    tmpl = j["chat_template"].get<std::string>();
-  } else if (j["chat_template"].is_array()) {  // named templates: take "default"
-    for (const auto& t : j["chat_template"])
-      if (t.value("name", "") == "default" && t.contains("template") && t["template"].is_string())
-        tmpl = t["template"].get<std::string>();
-  }
-  const std::string from = "tokenizer_config.json chat_template";
-  if (tmpl.find("<|im_start|>") != std::string::npos) return {ChatFormat::kChatML, from};
-  if (tmpl.find("<|start_header_id|>") != std::string::npos) return {ChatFormat::kLlama3, from};
-  if (tmpl.find("<start_of_turn>") != std::string::npos) return {ChatFormat::kGemma, from};
-  if (tmpl.find("<|end|>") != std::string::npos) {  // Phi-4-mini puts content right after |>
-    const bool phi4 = tmpl.find("'|>' + message['content']") != std::string::npos;
-    return {phi4 ? ChatFormat::kPhi4 : ChatFormat::kPhi3, from};
-  }
-  if (tmpl.find("<|user|>") != std::string::npos) return {ChatFormat::kZephyr, from};
-  if (tmpl.find("[INST]") != std::string::npos) return {ChatFormat::kLlama2, from};
-  fail(ErrorKind::kUnsupported,
-       path.string() +
-           ": the chat_template is not of a family the server knows (llama2, zephyr, chatml, "
-           "llama3, phi3, phi4, gemma); pick one with --chat-format");
+namespace {
+
+// tokenizer_config.json's special-token fields: a string, or {"content": ...}.
+std::string token_field(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || j[key].is_null()) return "";
+  if (j[key].is_string()) return j[key].get<std::string>();
+  if (j[key].is_object() && j[key].contains("content") && j[key]["content"].is_string())
+    return j[key]["content"].get<std::string>();
+  return "";
 }
+
+ChatFormat family_of(const std::string& tmpl) {
+  if (tmpl.find("<|im_start|>") != std::string::npos) return ChatFormat::kChatML;
+  if (tmpl.find("<|start_header_id|>") != std::string::npos) return ChatFormat::kLlama3;
+  if (tmpl.find("<start_of_turn>") != std::string::npos) return ChatFormat::kGemma;
+  if (tmpl.find("<|end|>") != std::string::npos)  // Phi-4-mini puts content right after |>
+    return tmpl.find("'|>' + message['content']") != std::string::npos ? ChatFormat::kPhi4
+                                                                       : ChatFormat::kPhi3;
+  if (tmpl.find("<|user|>") != std::string::npos) return ChatFormat::kZephyr;
+  if (tmpl.find("[INST]") != std::string::npos) return ChatFormat::kLlama2;
+  return ChatFormat::kPlain;
+}
+
+struct ConfigTemplate {
+  bool file = false;
+  std::string path, tmpl, bos, eos;
+};
+
+ConfigTemplate read_config_template(const std::filesystem::path& dir) {
+  ConfigTemplate c;
+  const auto path = dir / "tokenizer_config.json";
+  c.path = path.string();
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return c;
+  c.file = true;
+  const nlohmann::json j = parse_json(read_text_file(path, kMaxTokenizerFileBytes), path.string());
+  if (!j.is_object()) fail(ErrorKind::kParse, path.string() + ": not a JSON object");
+  if (j.contains("chat_template") && j["chat_template"].is_string()) {
+    c.tmpl = j["chat_template"].get<std::string>();
+  } else if (j.contains("chat_template") && j["chat_template"].is_array()) {
+    for (const auto& t : j["chat_template"])  // named templates: take "default"
+      if (t.is_object() && t.value("name", "") == "default" && t.contains("template") &&
+          t["template"].is_string())
+        c.tmpl = t["template"].get<std::string>();
+  }
+  c.bos = token_field(j, "bos_token");
+  c.eos = token_field(j, "eos_token");
+  return c;
+}
+
+}  // namespace
+
+ChatFormatChoice detect_chat_format(const std::filesystem::path& dir) {
+  const ConfigTemplate c = read_config_template(dir);
+  if (!c.file) return {ChatFormat::kPlain, "default (no tokenizer_config.json)"};
+  if (c.tmpl.empty())
+    return {ChatFormat::kPlain, "default (tokenizer_config.json has no chat_template)"};
+  std::string why;
+  try {
+    ChatFormatChoice t{ChatFormat::kTemplate, "tokenizer_config.json chat_template"};
+    t.tmpl = std::make_shared<const jinja::Template>(c.tmpl);
+    t.bos_text = c.bos;
+    t.eos_text = c.eos;
+    return t;
+  } catch (const Error& e) {
+    why = e.what();
+  }
+  const ChatFormat family = family_of(c.tmpl);
+  if (family == ChatFormat::kPlain)
+    fail(ErrorKind::kUnsupported,
+         c.path + ": the chat_template does not parse (" + why +
+             ") and is not of a family the server knows (llama2, zephyr, chatml, llama3, phi3, "
+             "phi4, gemma); pick one with --chat-format");
+  return {family,
+          "the family of tokenizer_config.json's chat_template, which does not parse: " + why};
+}
+
+ChatFormatChoice choose_chat_format(const std::string& name, const std::filesystem::path& dir) {
+  if (name == "auto") return detect_chat_format(dir);
+  if (name != "template") return {parse_chat_format(name), "--chat-format"};
+  const ConfigTemplate c = read_config_template(dir);
+  if (c.tmpl.empty())
+    fail(ErrorKind::kInvalidArgument,
+         "--chat-format template: " + c.path + " has no chat_template");
+  ChatFormatChoice t{ChatFormat::kTemplate, "--chat-format template"};
+  t.tmpl = std::make_shared<const jinja::Template>(c.tmpl);
+  t.bos_text = c.bos;
+  t.eos_text = c.eos;
+  return t;
+}
+
+namespace {
+
+// The template's output as prompt ids: each message's content (as sent, or trimmed), found in
+// order, is plain text; the rest is markup, whose bos_token and eos_token text become the ids.
+std::vector<int32_t> render_template(const ChatFormatChoice& c,
+                                     const std::vector<ChatMessage>& messages,
+                                     const tok::Tokenizer& tok) {
+  jinja::Json msgs = jinja::Json::array();
+  for (const ChatMessage& m : messages) msgs.push_back({{"role", m.role}, {"content", m.content}});
+  const std::string bos =
+      !c.bos_text.empty() || !tok.bos_id() ? c.bos_text : tok.token_text(*tok.bos_id());
+  const std::string eos =
+      !c.eos_text.empty() || !tok.eos_id() ? c.eos_text : tok.token_text(*tok.eos_id());
+  const jinja::Json context = {
+      {"messages", msgs}, {"add_generation_prompt", true}, {"bos_token", bos}, {"eos_token", eos}};
+  const std::string text = c.tmpl->render(context);
+
+  std::vector<std::pair<size_t, size_t>> plain;  // [begin, end) of content, in order
+  size_t cursor = 0;
+  for (const ChatMessage& m : messages)
+    for (const std::string& form : {m.content, trimmed(m.content)}) {
+      if (form.empty()) continue;
+      const size_t at = text.find(form, cursor);
+      if (at == std::string::npos) continue;
+      plain.emplace_back(at, at + form.size());
+      cursor = at + form.size();
+      break;
+    }
+
+  PromptBuilder b(tok);
+  auto add_markup = [&](std::string_view s) {
+    while (!s.empty()) {
+      size_t at = std::string_view::npos, len = 0;
+      bool is_bos = false;
+      for (const auto& [mark, bos_mark] : {std::pair{&bos, true}, std::pair{&eos, false}}) {
+        if (mark->empty()) continue;
+        const size_t p = s.find(*mark);
+        if (p < at) at = p, len = mark->size(), is_bos = bos_mark;
+      }
+      if (at == std::string_view::npos) {
+        b.markup(std::string(s));
+        return;
+      }
+      b.markup(std::string(s.substr(0, at)));
+      if (is_bos)
+        b.bos();
+      else
+        b.eos();
+      s.remove_prefix(at + len);
+    }
+  };
+  size_t pos = 0;
+  for (const auto& [begin, end] : plain) {
+    add_markup(std::string_view(text).substr(pos, begin - pos));
+    b.content(text.substr(begin, end - begin));
+    pos = end;
+  }
+  add_markup(std::string_view(text).substr(pos));
+  return b.finish();
+}
+
+}  // namespace
 
 std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& messages,
                                  const tok::Tokenizer& tok) {
@@ -269,10 +394,20 @@ std::vector<int32_t> render_chat(ChatFormat f, const std::vector<ChatMessage>& m
       render_gemma(messages, b);
       break;
     case ChatFormat::kPlain:
+    case ChatFormat::kTemplate:  // without its template: the plain format
       render_plain(messages, b);
       break;
   }
   return b.finish();
+}
+
+std::vector<int32_t> render_chat(const ChatFormatChoice& c,
+                                 const std::vector<ChatMessage>& messages,
+                                 const tok::Tokenizer& tok) {
+  if (c.format != ChatFormat::kTemplate || !c.tmpl) return render_chat(c.format, messages, tok);
+  if (messages.empty()) fail(ErrorKind::kInvalidArgument, "'messages' is empty");
+  for (const ChatMessage& m : messages) check_role(m);
+  return render_template(c, messages, tok);
 }
 
 }  // namespace gqa::serve

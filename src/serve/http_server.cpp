@@ -151,7 +151,7 @@ struct HttpServer::Impl {
       for (const ChatMessage& m : p.messages) bytes += m.content.size();
       check_prompt_bytes(bytes, "messages");
       try {
-        return render_chat(o.chat_format, p.messages, tok);
+        return render_chat(o.chat, p.messages, tok);
       } catch (const Error& e) {
         throw ApiError(400, e.what(), "invalid_request_error", "messages");
       }

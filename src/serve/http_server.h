@@ -27,7 +27,7 @@ struct HttpOptions {
   std::string host = "127.0.0.1";
   int port = 8000;  // 0: any free port (see HttpServer::port())
   std::string model_name;
-  ChatFormat chat_format = ChatFormat::kPlain;
+  ChatFormatChoice chat;  // plain unless set
   // Connection handling (connection_server.h); workers 0: enough threads for every running and
   // waiting sequence and a few more requests.
   ConnectionLimits connections{.workers = 0};
