@@ -9,7 +9,7 @@ build="$1"
 seconds="$2"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 targets=(fuzz_safetensors fuzz_config fuzz_tokenizer_json fuzz_tokenizer_model fuzz_llama2c
-         fuzz_request)
+         fuzz_request fuzz_chat_template)
 summary=()
 for t in "${targets[@]}"; do
   bin="$build/tests/fuzz/$t"

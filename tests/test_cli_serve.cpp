@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <regex>
 #include <string>
@@ -183,6 +185,48 @@ TEST(CliServe, SigtermDrainsRunningRequestsThenEndsTheRest) {
     EXPECT_EQ(w.status, 503) << w.body;
     EXPECT_NE(w.body.find("the server is shutting down"), std::string::npos) << w.body;
   }
+}
+
+// A checkpoint with a Jinja chat_template: the server renders it (the startup log says so), a
+// chat answers as the completion of the rendered prompt does, and the template's
+// raise_exception becomes a 400 with its message.
+TEST(CliServe, ChatRendersTheCheckpointsJinjaTemplate) {
+  TempDir ckpt;
+  for (const char* f : {"config.json", "model.safetensors", "tokenizer.model"})
+    std::filesystem::create_symlink(kjv_model_dir() / f, ckpt / f);
+  const nlohmann::json config = {
+      {"bos_token", "<s>"},
+      {"eos_token", "</s>"},
+      {"chat_template",
+       "{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') "
+       "}}{% endif %}{{ bos_token }}{% for m in messages %}{{ m.role | upper }}: "
+       "{{ m.content | trim }}\n{% endfor %}{% if add_generation_prompt %}ASSISTANT:{% endif %}"}};
+  std::ofstream(ckpt / "tokenizer_config.json") << config.dump();
+  ServeProcess server({ckpt.path().string(), "--kv-tokens", "4096"});
+  ASSERT_GT(server.port(), 0) << server.stderr_text();
+  EXPECT_NE(server.stderr_text().find("chat format template (tokenizer_config.json chat_template)"),
+            std::string::npos)
+      << server.stderr_text();
+
+  const HttpReply chat = post(server.port(), "/v1/chat/completions",
+                              R"({"messages": [{"role": "user", "content": " In the beginning "}],)"
+                              R"( "max_tokens": 12, "temperature": 0})");
+  ASSERT_EQ(chat.status, 200) << chat.body;
+  const HttpReply completion = post(server.port(), "/v1/completions",
+                                    R"({"prompt": "USER: In the beginning\nASSISTANT:",)"
+                                    R"( "max_tokens": 12, "temperature": 0})");
+  ASSERT_EQ(completion.status, 200) << completion.body;
+  const auto chat_json = nlohmann::json::parse(chat.body);
+  const auto completion_json = nlohmann::json::parse(completion.body);
+  EXPECT_EQ(chat_json["choices"][0]["message"]["content"], completion_json["choices"][0]["text"]);
+  EXPECT_EQ(chat_json["usage"]["prompt_tokens"], completion_json["usage"]["prompt_tokens"]);
+
+  const HttpReply refused = post(server.port(), "/v1/chat/completions",
+                                 R"({"messages": [{"role": "system", "content": "x"},)"
+                                 R"( {"role": "user", "content": "y"}]})");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("System role not supported"), std::string::npos) << refused.body;
+  EXPECT_EQ(server.stop(), 0);
 }
 
 TEST(CliServe, RefusesBadFlagsWithAMessage) {

@@ -249,6 +249,20 @@ TEST(JinjaTemplate, SyntaxErrorsAndRunawayTemplatesAreRefusedWithTheLine) {
   EXPECT_NE(error_of("{% frobnicate %}").find("unknown statement"), std::string::npos);
   EXPECT_NE(error_of("{{ x | nosuchfilter }}").find("nosuchfilter"), std::string::npos);
   EXPECT_NE(error_of("{{ 1 + }}").find("line 1"), std::string::npos);
+  // A namespace carries the string across iterations: it doubles until the bound stops it.
+  EXPECT_NE(error_of("{% set ns = namespace(s='ab') %}{% for i in range(40) %}"
+                     "{% set ns.s = ns.s + ns.s %}{% endfor %}")
+                .find("64 MiB"),
+            std::string::npos);
+  EXPECT_NE(error_of("{{ " + std::string(300, '(') + "1" + std::string(300, ')') + " }}")
+                .find("200 levels"),
+            std::string::npos);
+  std::string chain = "{{ 1";
+  for (int i = 0; i < 300; ++i) chain += " + 1";
+  EXPECT_NE(error_of(chain + " }}").find("200 levels"), std::string::npos);
+  std::string blocks;
+  for (int i = 0; i < 300; ++i) blocks += "{% if true %}";
+  EXPECT_NE(error_of(blocks).find("200 levels"), std::string::npos);
   EXPECT_NE(error_of("{% for i in range(100000000) %}{% endfor %}").find("too long"),
             std::string::npos);
   EXPECT_NE(error_of("{% macro m(n) %}{{ m(n) }}{% endmacro %}{{ m(1) }}").find("nest"),

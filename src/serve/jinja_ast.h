@@ -37,6 +37,7 @@ struct Expr {
   std::vector<ExprPtr> items;
   std::vector<std::pair<std::string, ExprPtr>> kwargs;
   bool negate = false;  // kTest: "is not"
+  int depth = 1;        // of this tree (bounded by the parser)
 };
 
 struct Stmt;

@@ -1,6 +1,9 @@
 // Tokens (jinja_lexer.h) -> the syntax tree (jinja_ast.h), with Jinja2's operator precedence:
 //   a if b else c < or < and < not < comparisons, in, is < + - < ~ < * / // % < ** < unary -
 //   < postfix (. [] ()) and filters (| f) and tests (is t), which bind tightest.
+#include <algorithm>
+#include <charconv>
+
 #include "core/error.h"
 #include "serve/jinja_lexer.h"
 #include "serve/jinja_template.h"
@@ -92,6 +95,7 @@ class Parser {
   }
 
   std::unique_ptr<Stmt> parse_statement() {
+    Nest n(*this);
     const int line = peek().line;
     const std::string kw = expect_name();
     auto s = make_stmt(Stmt::Kind::kText, line);
@@ -175,6 +179,16 @@ class Parser {
     e->kind = k;
     return e;
   }
+  // Sets e's depth from its operands'; chains (a + b + c ..., x.y.z ..., v | f | g ...) build
+  // deep trees in loops, so the bound is checked here too.
+  ExprPtr finish(ExprPtr e) {
+    for (const auto& x : e->items)
+      if (x) e->depth = std::max(e->depth, x->depth + 1);
+    for (const auto& [k, x] : e->kwargs)
+      if (x) e->depth = std::max(e->depth, x->depth + 1);
+    if (e->depth > kMaxNesting) error("an expression nests deeper than 200 levels");
+    return e;
+  }
   static std::unique_ptr<Stmt> make_stmt(Stmt::Kind k, int line) {
     auto s = std::make_unique<Stmt>();
     s->kind = k;
@@ -189,12 +203,27 @@ class Parser {
     auto list = make(Expr::Kind::kList);
     list->items.push_back(std::move(first));
     while (accept_op(",")) list->items.push_back(parse_expr());
-    return list;
+    return finish(std::move(list));
   }
 
-  ExprPtr parse_expr() { return parse_ternary(true); }
+  // Nesting (brackets, blocks) is bounded, so hostile input cannot exhaust the stack here or in
+  // the renderer, which recurses as deep as the tree.
+  struct Nest {
+    explicit Nest(Parser& p) : p_(p) {
+      if (++p_.depth_ > kMaxNesting) p_.error("the template nests deeper than 200 levels");
+    }
+    ~Nest() { --p_.depth_; }
+    Parser& p_;
+  };
+  static constexpr int kMaxNesting = 200;
+
+  ExprPtr parse_expr() {
+    Nest n(*this);
+    return parse_ternary(true);
+  }
 
   ExprPtr parse_ternary(bool allow) {
+    Nest n(*this);
     ExprPtr e = parse_or();
     while (allow && is_name("if")) {
       ++i_;
@@ -202,7 +231,7 @@ class Parser {
       t->items.push_back(std::move(e));
       t->items.push_back(parse_or());
       t->items.push_back(accept_name("else") ? parse_ternary(true) : nullptr);
-      e = std::move(t);
+      e = finish(std::move(t));
     }
     return e;
   }
@@ -212,7 +241,7 @@ class Parser {
     e->name = std::move(op);
     e->items.push_back(std::move(a));
     e->items.push_back(std::move(b));
-    return e;
+    return finish(std::move(e));
   }
 
   ExprPtr parse_or() {
@@ -226,11 +255,12 @@ class Parser {
     return e;
   }
   ExprPtr parse_not() {
+    Nest n(*this);
     if (accept_name("not")) {
       auto e = make(Expr::Kind::kUnary);
       e->name = "not";
       e->items.push_back(parse_not());
-      return e;
+      return finish(std::move(e));
     }
     return parse_compare();
   }
@@ -281,11 +311,13 @@ class Parser {
   }
   // As Jinja2: the operand of a unary minus takes no filters, the result does (-3 | abs is 3).
   ExprPtr parse_unary(bool with_filters = true) {
+    Nest n(*this);
     ExprPtr e;
     if (is_op("-") || is_op("+")) {
       e = make(Expr::Kind::kUnary);
       e->name = next().text;
       e->items.push_back(parse_unary(false));
+      e = finish(std::move(e));
     } else {
       e = parse_primary();
     }
@@ -305,12 +337,18 @@ class Parser {
       }
       case K::kInt: {
         auto e = make(Expr::Kind::kLiteral);
-        e->value = std::stoll(tok.text);
+        int64_t v = 0;
+        const auto r = std::from_chars(tok.text.data(), tok.text.data() + tok.text.size(), v);
+        if (r.ec != std::errc()) error("the number " + tok.text.substr(0, 40) + " is too large");
+        e->value = v;
         return e;
       }
       case K::kFloat: {
         auto e = make(Expr::Kind::kLiteral);
-        e->value = std::stod(tok.text);
+        double v = 0;
+        const auto r = std::from_chars(tok.text.data(), tok.text.data() + tok.text.size(), v);
+        if (r.ec != std::errc()) error("the number " + tok.text.substr(0, 40) + " is too large");
+        e->value = v;
         return e;
       }
       case K::kName: {
@@ -339,7 +377,7 @@ class Parser {
             e->items.push_back(parse_expr());
             if (!is_op("]")) expect_op(",");
           }
-          return e;
+          return finish(std::move(e));
         }
         if (tok.text == "{") {
           auto e = make(Expr::Kind::kDict);
@@ -349,7 +387,7 @@ class Parser {
             e->items.push_back(parse_expr());
             if (!is_op("}")) expect_op(",");
           }
-          return e;
+          return finish(std::move(e));
         }
         break;
       default:
@@ -380,7 +418,7 @@ class Parser {
         auto a = make(Expr::Kind::kAttribute);
         a->name = expect_name();
         a->items.push_back(std::move(e));
-        e = std::move(a);
+        e = finish(std::move(a));
       } else if (accept_op("[")) {
         ExprPtr parts[3];
         bool slice = false;
@@ -393,15 +431,16 @@ class Parser {
           break;
         }
         expect_op("]");
+        if (!slice && !parts[0]) error("expected an index between [ and ]");
         auto x = make(slice ? Expr::Kind::kSlice : Expr::Kind::kIndex);
         x->items.push_back(std::move(e));
         for (int k = 0; k < (slice ? 3 : 1); ++k) x->items.push_back(std::move(parts[k]));
-        e = std::move(x);
+        e = finish(std::move(x));
       } else if (accept_op("(")) {
         auto c = make(Expr::Kind::kCall);
         c->items.push_back(std::move(e));
         parse_args(*c);
-        e = std::move(c);
+        e = finish(std::move(c));
       } else {
         return e;
       }
@@ -415,7 +454,7 @@ class Parser {
         f->name = expect_name();
         f->items.push_back(std::move(e));
         if (accept_op("(")) parse_args(*f);
-        e = std::move(f);
+        e = finish(std::move(f));
       } else if (accept_name("is")) {
         auto t = make(Expr::Kind::kTest);
         t->negate = accept_name("not");
@@ -430,7 +469,7 @@ class Parser {
                     !is_name("is"))) {
           t->items.push_back(parse_primary());  // is divisibleby 3, is sameas false
         }
-        e = std::move(t);
+        e = finish(std::move(t));
       } else {
         return e;
       }
@@ -439,6 +478,7 @@ class Parser {
 
   std::vector<Token> t_;
   size_t i_ = 0;
+  int depth_ = 0;
 };
 
 }  // namespace

@@ -3,7 +3,9 @@
 // their own variables; set ns.attr writes through a namespace), and transformers' globals.
 #include <algorithm>
 #include <charconv>
+#include <climits>
 #include <cmath>
+#include <cstdint>
 #include <ctime>
 #include <map>
 #include <optional>
@@ -16,9 +18,10 @@
 namespace gqa::serve::jinja {
 namespace {
 
-constexpr int64_t kMaxSteps = 10'000'000;     // loop iterations and macro calls
-constexpr size_t kMaxOutputBytes = 64 << 20;  // the rendered prompt
+constexpr int64_t kMaxSteps = 1'000'000;      // loop iterations, range() items, macro calls
+constexpr size_t kMaxOutputBytes = 64 << 20;  // the rendered prompt, and any string
 constexpr int kMaxDepth = 64;                 // nested macro calls
+constexpr size_t kMaxListItems = 1 << 20;     // a list built by +
 
 // A Jinja value: JSON data, undefined, or something callable (a macro or a global function).
 struct Value {
@@ -216,8 +219,18 @@ Json split(const std::string& s, const Value* sep, int64_t maxsplit) {
 int64_t as_int(const Value& v, int line) {
   if (v.j.is_number_integer()) return v.j.get<int64_t>();
   if (v.j.is_boolean()) return v.j.get<bool>();
-  if (v.j.is_number()) return static_cast<int64_t>(v.j.get<double>());
+  if (v.j.is_number()) {
+    const double d = v.j.get<double>();
+    if (!(std::fabs(d) < 9.2e18))
+      fail_at(line, ErrorKind::kInvalidArgument, "a number out of range");
+    return static_cast<int64_t>(d);
+  }
   fail_at(line, ErrorKind::kInvalidArgument, "expected a number, got " + py_repr(v.j));
+}
+
+// Python's integers have no bounds; these are 64-bit, and a result past them is an error.
+[[noreturn]] void overflow(int line) {
+  fail_at(line, ErrorKind::kInvalidArgument, "an integer past 64 bits");
 }
 
 class Renderer {
@@ -427,6 +440,7 @@ class Renderer {
         if (!v.j.is_number())
           fail_at(line, ErrorKind::kInvalidArgument, "unary " + e.name + " of a non-number");
         if (e.name == "+") return v;
+        if (v.j.is_number_integer() && v.j.get<int64_t>() == INT64_MIN) overflow(line);
         return Value::of(v.j.is_number_integer() ? Json(-v.j.get<int64_t>())
                                                  : Json(-v.j.get<double>()));
       }
@@ -484,7 +498,10 @@ class Renderer {
     };
     const int64_t a = clamp(start, step > 0 ? 0 : n - 1), b = clamp(stop, step > 0 ? n : -1);
     std::vector<int64_t> idx;
-    for (int64_t i = a; step > 0 ? i < b : i > b; i += step) idx.push_back(i);
+    for (int64_t i = a; step > 0 ? i < b : i > b;) {
+      idx.push_back(i);
+      if (__builtin_add_overflow(i, step, &i)) break;
+    }
     if (is_str) {
       std::string out;
       for (int64_t i : idx) out += obj.j.get_ref<const std::string&>()[static_cast<size_t>(i)];
@@ -540,9 +557,10 @@ class Renderer {
       if (args.size() >= 3) st = as_int(args[2], line);
       if (st == 0) fail_at(line, ErrorKind::kInvalidArgument, "range() step cannot be zero");
       Json out = Json::array();
-      for (int64_t i = a; st > 0 ? i < b : i > b; i += st) {
+      for (int64_t i = a; st > 0 ? i < b : i > b;) {
         step(line);
         out.push_back(i);
+        if (__builtin_add_overflow(i, st, &i)) break;
       }
       return Value::of(std::move(out));
     }
@@ -601,8 +619,11 @@ class Renderer {
         if (from.empty()) return obj;
         std::string r;
         size_t i = 0;
-        for (size_t at; (at = s.find(from, i)) != std::string::npos; i = at + from.size())
+        for (size_t at; (at = s.find(from, i)) != std::string::npos; i = at + from.size()) {
           r += s.substr(i, at - i) + to;
+          if (r.size() > kMaxOutputBytes)
+            fail_at(line, ErrorKind::kInvalidArgument, "a string grows past 64 MiB");
+        }
         return Value::of(r + s.substr(i));
       }
       if (name == "find") {
@@ -684,6 +705,8 @@ class Renderer {
       for (const Json& x : iterable(v, line)) {
         out += (first ? "" : sep) + py_str(x);
         first = false;
+        if (out.size() > kMaxOutputBytes)
+          fail_at(line, ErrorKind::kInvalidArgument, "a string grows past 64 MiB");
       }
       return Value::of(out);
     }
@@ -708,6 +731,7 @@ class Renderer {
       }
       return Value::of(v.j.is_number() || v.j.is_boolean() ? as_int(v, line) : 0);
     }
+    if (f == "abs" && v.j.is_number_integer() && v.j.get<int64_t>() == INT64_MIN) overflow(line);
     if (f == "abs" && v.j.is_number())
       return Value::of(v.j.is_number_integer() ? Json(std::llabs(v.j.get<int64_t>()))
                                                : Json(std::fabs(v.j.get<double>())));
@@ -801,14 +825,20 @@ class Renderer {
       return truthy(a) ? a : eval(*e.items[1], line);
     }
     const Value a = eval(*e.items[0], line), b = eval(*e.items[1], line);
-    if (op == "~") return Value::of(str_of(a) + str_of(b));
+    if (op == "~" || (op == "+" && a.j.is_string() && b.j.is_string())) {
+      std::string r = str_of(a);
+      const std::string tail = str_of(b);
+      if (r.size() + tail.size() > kMaxOutputBytes)
+        fail_at(line, ErrorKind::kInvalidArgument, "a string grows past 64 MiB");
+      return Value::of(r + tail);
+    }
     if (op == "in") return Value::of(contains(b, a));
     if (op == "not in") return Value::of(!contains(b, a));
     if (op == "==") return Value::of(a.undefined == b.undefined && a.j == b.j);
     if (op == "!=") return Value::of(!(a.undefined == b.undefined && a.j == b.j));
-    if (op == "+" && a.j.is_string() && b.j.is_string())
-      return Value::of(a.j.get<std::string>() + b.j.get<std::string>());
     if (op == "+" && a.j.is_array() && b.j.is_array()) {
+      if (a.j.size() + b.j.size() > kMaxListItems)
+        fail_at(line, ErrorKind::kInvalidArgument, "a list grows past a million items");
       Json r = a.j;
       for (const Json& x : b.j) r.push_back(x);
       return Value::of(std::move(r));
@@ -824,7 +854,7 @@ class Renderer {
                       (a.j.is_number_integer() && b.j.is_string()))) {
       const std::string s = a.j.is_string() ? a.j.get<std::string>() : b.j.get<std::string>();
       const int64_t n = a.j.is_string() ? b.j.get<int64_t>() : a.j.get<int64_t>();
-      if (n > 0 && s.size() * static_cast<size_t>(n) > kMaxOutputBytes)
+      if (n > 0 && static_cast<uint64_t>(n) > kMaxOutputBytes / std::max<size_t>(s.size(), 1))
         fail_at(line, ErrorKind::kInvalidArgument, "a string repeated past 64 MiB");
       std::string r;
       for (int64_t i = 0; i < n; ++i) r += s;
@@ -843,16 +873,29 @@ class Renderer {
     }
     if (ints) {
       const int64_t p = a.j.get<int64_t>(), q = b.j.get<int64_t>();
-      if (op == "+") return Value::of(p + q);
-      if (op == "-") return Value::of(p - q);
-      if (op == "*") return Value::of(p * q);
+      int64_t r = 0;
+      if (op == "+" || op == "-" || op == "*") {
+        const bool over = op == "+"   ? __builtin_add_overflow(p, q, &r)
+                          : op == "-" ? __builtin_sub_overflow(p, q, &r)
+                                      : __builtin_mul_overflow(p, q, &r);
+        if (over) overflow(line);
+        return Value::of(r);
+      }
       if (op == "//" || op == "%") {
         if (q == 0) fail_at(line, ErrorKind::kInvalidArgument, "division by zero");
+        if (q == -1 && p == INT64_MIN) overflow(line);
         int64_t d = p / q, r = p % q;
         if (r != 0 && ((r < 0) != (q < 0))) --d, r += q;  // Python floors
         return Value::of(op == "//" ? d : r);
       }
-      if (op == "**") return Value::of(static_cast<int64_t>(std::pow(x, y)));
+      if (op == "**" && q >= 0) {  // exact, by squaring
+        int64_t result = 1, base = p;
+        for (int64_t e = q; e > 0; e >>= 1) {
+          if ((e & 1) && __builtin_mul_overflow(result, base, &result)) overflow(line);
+          if (e > 1 && __builtin_mul_overflow(base, base, &base)) overflow(line);
+        }
+        return Value::of(result);
+      }
     }
     if (op == "+") return Value::of(x + y);
     if (op == "-") return Value::of(x - y);

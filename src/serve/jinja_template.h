@@ -10,8 +10,8 @@
 //   literals, lists, dicts, attribute/index/slice access, calls with keyword arguments,
 //   + - * / // % ~, comparisons, in, not in, and, or, not, a if b else c;
 //   the filters and tests and the string/dict methods the templates use (jinja_render.cpp).
-// Errors name the template's line. A template runs with bounded work: loops and output are
-// capped so a hostile template cannot hang or exhaust the server.
+// Errors name the template's line. A template runs with bounded work: loop steps, string and
+// list sizes and nesting are capped, so a hostile template cannot hang or exhaust the server.
 #include <memory>
 #include <string>
 
@@ -21,7 +21,7 @@ namespace gqa::serve::jinja {
 
 class Template {
  public:
-  // Throws Error (kInvalidArgument) for a syntax error, naming the line.
+  // Throws Error (kParse) for a syntax error, naming the line.
   explicit Template(const std::string& source);
   ~Template();
   Template(Template&&) noexcept;
@@ -29,7 +29,7 @@ class Template {
 
   // `context` holds messages, add_generation_prompt, bos_token, eos_token and the like.
   // Throws Error: kInvalidArgument for raise_exception() (the template refuses the messages),
-  // kUnsupported for an unknown filter/test/method, kResourceExhausted past the work bounds.
+  // and past the work bounds, kUnsupported for an unknown filter, test, method or function.
   std::string render(const Json& context) const;
 
  private:
