@@ -10,7 +10,7 @@ packages=(
   libopenblas-dev libsentencepiece-dev sentencepiece
   libcpp-httplib-dev libpcre2-dev libicu-dev
   chromium
-  libtorch-dev
+  libtorch-dev libgloo-dev
   bible-kjv
   clang-format
   clang libclang-rt-14-dev

@@ -1,6 +1,7 @@
 #include "cli/train_options.h"
 
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -11,6 +12,7 @@
 #include "core/error.h"
 #include "core/float_codec.h"
 #include "train/corpus.h"
+#include "train/dist_env.h"
 #include "train/trainer_process.h"
 
 namespace gqa::cli {
@@ -51,7 +53,16 @@ void add_train_options(CLI::App& cmd, TrainCli& o) {
       ->capture_default_str();
   cmd.add_option("--save-every", o.save_every, "Resumable checkpoint every N steps (0: none)")
       ->capture_default_str();
-  cmd.add_option("--threads", o.threads, "CPU threads")->capture_default_str();
+  cmd.add_option("--stop-after", o.stop_after,
+                 "Train this many steps, save a checkpoint and stop (continue with --resume)")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--threads", o.threads, "CPU threads (of each process with --nproc)")
+      ->capture_default_str();
+  cmd.add_option("--nproc", o.nproc,
+                 "Data-parallel worker processes on this machine (c10d/Gloo); each takes "
+                 "--batch / N sequences of every step")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
   cmd.add_flag("--resume", o.resume, "Continue the unfinished run in OUT.partial");
   cmd.add_flag("--force", o.force, "Replace OUT (and any unfinished run) if it exists");
   cmd.add_flag("--quiet", o.quiet, "No progress on stderr");
@@ -83,7 +94,10 @@ train::TrainJob make_train_job(const TrainCli& o) {
   job.save_dtype = parse_dtype(o.dtype);
   if (!is_float_weight_dtype(job.save_dtype))
     fail(ErrorKind::kInvalidArgument, "--dtype must be f32, bf16 or f16");
-  job.loop = {o.eval_every, o.save_every};
+  job.loop = {o.eval_every, o.save_every, o.stop_after};
+  if (o.nproc > 1 && job.recipe.batch % o.nproc != 0)
+    fail(ErrorKind::kInvalidArgument,
+         fmt::format("--batch {} is not a multiple of --nproc {}", job.recipe.batch, o.nproc));
   job.eval_windows = o.eval_windows;
   job.threads = o.threads;
   job.resume = o.resume;
@@ -92,10 +106,31 @@ train::TrainJob make_train_job(const TrainCli& o) {
 }
 
 int run_job_and_report(const train::TrainJob& job, const TrainCli& o) {
+  const train::DistEnv env = train::dist_env_from_environment();
+  if (env.distributed() && o.nproc > 1)
+    fail(ErrorKind::kInvalidArgument,
+         "--nproc with WORLD_SIZE set: the launcher already started the processes");
+  if (env.distributed() && env.rank != 0) {
+    // Rank 0 prepares the job in OUT.partial; this rank runs it once its job.json is new.
+    const int rc = train::join_prepared_job(job.out);
+    if (rc == 0 && !o.quiet) fmt::print(stderr, "gqa train: rank {} done\n", env.rank);
+    return rc;
+  }
   Progress progress("train", o.quiet);
   const train::TrainJob prepared =
       train::prepare_job(job, [&](const std::string& s) { progress.note(s); });
-  if (const int rc = train::run_trainer(prepared, o.quiet); rc != 0) return rc;
+  if (const int rc = train::run_trainer(prepared, o.quiet, true, o.nproc); rc != 0) return rc;
+  if (!std::filesystem::exists(job.out / train::kStateFile)) {  // --stop-after
+    const train::TrainingState s =
+        train::load_training_state(train::partial_dir(job.out) / "checkpoint" / train::kStateFile);
+    if (o.json) {
+      std::cout << train::to_json(s);
+      return 0;
+    }
+    fmt::print("{}: stopped at step {} of {}; continue with --resume\n",
+               train::partial_dir(job.out).string(), s.step, s.total_steps);
+    return 0;
+  }
   const train::TrainingState s = train::load_training_state(job.out / train::kStateFile);
   if (o.json) {
     std::cout << train::to_json(s);

@@ -23,6 +23,8 @@ struct TrainCli {
   int64_t eval_windows = 32;
   int64_t save_every = 200;
   int threads = 2;
+  int nproc = 1;           // local data-parallel worker processes
+  int64_t stop_after = 0;  // steps before a checkpoint and a stop (0: to the end)
   bool resume = false;
   bool force = false;
   bool quiet = false;
@@ -31,8 +33,8 @@ struct TrainCli {
   std::vector<CLI::Option*> recipe_options;
 };
 
-// --data, --heldout, --out, the recipe flags, --eval-every, --save-every, --dtype, --threads,
-// --resume, --force, --quiet, --json.
+// --data, --heldout, --out, the recipe flags, --eval-every, --save-every, --stop-after,
+// --dtype, --threads, --nproc, --resume, --force, --quiet, --json.
 void add_train_options(CLI::App& cmd, TrainCli& o);
 
 // Every recipe value not given on the command line taken from `from` (uptraining continues its
@@ -43,7 +45,10 @@ void inherit_recipe(const TrainCli& o, const train::TrainRecipe& from, train::Tr
 train::TrainJob make_train_job(const TrainCli& o);
 
 // Prepares the job here (tokenizer, token files), runs it in gqa-trainer (progress on stderr),
-// then prints the summary (or training_state.json with --json) on stdout.
+// then prints the summary (or training_state.json with --json) on stdout. --nproc N runs N
+// gqa-trainer processes on this machine as one data-parallel group. Under a launcher that
+// sets the torchrun environment (WORLD_SIZE > 1: train/dist_env.h), rank 0 prepares the job
+// and the other ranks wait for it in OUT.partial (a filesystem every rank sees) and join.
 int run_job_and_report(const train::TrainJob& job, const TrainCli& o);
 
 }  // namespace gqa::cli

@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "core/interrupt.h"
 #include "core/text_file.h"
+#include "train/dist_env.h"
 #include "train/training_run.h"
 
 int main(int argc, char** argv) {
@@ -35,7 +36,13 @@ int main(int argc, char** argv) {
   app.add_flag("--silent-interrupt", silent_interrupt,
                "On SIGINT/SIGTERM exit 130 without a line (the calling gqa says what was kept)");
   CLI11_PARSE(app, argc, argv);
+  std::string who = "gqa train";
   try {
+    const gqa::train::DistEnv env = gqa::train::dist_env_from_environment();
+    if (env.distributed()) {
+      who = fmt::format("gqa train (rank {} of {})", env.rank, env.world);
+      if (env.rank != 0) quiet = true;  // rank 0 reports for all
+    }
     const gqa::train::TrainJob job =
         gqa::train::job_from_json(gqa::read_text_file(job_file), job_file);
     gqa::cli::Progress progress("train", quiet, gqa::cli::Progress::Unit::kTokens);
@@ -59,15 +66,15 @@ int main(int argc, char** argv) {
     if (e.kind() == gqa::ErrorKind::kInterrupted) {
       if (silent_interrupt) return 130;
       fmt::print(stderr,
-                 "\ngqa train: {}; the last checkpoint is kept (run again with --resume), "
+                 "\n{}: {}; the last checkpoint is kept (run again with --resume), "
                  "unfinished output removed\n",
-                 e.what());
+                 who, e.what());
       return 130;
     }
-    fmt::print(stderr, "gqa train: error: {}\n", e.what());
+    fmt::print(stderr, "{}: error: {}\n", who, e.what());
     return 2;
   } catch (const std::exception& e) {
-    fmt::print(stderr, "gqa train: internal error: {}\n", e.what());
+    fmt::print(stderr, "{}: internal error: {}\n", who, e.what());
     return 1;
   }
 }

@@ -54,9 +54,11 @@ void check_job(const TrainJob& job) {
     fail(ErrorKind::kInvalidArgument,
          "bad recipe: batch >= 1, seq >= 2, lr > 0, min-lr-ratio and warmup in [0, 1), "
          "weight decay and clip >= 0");
-  if (job.eval_windows < 1 || job.loop.eval_every < 0 || job.loop.save_every < 0 || job.threads < 1)
+  if (job.eval_windows < 1 || job.loop.eval_every < 0 || job.loop.save_every < 0 ||
+      job.loop.stop_after < 0 || job.threads < 1)
     fail(ErrorKind::kInvalidArgument,
-         "--eval-windows and --threads must be positive, --eval-every and --save-every >= 0");
+         "--eval-windows and --threads must be positive, --eval-every, --save-every and "
+         "--stop-after >= 0");
 }
 
 std::string job_to_json(const TrainJob& job) {
@@ -71,6 +73,7 @@ std::string job_to_json(const TrainJob& job) {
             {"save_dtype", safetensors_name(job.save_dtype)},
             {"eval_every", job.loop.eval_every},
             {"save_every", job.loop.save_every},
+            {"stop_after", job.loop.stop_after},
             {"eval_windows", job.eval_windows},
             {"threads", job.threads},
             {"resume", job.resume},
@@ -93,7 +96,8 @@ TrainJob job_from_json(const std::string& text, const std::string& source) {
     job.tokens = j.at("tokens").get<int64_t>();
     job.recipe = parse_training_state(j.at("state").dump(), source + " state").recipe;
     job.save_dtype = parse_dtype(j.at("save_dtype").get<std::string>());
-    job.loop = {j.at("eval_every").get<int64_t>(), j.at("save_every").get<int64_t>()};
+    job.loop = {j.at("eval_every").get<int64_t>(), j.at("save_every").get<int64_t>(),
+                j.value("stop_after", int64_t{0})};
     job.eval_windows = j.at("eval_windows").get<int64_t>();
     job.threads = j.at("threads").get<int>();
     job.resume = j.at("resume").get<bool>();

@@ -23,6 +23,9 @@ namespace gqa::train {
 struct LoopOptions {
   int64_t eval_every = 50;  // steps; the last step is always evaluated
   int64_t save_every = 0;   // steps between checkpoints; 0: none
+  // Steps this run takes before it saves a checkpoint and stops, to go on with resume (a
+  // run in slices); 0: to the end.
+  int64_t stop_after = 0;
 };
 
 struct TrainJob {

@@ -46,19 +46,26 @@ std::unique_ptr<torch::optim::AdamW> make_optimizer(const TorchLlama& model, con
 }
 
 double train_step(const TorchLlama& model, torch::optim::AdamW& opt, const Batch& batch, double lr,
-                  double grad_clip, Precision precision) {
+                  double grad_clip, Precision precision, DataParallel* dp) {
   for (auto& group : opt.param_groups())
     static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   opt.zero_grad();
   torch::Tensor loss;
+  if (dp) dp->arm();
   {
     AutocastScope autocast(precision);
     loss = model.loss(batch.ids, batch.targets);
     loss.backward();
   }
+  if (dp) dp->finish();  // every rank now holds the mean gradient of the global batch
   if (grad_clip > 0) torch::nn::utils::clip_grad_norm_(model.parameters(), grad_clip);
   opt.step();
-  return loss.item<double>();
+  return dp ? dp->mean(loss.item<double>()) : loss.item<double>();
+}
+
+Batch rank_slice(const Batch& global, int rank, int world) {
+  const int64_t rows = global.ids.size(0) / world;
+  return {global.ids.narrow(0, rank * rows, rows), global.targets.narrow(0, rank * rows, rows)};
 }
 
 double mean_loss(const TorchLlama& model, const std::vector<Batch>& batches, Precision precision) {
@@ -82,7 +89,8 @@ LrSchedule schedule_for(const TrainingState& s) {
 void train_loop(const TorchLlama& model, torch::optim::AdamW& opt, const BatchSampler& sampler,
                 const std::vector<Batch>& heldout, TrainingState& state, const LoopOptions& loop,
                 const std::function<void(const StepReport&)>& report,
-                const std::function<void(const TrainingState&)>& save) {
+                const std::function<void(const TrainingState&)>& save, DataParallel* dp) {
+  const bool lead = !dp || dp->rank() == 0;  // evaluates, reports, saves
   const LrSchedule schedule = schedule_for(state);
   const auto start = std::chrono::steady_clock::now();
   auto last = start;
@@ -91,9 +99,15 @@ void train_loop(const TorchLlama& model, torch::optim::AdamW& opt, const BatchSa
   int64_t loss_n = 0;
   while (state.step < state.total_steps) {
     throw_if_interrupted();  // SIGINT/SIGTERM: stop between steps, the last checkpoint kept
+    if (loop.stop_after > 0 && state.step - first_step == loop.stop_after) {
+      if (lead && save) save(state);
+      return;
+    }
     const double lr = schedule.at(state.step);
-    const double loss = train_step(model, opt, sampler.at(state.step), lr, state.recipe.grad_clip,
-                                   state.recipe.precision);
+    const Batch& global = sampler.at(state.step);
+    const double loss =
+        train_step(model, opt, dp ? rank_slice(global, dp->rank(), dp->world()) : global, lr,
+                   state.recipe.grad_clip, state.recipe.precision, dp);
     ++state.step;
     state.tokens_seen += state.tokens_per_step();
     loss_sum += loss;
@@ -105,6 +119,7 @@ void train_loop(const TorchLlama& model, torch::optim::AdamW& opt, const BatchSa
     r.tokens_per_s = static_cast<double>((state.step - first_step) * state.tokens_per_step()) /
                      std::chrono::duration<double>(now - start).count();
     const bool final_step = state.step == state.total_steps;
+    if (!lead) continue;
     if (final_step || (loop.eval_every > 0 && state.step % loop.eval_every == 0)) {
       r.heldout_loss = mean_loss(model, heldout, state.recipe.precision);
       state.history.push_back(

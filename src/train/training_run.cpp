@@ -1,6 +1,9 @@
 #include "train/training_run.h"
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <sstream>
 
 #include "core/error.h"
 #include "io/checkpoint.h"
@@ -26,11 +29,35 @@ void save_checkpoint(const TorchLlama& model, torch::optim::AdamW& opt, const Tr
 
 }  // namespace
 
+// Rank 0's run on every rank: its training state, weights and optimizer state (the other ranks
+// built theirs from the same job, but only rank 0's checkpoint counts, and the files need not
+// be on a filesystem every rank sees).
+void sync_from_rank0(DataParallel& dp, TrainingState& state, const TorchLlama& model,
+                     torch::optim::AdamW& opt) {
+  state = parse_training_state(dp.broadcast_bytes(dp.rank() == 0 ? to_json(state) : ""),
+                               "rank 0's training state");
+  std::vector<torch::Tensor> params;
+  for (const NamedTensor& p : model.named_parameters()) params.push_back(p.value);
+  dp.broadcast(params);
+  std::ostringstream saved;
+  if (dp.rank() == 0) torch::save(opt, saved);
+  std::istringstream loaded(dp.broadcast_bytes(saved.str()));
+  if (dp.rank() != 0 && loaded.rdbuf()->in_avail() > 0) torch::load(opt, loaded);
+}
+
 TrainingState run_prepared_job(const TrainJob& job, const JobEvents& events) {
+  const DistEnv env = dist_env_from_environment();
   auto status = [&](const std::string& s) {
-    if (events.status) events.status(s);
+    if (events.status && env.rank == 0) events.status(s);
   };
   torch::set_num_threads(job.threads);
+  // Join the group first, so a rank that cannot is found before any work.
+  std::unique_ptr<DataParallel> dp;
+  if (env.distributed()) {
+    dp = std::make_unique<DataParallel>(env);
+    status("data parallel: " + std::to_string(env.world) + " processes, " +
+           std::to_string(job.recipe.batch / env.world) + " sequences each per step");
+  }
   const fs::path partial = partial_dir(job.out);
   const fs::path checkpoint = partial / "checkpoint";
   const fs::path tokenizer = partial / kTokenizerFile;
@@ -73,17 +100,49 @@ TrainingState run_prepared_job(const TrainJob& job, const JobEvents& events) {
         std::max<int64_t>(1, (tokens + state.tokens_per_step() - 1) / state.tokens_per_step());
   }
 
+  auto opt = make_optimizer(*model, state.recipe);
+  if (job.resume) torch::load(*opt, (checkpoint / kOptimizer).string());
+  if (dp) {
+    sync_from_rank0(*dp, state, *model, *opt);
+    if (state.recipe.batch % dp->world() != 0)
+      fail(ErrorKind::kInvalidArgument, "the run's batch of " + std::to_string(state.recipe.batch) +
+                                            " sequences is not a multiple of the " +
+                                            std::to_string(dp->world()) + " processes");
+    std::vector<torch::Tensor> params;
+    for (const NamedTensor& p : model->named_parameters()) params.push_back(p.value);
+    dp->attach(params);
+  }
   const BatchSampler sampler(train_tokens, state.recipe.batch, state.recipe.seq, state.recipe.seed);
   const std::vector<Batch> heldout =
       heldout_batches(heldout_tokens, state.recipe.batch, state.recipe.seq, job.eval_windows);
-  auto opt = make_optimizer(*model, state.recipe);
-  if (job.resume) torch::load(*opt, (checkpoint / kOptimizer).string());
 
   status("training " + std::to_string(model->parameter_count()) + " parameters for " +
          std::to_string(state.total_steps) + " steps of " +
          std::to_string(state.tokens_per_step()) + " tokens");
-  train_loop(*model, *opt, sampler, heldout, state, job.loop, events.step,
-             [&](const TrainingState& s) { save_checkpoint(*model, *opt, s, checkpoint); });
+  const auto started = std::chrono::steady_clock::now();
+  const int64_t first_step = state.step;
+  train_loop(
+      *model, *opt, sampler, heldout, state, job.loop, events.step,
+      [&](const TrainingState& s) { save_checkpoint(*model, *opt, s, checkpoint); }, dp.get());
+  if (dp && state.step > first_step) {
+    const double steps = static_cast<double>(state.step - first_step);
+    const double step_ms =
+        1000 * std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
+        steps;
+    char line[256];
+    std::snprintf(line, sizeof line,
+                  "data parallel: %.2f MB of gradients all-reduced per step; %.1f ms of %.1f ms "
+                  "per step waiting for it after the backward pass",
+                  static_cast<double>(dp->bytes_per_step()) / 1e6,
+                  1000 * dp->wait_seconds() / steps, step_ms);
+    status(line);
+  }
+  if (state.step < state.total_steps) {  // stop_after: the checkpoint is saved, go on later
+    status("stopped after step " + std::to_string(state.step) + " of " +
+           std::to_string(state.total_steps) + "; the checkpoint is kept (--resume)");
+    return state;
+  }
+  if (env.rank != 0) return state;  // rank 0 writes the output
 
   state.finished = true;
   if (!job.source) state.pretraining_tokens = state.tokens_seen;

@@ -12,7 +12,9 @@ struct JobEvents {
 };
 
 // Throws Error for bad input (see check_job; a source without a pretraining budget for alpha)
-// before `out` is touched.
+// before `out` is touched. In a data-parallel run (the torchrun environment, train/dist_env.h)
+// every rank calls this; rank 0 alone reports, saves checkpoints and writes `out`. A run that
+// stops at loop.stop_after returns its state unfinished, the checkpoint saved.
 TrainingState run_prepared_job(const TrainJob& job, const JobEvents& events);
 
 }  // namespace gqa::train
