@@ -34,7 +34,7 @@ struct Shape {
 
 struct RunResult {
   double tokens_per_s = 0;
-  double mb_per_step = 0, wait_ms = 0, step_ms = 0;  // data parallel only
+  double mb_per_step = 0, alone_ms = 0, wait_ms = 0, step_ms = 0;  // data parallel only
 };
 
 std::string slurp(const fs::path& p) {
@@ -65,11 +65,12 @@ RunResult run(const std::string& gqa, const Shape& s, const std::string& data, i
   std::smatch m;
   const std::string err = slurp(work / "err.txt");
   if (std::regex_search(err, m,
-                        std::regex("([0-9.]+) MB of gradients all-reduced per step; ([0-9.]+) ms "
-                                   "of ([0-9.]+) ms per step"))) {
+                        std::regex("([0-9.]+) MB of gradients all-reduced per step, ([0-9.]+) ms "
+                                   "alone; a step of ([0-9.]+) ms waited ([0-9.]+) ms"))) {
     r.mb_per_step = std::stod(m[1]);
-    r.wait_ms = std::stod(m[2]);
+    r.alone_ms = std::stod(m[2]);
     r.step_ms = std::stod(m[3]);
+    r.wait_ms = std::stod(m[4]);
   }
   return r;
 }
@@ -105,13 +106,14 @@ int main(int argc, char** argv) {
                rounds);
     for (const Shape& s : shapes) {
       std::map<int, std::vector<double>> tps;
-      std::vector<double> mb, wait, step;
+      std::vector<double> mb, alone, wait, step;
       for (int r = 0; r < rounds; ++r)
         for (int nproc : r % 2 == 0 ? std::vector<int>{1, 2} : std::vector<int>{2, 1}) {
           const RunResult x = run(gqa, s, data, nproc, steps, work);
           tps[nproc].push_back(x.tokens_per_s);
           if (nproc == 2) {
             mb.push_back(x.mb_per_step);
+            alone.push_back(x.alone_ms);
             wait.push_back(x.wait_ms);
             step.push_back(x.step_ms);
           }
@@ -122,9 +124,10 @@ int main(int argc, char** argv) {
       fmt::print("  2 processes x 1 thread: {:>8.0f} tokens/s   ({:.2f}x)\n", two, two / one);
       const double bytes = median(mb) * 1e6, t1 = 16.0 * 128 / one;  // s per step, one machine
       fmt::print(
-          "  all-reduce: {:.2f} MB per step; a step of {:.1f} ms waits {:.1f} ms for it after the "
-          "backward pass ({:.0f}%)\n",
-          median(mb), median(step), median(wait), 100 * median(wait) / median(step));
+          "  all-reduce: {:.2f} MB per step, {:.1f} ms alone ({:.0f}% of a {:.1f} ms step); the "
+          "step waits {:.1f} ms for it after the backward pass ({:.0f}%)\n",
+          median(mb), median(alone), 100 * median(alone) / median(step), median(step), median(wait),
+          100 * median(wait) / median(step));
       fmt::print("  predicted speedup on N machines (ring all-reduce, no overlap):\n");
       fmt::print("  {:>4} {:>12} {:>12} {:>12}\n", "N", "1 Gbit/s", "10 Gbit/s", "100 Gbit/s");
       for (int n : {2, 4, 8, 16}) {

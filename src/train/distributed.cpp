@@ -211,6 +211,25 @@ void DataParallel::finish() {
   }
 }
 
+double DataParallel::time_allreduce(int reps) {
+  std::vector<at::Tensor> buffers;
+  for (const Bucket& b : impl_->buckets) buffers.push_back(torch::zeros_like(b.flat));
+  const auto t0 = Clock::now();
+  try {
+    for (int r = 0; r < reps; ++r) {
+      std::vector<c10::intrusive_ptr<c10d::Work>> works;
+      for (at::Tensor& t : buffers) {
+        std::vector<at::Tensor> one{t};
+        works.push_back(impl_->pg->allreduce(one));
+      }
+      for (auto& w : works) w->wait(impl_->timeout);
+    }
+  } catch (const std::exception& e) {
+    fail_collective(env_, e);
+  }
+  return std::chrono::duration<double>(Clock::now() - t0).count() / reps;
+}
+
 int64_t DataParallel::bytes_per_step() const {
   int64_t n = 0;
   for (const Bucket& b : impl_->buckets) n += b.flat.numel() * static_cast<int64_t>(sizeof(float));

@@ -43,6 +43,9 @@ class DataParallel {
   void finish();
   double wait_seconds() const { return wait_s_; }
   int64_t bytes_per_step() const;  // gradient bytes all-reduced per step
+  // Seconds one step's all-reduce takes alone (every bucket, nothing else running), the mean
+  // of `reps` timed rounds. A collective: every rank must call it.
+  double time_allreduce(int reps = 3);
 
  private:
   struct Impl;

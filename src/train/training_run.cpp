@@ -129,12 +129,13 @@ TrainingState run_prepared_job(const TrainJob& job, const JobEvents& events) {
     const double step_ms =
         1000 * std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count() /
         steps;
-    char line[256];
+    const double alone_ms = 1000 * dp->time_allreduce();
+    char line[320];
     std::snprintf(line, sizeof line,
-                  "data parallel: %.2f MB of gradients all-reduced per step; %.1f ms of %.1f ms "
-                  "per step waiting for it after the backward pass",
-                  static_cast<double>(dp->bytes_per_step()) / 1e6,
-                  1000 * dp->wait_seconds() / steps, step_ms);
+                  "data parallel: %.2f MB of gradients all-reduced per step, %.1f ms alone; a step "
+                  "of %.1f ms waited %.1f ms for it after the backward pass",
+                  static_cast<double>(dp->bytes_per_step()) / 1e6, alone_ms, step_ms,
+                  1000 * dp->wait_seconds() / steps);
     status(line);
   }
   if (state.step < state.total_steps) {  // stop_after: the checkpoint is saved, go on later
