@@ -25,7 +25,11 @@ constexpr size_t kMaxListItems = 1 << 20;     // a list built by +
 
 // A Jinja value: JSON data, undefined, or something callable (a macro or a global function).
 struct Value {
-  Json j;
+  // The data: owned, or (ref) a variable's value in a scope, read without a copy. Variables
+  // hold owned values only, and a ref never outlives the expression that read it.
+  Json own;
+  const Json* ref = nullptr;
+  const Json& j() const { return ref ? *ref : own; }
   bool undefined = false;
   const Stmt* macro = nullptr;
   std::string builtin;  // raise_exception, strftime_now, namespace, range, dict
@@ -37,7 +41,7 @@ struct Value {
   }
   static Value of(Json j) {
     Value v;
-    v.j = std::move(j);
+    v.own = std::move(j);
     return v;
   }
 };
@@ -49,7 +53,7 @@ struct Value {
 bool truthy(const Value& v) {
   if (v.undefined) return false;
   if (v.macro || !v.builtin.empty()) return true;
-  const Json& j = v.j;
+  const Json& j = v.j();
   if (j.is_null()) return false;
   if (j.is_boolean()) return j.get<bool>();
   if (j.is_number_integer()) return j.get<int64_t>() != 0;
@@ -122,7 +126,7 @@ std::string py_repr(const Json& j) {
 }
 
 std::string str_of(const Value& v) {
-  return v.undefined ? "" : py_str(v.j);
+  return v.undefined ? "" : py_str(v.j());
 }
 
 // json.dumps(x, ensure_ascii=False, indent=indent) as transformers' tojson filter writes it.
@@ -185,7 +189,7 @@ std::string strip_chars(const std::string& s, const std::string& chars, bool lef
 // Python's str.split(sep, maxsplit) and str.split() (runs of white space).
 Json split(const std::string& s, const Value* sep, int64_t maxsplit) {
   Json out = Json::array();
-  if (!sep || sep->undefined || sep->j.is_null()) {
+  if (!sep || sep->undefined || sep->j().is_null()) {
     size_t i = 0;
     while (true) {
       i = s.find_first_not_of(kSpace, i);
@@ -217,15 +221,15 @@ Json split(const std::string& s, const Value* sep, int64_t maxsplit) {
 }
 
 int64_t as_int(const Value& v, int line) {
-  if (v.j.is_number_integer()) return v.j.get<int64_t>();
-  if (v.j.is_boolean()) return v.j.get<bool>();
-  if (v.j.is_number()) {
-    const double d = v.j.get<double>();
+  if (v.j().is_number_integer()) return v.j().get<int64_t>();
+  if (v.j().is_boolean()) return v.j().get<bool>();
+  if (v.j().is_number()) {
+    const double d = v.j().get<double>();
     if (!(std::fabs(d) < 9.2e18))
       fail_at(line, ErrorKind::kInvalidArgument, "a number out of range");
     return static_cast<int64_t>(d);
   }
-  fail_at(line, ErrorKind::kInvalidArgument, "expected a number, got " + py_repr(v.j));
+  fail_at(line, ErrorKind::kInvalidArgument, "expected a number, got " + py_repr(v.j()));
 }
 
 // Python's integers have no bounds; these are 64-bit, and a result past them is an error.
@@ -264,11 +268,28 @@ class Renderer {
               "the template runs too long (a loop without end?)");
   }
 
+  // A variable's value by reference: templates read `messages` inside loops over it, and a
+  // copy per read would make a long conversation quadratic.
   Value lookup(const std::string& name) const {
     for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it)
-      if (auto f = it->find(name); f != it->end()) return f->second;
+      if (auto f = it->find(name); f != it->end()) {
+        const Value& stored = f->second;
+        if (stored.undefined || stored.macro || !stored.builtin.empty()) return stored;
+        Value v;
+        v.ref = &stored.own;
+        return v;
+      }
     if (auto g = globals_.find(name); g != globals_.end()) return g->second;
     return Value::undef();
+  }
+
+  // What a variable stores: the value itself, never a reference.
+  static Value owned(const Value& v) {
+    if (!v.ref) return v;
+    Value o = v;
+    o.own = *v.ref;
+    o.ref = nullptr;
+    return o;
   }
 
   Flow exec(const Body& body) {
@@ -323,8 +344,9 @@ class Renderer {
     }
     if (!s.attr.empty()) {  // set ns.attr = v: write through to the namespace's scope
       for (auto it = scopes_.rbegin(); it != scopes_.rend(); ++it)
-        if (auto f = it->find(s.targets[0]); f != it->end() && f->second.j.is_object()) {
-          f->second.j[s.attr] = v.j;
+        if (auto f = it->find(s.targets[0]); f != it->end() && f->second.j().is_object()) {
+          Json value = v.j();  // first: v may refer into this namespace
+          f->second.own[s.attr] = std::move(value);
           return;
         }
       fail_at(s.line, ErrorKind::kInvalidArgument,
@@ -335,28 +357,28 @@ class Renderer {
 
   void assign(const std::vector<std::string>& targets, const Value& v, int line) {
     if (targets.size() == 1) {
-      scopes_.back()[targets[0]] = v;
+      scopes_.back()[targets[0]] = owned(v);
       return;
     }
-    if (!v.j.is_array() || v.j.size() != targets.size())
+    if (!v.j().is_array() || v.j().size() != targets.size())
       fail_at(
           line, ErrorKind::kInvalidArgument,
-          "cannot unpack " + py_repr(v.j) + " into " + std::to_string(targets.size()) + " names");
-    for (size_t i = 0; i < targets.size(); ++i) scopes_.back()[targets[i]] = Value::of(v.j[i]);
+          "cannot unpack " + py_repr(v.j()) + " into " + std::to_string(targets.size()) + " names");
+    for (size_t i = 0; i < targets.size(); ++i) scopes_.back()[targets[i]] = Value::of(v.j()[i]);
   }
 
   // The items a for loop walks: a list's items, a dict's keys, a string's characters.
   Json iterable(const Value& v, int line) {
-    if (v.undefined || v.j.is_null()) return Json::array();
-    if (v.j.is_array()) return v.j;
-    if (v.j.is_object()) {
+    if (v.undefined || v.j().is_null()) return Json::array();
+    if (v.j().is_array()) return v.j();
+    if (v.j().is_object()) {
       Json keys = Json::array();
-      for (const auto& [k, _] : v.j.items()) keys.push_back(k);
+      for (const auto& [k, _] : v.j().items()) keys.push_back(k);
       return keys;
     }
-    if (v.j.is_string()) {
+    if (v.j().is_string()) {
       Json chars = Json::array();
-      const std::string& s = v.j.get_ref<const std::string&>();
+      const std::string& s = v.j().get_ref<const std::string&>();
       for (size_t i = 0; i < s.size();) {  // UTF-8 characters
         size_t n = 1;
         while (i + n < s.size() && (static_cast<unsigned char>(s[i + n]) & 0xC0) == 0x80) ++n;
@@ -365,7 +387,7 @@ class Renderer {
       }
       return chars;
     }
-    fail_at(line, ErrorKind::kInvalidArgument, py_repr(v.j) + " is not iterable");
+    fail_at(line, ErrorKind::kInvalidArgument, py_repr(v.j()) + " is not iterable");
   }
 
   Flow exec_for(const Stmt& s) {
@@ -411,13 +433,13 @@ class Renderer {
         return lookup(e.name);
       case Expr::Kind::kList: {
         Json a = Json::array();
-        for (const auto& x : e.items) a.push_back(eval(*x, line).j);
+        for (const auto& x : e.items) a.push_back(eval(*x, line).j());
         return Value::of(std::move(a));
       }
       case Expr::Kind::kDict: {
         Json o = Json::object();
         for (size_t i = 0; i + 1 < e.items.size(); i += 2)
-          o[str_of(eval(*e.items[i], line))] = eval(*e.items[i + 1], line).j;
+          o[str_of(eval(*e.items[i], line))] = eval(*e.items[i + 1], line).j();
         return Value::of(std::move(o));
       }
       case Expr::Kind::kAttribute:
@@ -437,12 +459,12 @@ class Renderer {
       case Expr::Kind::kUnary: {
         const Value v = eval(*e.items[0], line);
         if (e.name == "not") return Value::of(!truthy(v));
-        if (!v.j.is_number())
+        if (!v.j().is_number())
           fail_at(line, ErrorKind::kInvalidArgument, "unary " + e.name + " of a non-number");
         if (e.name == "+") return v;
-        if (v.j.is_number_integer() && v.j.get<int64_t>() == INT64_MIN) overflow(line);
-        return Value::of(v.j.is_number_integer() ? Json(-v.j.get<int64_t>())
-                                                 : Json(-v.j.get<double>()));
+        if (v.j().is_number_integer() && v.j().get<int64_t>() == INT64_MIN) overflow(line);
+        return Value::of(v.j().is_number_integer() ? Json(-v.j().get<int64_t>())
+                                                   : Json(-v.j().get<double>()));
       }
       case Expr::Kind::kBinary:
         return binary(e, line);
@@ -456,19 +478,26 @@ class Renderer {
   // x.name and x[key]: dict keys, list and string positions (negative from the end).
   static Value member(const Value& obj, const Value& key) {
     if (obj.undefined) return Value::undef();
-    const Json& o = obj.j;
+    const Json& o = obj.j();
+    // An element of a variable is read by reference too; of a temporary, copied.
+    auto element = [&](const Json& x) {
+      if (!obj.ref) return Value::of(x);
+      Value v;
+      v.ref = &x;
+      return v;
+    };
     if (o.is_object()) {
-      if (!key.j.is_string()) return Value::undef();
-      auto it = o.find(key.j.get<std::string>());
-      return it == o.end() ? Value::undef() : Value::of(*it);
+      if (!key.j().is_string()) return Value::undef();
+      auto it = o.find(key.j().get<std::string>());
+      return it == o.end() ? Value::undef() : element(*it);
     }
-    if ((o.is_array() || o.is_string()) && key.j.is_number_integer()) {
+    if ((o.is_array() || o.is_string()) && key.j().is_number_integer()) {
       const int64_t n = o.is_array() ? static_cast<int64_t>(o.size())
                                      : static_cast<int64_t>(o.get_ref<const std::string&>().size());
-      int64_t i = key.j.get<int64_t>();
+      int64_t i = key.j().get<int64_t>();
       if (i < 0) i += n;
       if (i < 0 || i >= n) return Value::undef();
-      if (o.is_array()) return Value::of(o[static_cast<size_t>(i)]);
+      if (o.is_array()) return element(o[static_cast<size_t>(i)]);
       return Value::of(o.get_ref<const std::string&>().substr(static_cast<size_t>(i), 1));
     }
     return Value::undef();
@@ -480,16 +509,16 @@ class Renderer {
     auto part = [&](int k) -> std::optional<int64_t> {
       if (!e.items[static_cast<size_t>(k)]) return std::nullopt;
       const Value v = eval(*e.items[static_cast<size_t>(k)], line);
-      if (v.undefined || v.j.is_null()) return std::nullopt;
+      if (v.undefined || v.j().is_null()) return std::nullopt;
       return as_int(v, line);
     };
     const auto start = part(1), stop = part(2), stride = part(3);
     const int64_t step = stride.value_or(1);
     if (step == 0) fail_at(line, ErrorKind::kInvalidArgument, "slice step cannot be zero");
-    const bool is_str = obj.j.is_string();
-    if (!is_str && !obj.j.is_array()) return Value::undef();
-    const int64_t n = is_str ? static_cast<int64_t>(obj.j.get_ref<const std::string&>().size())
-                             : static_cast<int64_t>(obj.j.size());
+    const bool is_str = obj.j().is_string();
+    if (!is_str && !obj.j().is_array()) return Value::undef();
+    const int64_t n = is_str ? static_cast<int64_t>(obj.j().get_ref<const std::string&>().size())
+                             : static_cast<int64_t>(obj.j().size());
     auto clamp = [&](std::optional<int64_t> v, int64_t def) {
       if (!v) return def;
       int64_t x = *v < 0 ? *v + n : *v;
@@ -504,11 +533,11 @@ class Renderer {
     }
     if (is_str) {
       std::string out;
-      for (int64_t i : idx) out += obj.j.get_ref<const std::string&>()[static_cast<size_t>(i)];
+      for (int64_t i : idx) out += obj.j().get_ref<const std::string&>()[static_cast<size_t>(i)];
       return Value::of(out);
     }
     Json out = Json::array();
-    for (int64_t i : idx) out.push_back(obj.j[static_cast<size_t>(i)]);
+    for (int64_t i : idx) out.push_back(obj.j()[static_cast<size_t>(i)]);
     return Value::of(std::move(out));
   }
 
@@ -528,7 +557,7 @@ class Renderer {
     std::vector<Value> args = args_of(e, 1, line);
     if (callee.kind == Expr::Kind::kAttribute) {
       const Value obj = eval(*callee.items[0], line);
-      if (obj.j.is_string() || obj.j.is_object() || obj.j.is_array())
+      if (obj.j().is_string() || obj.j().is_object() || obj.j().is_array())
         return method(obj, callee.name, args, line);
     }
     const Value f = eval(callee, line);
@@ -547,7 +576,7 @@ class Renderer {
     }
     if (f.builtin == "namespace" || f.builtin == "dict") {
       Json o = Json::object();
-      for (const auto& [k, v] : e.kwargs) o[k] = eval(*v, line).j;
+      for (const auto& [k, v] : e.kwargs) o[k] = eval(*v, line).j();
       return Value::of(std::move(o));
     }
     if (f.builtin == "range") {
@@ -577,7 +606,7 @@ class Renderer {
       const auto& [name, def] = m.params[i];
       Value v = i < args.size() ? args[i] : kwarg(e, name.c_str(), line);
       if (v.undefined && def) v = eval(*def, line);
-      scopes_.back()[name] = v;
+      scopes_.back()[name] = owned(v);
     }
     std::string saved;
     std::swap(saved, out_);
@@ -590,10 +619,11 @@ class Renderer {
 
   Value method(const Value& obj, const std::string& name, const std::vector<Value>& a, int line) {
     auto arg_str = [&](size_t i, const char* def) {
-      return i < a.size() && !a[i].undefined && !a[i].j.is_null() ? str_of(a[i]) : std::string(def);
+      return i < a.size() && !a[i].undefined && !a[i].j().is_null() ? str_of(a[i])
+                                                                    : std::string(def);
     };
-    if (obj.j.is_string()) {
-      const std::string& s = obj.j.get_ref<const std::string&>();
+    if (obj.j().is_string()) {
+      const std::string& s = obj.j().get_ref<const std::string&>();
       if (name == "strip") return Value::of(strip_chars(s, arg_str(0, kSpace), true, true));
       if (name == "lstrip") return Value::of(strip_chars(s, arg_str(0, kSpace), true, false));
       if (name == "rstrip") return Value::of(strip_chars(s, arg_str(0, kSpace), false, true));
@@ -631,15 +661,15 @@ class Renderer {
         return Value::of(at == std::string::npos ? int64_t{-1} : static_cast<int64_t>(at));
       }
     }
-    if (obj.j.is_object()) {
+    if (obj.j().is_object()) {
       if (name == "items") {
         Json out = Json::array();
-        for (const auto& [k, v] : obj.j.items()) out.push_back(Json::array({k, v}));
+        for (const auto& [k, v] : obj.j().items()) out.push_back(Json::array({k, v}));
         return Value::of(std::move(out));
       }
       if (name == "keys" || name == "values") {
         Json out = Json::array();
-        for (const auto& [k, v] : obj.j.items()) out.push_back(name == "keys" ? Json(k) : v);
+        for (const auto& [k, v] : obj.j().items()) out.push_back(name == "keys" ? Json(k) : v);
         return Value::of(std::move(out));
       }
       if (name == "get") {
@@ -659,20 +689,21 @@ class Renderer {
     if (f == "trim")
       return Value::of(strip_chars(str_of(v), a.empty() ? kSpace : str_of(a[0]), true, true));
     if (f == "length" || f == "count") {
-      if (v.j.is_string()) return Value::of(static_cast<int64_t>(iterable(v, line).size()));
-      return Value::of(static_cast<int64_t>(v.undefined ? 0 : v.j.size()));
+      if (v.j().is_string()) return Value::of(static_cast<int64_t>(iterable(v, line).size()));
+      return Value::of(static_cast<int64_t>(v.undefined ? 0 : v.j().size()));
     }
     if (f == "tojson") {
       Value ind = kwarg(e, "indent", line);
       if (ind.undefined && !a.empty()) ind = a[0];
       std::string out;
-      dump_json(v.j, ind.undefined || ind.j.is_null() ? -1 : static_cast<int>(as_int(ind, line)), 0,
+      dump_json(v.j(),
+                ind.undefined || ind.j().is_null() ? -1 : static_cast<int>(as_int(ind, line)), 0,
                 out);
       return Value::of(out);
     }
     if (f == "string") return Value::of(str_of(v));
     if (f == "safe" || f == "list")
-      return f == "list" && !v.j.is_array() ? Value::of(iterable(v, line)) : v;
+      return f == "list" && !v.j().is_array() ? Value::of(iterable(v, line)) : v;
     if (f == "upper" || f == "lower") return method(Value::of(str_of(v)), f, {}, line);
     if (f == "capitalize" || f == "title") {
       std::string s = str_of(v);
@@ -711,8 +742,8 @@ class Renderer {
       return Value::of(out);
     }
     if (f == "reverse") {
-      if (v.j.is_string()) {
-        std::string s = v.j.get<std::string>();
+      if (v.j().is_string()) {
+        std::string s = v.j().get<std::string>();
         std::reverse(s.begin(), s.end());
         return Value::of(s);
       }
@@ -722,19 +753,20 @@ class Renderer {
     }
     if (f == "items") return method(v, "items", {}, line);
     if (f == "int") {
-      if (v.j.is_string()) {
+      if (v.j().is_string()) {
         try {
-          return Value::of(static_cast<int64_t>(std::stoll(v.j.get<std::string>())));
+          return Value::of(static_cast<int64_t>(std::stoll(v.j().get<std::string>())));
         } catch (...) {
           return Value::of(int64_t{0});
         }
       }
-      return Value::of(v.j.is_number() || v.j.is_boolean() ? as_int(v, line) : 0);
+      return Value::of(v.j().is_number() || v.j().is_boolean() ? as_int(v, line) : 0);
     }
-    if (f == "abs" && v.j.is_number_integer() && v.j.get<int64_t>() == INT64_MIN) overflow(line);
-    if (f == "abs" && v.j.is_number())
-      return Value::of(v.j.is_number_integer() ? Json(std::llabs(v.j.get<int64_t>()))
-                                               : Json(std::fabs(v.j.get<double>())));
+    if (f == "abs" && v.j().is_number_integer() && v.j().get<int64_t>() == INT64_MIN)
+      overflow(line);
+    if (f == "abs" && v.j().is_number())
+      return Value::of(v.j().is_number_integer() ? Json(std::llabs(v.j().get<int64_t>()))
+                                                 : Json(std::fabs(v.j().get<double>())));
     if (f == "selectattr" || f == "rejectattr" || f == "map") {
       Json out = Json::array();
       for (const Json& x : iterable(v, line)) {
@@ -742,7 +774,7 @@ class Renderer {
           const Value attr = kwarg(e, "attribute", line);
           if (attr.undefined) fail_at(line, ErrorKind::kUnsupported, "map() needs attribute=");
           const Value m = member(Value::of(x), attr);
-          out.push_back(m.undefined ? Json() : m.j);
+          out.push_back(m.undefined ? Json() : m.j());
           continue;
         }
         if (a.empty()) continue;
@@ -766,7 +798,7 @@ class Renderer {
   }
 
   bool test_value(const std::string& t, const Value& v, const std::vector<Value>& a, int line) {
-    const Json& j = v.j;
+    const Json& j = v.j();
     if (t == "defined") return !v.undefined;
     if (t == "undefined") return v.undefined;
     if (v.undefined && t != "none") return false;
@@ -786,8 +818,9 @@ class Renderer {
       return j.is_number_integer() && (j.get<int64_t>() % 2 != 0) == (t == "odd");
     if (t == "divisibleby")
       return !a.empty() && as_int(a[0], line) != 0 && as_int(v, line) % as_int(a[0], line) == 0;
-    if (t == "eq" || t == "equalto" || t == "==" || t == "sameas") return !a.empty() && j == a[0].j;
-    if (t == "ne" || t == "!=") return !a.empty() && j != a[0].j;
+    if (t == "eq" || t == "equalto" || t == "==" || t == "sameas")
+      return !a.empty() && j == a[0].j();
+    if (t == "ne" || t == "!=") return !a.empty() && j != a[0].j();
     if (t == "in") return !a.empty() && contains(a[0], v);
     if (t == "lower" || t == "upper") {
       if (!j.is_string()) return false;
@@ -804,13 +837,14 @@ class Renderer {
 
   static bool contains(const Value& hay, const Value& needle) {
     if (hay.undefined) return false;
-    if (hay.j.is_string())
-      return needle.j.is_string() &&
-             hay.j.get_ref<const std::string&>().find(needle.j.get_ref<const std::string&>()) !=
+    if (hay.j().is_string())
+      return needle.j().is_string() &&
+             hay.j().get_ref<const std::string&>().find(needle.j().get_ref<const std::string&>()) !=
                  std::string::npos;
-    if (hay.j.is_array()) return std::find(hay.j.begin(), hay.j.end(), needle.j) != hay.j.end();
-    if (hay.j.is_object())
-      return needle.j.is_string() && hay.j.contains(needle.j.get<std::string>());
+    if (hay.j().is_array())
+      return std::find(hay.j().begin(), hay.j().end(), needle.j()) != hay.j().end();
+    if (hay.j().is_object())
+      return needle.j().is_string() && hay.j().contains(needle.j().get<std::string>());
     return false;
   }
 
@@ -825,7 +859,7 @@ class Renderer {
       return truthy(a) ? a : eval(*e.items[1], line);
     }
     const Value a = eval(*e.items[0], line), b = eval(*e.items[1], line);
-    if (op == "~" || (op == "+" && a.j.is_string() && b.j.is_string())) {
+    if (op == "~" || (op == "+" && a.j().is_string() && b.j().is_string())) {
       std::string r = str_of(a);
       const std::string tail = str_of(b);
       if (r.size() + tail.size() > kMaxOutputBytes)
@@ -834,45 +868,45 @@ class Renderer {
     }
     if (op == "in") return Value::of(contains(b, a));
     if (op == "not in") return Value::of(!contains(b, a));
-    if (op == "==") return Value::of(a.undefined == b.undefined && a.j == b.j);
-    if (op == "!=") return Value::of(!(a.undefined == b.undefined && a.j == b.j));
-    if (op == "+" && a.j.is_array() && b.j.is_array()) {
-      if (a.j.size() + b.j.size() > kMaxListItems)
+    if (op == "==") return Value::of(a.undefined == b.undefined && a.j() == b.j());
+    if (op == "!=") return Value::of(!(a.undefined == b.undefined && a.j() == b.j()));
+    if (op == "+" && a.j().is_array() && b.j().is_array()) {
+      if (a.j().size() + b.j().size() > kMaxListItems)
         fail_at(line, ErrorKind::kInvalidArgument, "a list grows past a million items");
-      Json r = a.j;
-      for (const Json& x : b.j) r.push_back(x);
+      Json r = a.j();
+      for (const Json& x : b.j()) r.push_back(x);
       return Value::of(std::move(r));
     }
     if (op == "<" || op == ">" || op == "<=" || op == ">=") {
-      if (!((a.j.is_number() && b.j.is_number()) || (a.j.is_string() && b.j.is_string())))
+      if (!((a.j().is_number() && b.j().is_number()) || (a.j().is_string() && b.j().is_string())))
         fail_at(line, ErrorKind::kInvalidArgument,
-                "cannot compare " + py_repr(a.j) + " and " + py_repr(b.j));
-      const bool lt = a.j < b.j, gt = b.j < a.j;
+                "cannot compare " + py_repr(a.j()) + " and " + py_repr(b.j()));
+      const bool lt = a.j() < b.j(), gt = b.j() < a.j();
       return Value::of(op == "<" ? lt : op == ">" ? gt : op == "<=" ? !gt : !lt);
     }
-    if (op == "*" && ((a.j.is_string() && b.j.is_number_integer()) ||
-                      (a.j.is_number_integer() && b.j.is_string()))) {
-      const std::string s = a.j.is_string() ? a.j.get<std::string>() : b.j.get<std::string>();
-      const int64_t n = a.j.is_string() ? b.j.get<int64_t>() : a.j.get<int64_t>();
+    if (op == "*" && ((a.j().is_string() && b.j().is_number_integer()) ||
+                      (a.j().is_number_integer() && b.j().is_string()))) {
+      const std::string s = a.j().is_string() ? a.j().get<std::string>() : b.j().get<std::string>();
+      const int64_t n = a.j().is_string() ? b.j().get<int64_t>() : a.j().get<int64_t>();
       if (n > 0 && static_cast<uint64_t>(n) > kMaxOutputBytes / std::max<size_t>(s.size(), 1))
         fail_at(line, ErrorKind::kInvalidArgument, "a string repeated past 64 MiB");
       std::string r;
       for (int64_t i = 0; i < n; ++i) r += s;
       return Value::of(r);
     }
-    if (!a.j.is_number() || !b.j.is_number() || a.undefined || b.undefined)
+    if (!a.j().is_number() || !b.j().is_number() || a.undefined || b.undefined)
       fail_at(line, ErrorKind::kInvalidArgument,
               "cannot apply '" + op + "' to " +
-                  (a.undefined ? "an undefined value" : py_repr(a.j)) + " and " +
-                  (b.undefined ? "an undefined value" : py_repr(b.j)));
-    const bool ints = a.j.is_number_integer() && b.j.is_number_integer();
-    const double x = a.j.get<double>(), y = b.j.get<double>();
+                  (a.undefined ? "an undefined value" : py_repr(a.j())) + " and " +
+                  (b.undefined ? "an undefined value" : py_repr(b.j())));
+    const bool ints = a.j().is_number_integer() && b.j().is_number_integer();
+    const double x = a.j().get<double>(), y = b.j().get<double>();
     if (op == "/") {
       if (y == 0) fail_at(line, ErrorKind::kInvalidArgument, "division by zero");
       return Value::of(x / y);
     }
     if (ints) {
-      const int64_t p = a.j.get<int64_t>(), q = b.j.get<int64_t>();
+      const int64_t p = a.j().get<int64_t>(), q = b.j().get<int64_t>();
       int64_t r = 0;
       if (op == "+" || op == "-" || op == "*") {
         const bool over = op == "+"   ? __builtin_add_overflow(p, q, &r)

@@ -125,7 +125,9 @@ int wait_all(const std::vector<pid_t>& pids, const fs::path& partial) {
     if (failed && !stopping) {
       stopping = true;
       result = WIFSIGNALED(status) ? 1 : WEXITSTATUS(status);
-      if (pids.size() > 1 && result != 130) {
+      if (forwarded && pids.size() > 1) {
+        result = 130;  // interrupted: the ranks stop as they notice, in any order
+      } else if (pids.size() > 1 && result != 130) {
         std::fprintf(stderr, "gqa train: worker rank %zu %s; stopping the other %zu\n", rank,
                      describe(status).c_str(), left);
       } else if (WIFSIGNALED(status)) {

@@ -27,8 +27,6 @@ void save_checkpoint(const TorchLlama& model, torch::optim::AdamW& opt, const Tr
   folder.commit();
 }
 
-}  // namespace
-
 // Rank 0's run on every rank: its training state, weights and optimizer state (the other ranks
 // built theirs from the same job, but only rank 0's checkpoint counts, and the files need not
 // be on a filesystem every rank sees).
@@ -44,6 +42,8 @@ void sync_from_rank0(DataParallel& dp, TrainingState& state, const TorchLlama& m
   std::istringstream loaded(dp.broadcast_bytes(saved.str()));
   if (dp.rank() != 0 && loaded.rdbuf()->in_avail() > 0) torch::load(opt, loaded);
 }
+
+}  // namespace
 
 TrainingState run_prepared_job(const TrainJob& job, const JobEvents& events) {
   const DistEnv env = dist_env_from_environment();
