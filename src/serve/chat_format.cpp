@@ -320,13 +320,19 @@ std::vector<int32_t> render_template(const ChatFormatChoice& c,
       {"messages", msgs}, {"add_generation_prompt", true}, {"bos_token", bos}, {"eos_token", eos}};
   const std::string text = c.tmpl->render(context);
 
+  // A message's content is looked for within 16 KiB of markup after the previous one's, so
+  // that content a template rewrote costs a bounded search, not a scan of the whole prompt.
+  constexpr size_t kMarkupBetween = 16 << 10;
   std::vector<std::pair<size_t, size_t>> plain;  // [begin, end) of content, in order
   size_t cursor = 0;
   for (const ChatMessage& m : messages)
     for (const std::string& form : {m.content, trimmed(m.content)}) {
       if (form.empty()) continue;
-      const size_t at = text.find(form, cursor);
-      if (at == std::string::npos) continue;
+      const std::string_view window =
+          std::string_view(text).substr(cursor, form.size() + kMarkupBetween);
+      const size_t found = window.find(form);
+      if (found == std::string_view::npos) continue;
+      const size_t at = cursor + found;
       plain.emplace_back(at, at + form.size());
       cursor = at + form.size();
       break;
