@@ -43,6 +43,7 @@ const std::string kModel =
     " --layers 2 --heads 4 --head-dim 16 --hidden 64 --intermediate 96 --vocab 300 --batch 8"
     " --seq 32 --threads 1 --precision f32 --lr 1e-2 --quiet";
 const std::string kRun = kModel + " --tokens 4096 --eval-every 1";
+const std::string kLoud = kModel.substr(0, kModel.size() - std::string(" --quiet").size());
 
 // The largest difference between the two checkpoints' weights (f32), over every tensor.
 double max_weight_difference(const fs::path& a, const fs::path& b) {
@@ -145,7 +146,7 @@ pid_t find_trainer(const fs::path& partial, int rank) {
 void expect_stopped(int sig, double limit, const std::string& said) {
   TempDir tmp;
   const fs::path out = tmp.path() / "run", partial = tmp.path() / "run.partial";
-  const std::string cmd = std::string(GQA_BINARY) + " train" + kModel + " --tokens 10000000 " +
+  const std::string cmd = std::string(GQA_BINARY) + " train" + kLoud + " --tokens 10000000 " +
                           "--eval-every 100000 --data " + write_corpus(tmp.path()).string() +
                           " --nproc 2 --out " + out.string() + " 2>" +
                           (tmp.path() / "err").string();
@@ -155,15 +156,18 @@ void expect_stopped(int sig, double limit, const std::string& said) {
     execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
+  // Rank 0 says "training N parameters for ..." once the group has formed and synchronized.
   pid_t rank1 = 0;
   int status = 0;
-  for (int i = 0; i < 600 && (rank1 == 0 || !fs::exists(partial / "train.tokens")); ++i) {
+  for (int i = 0; i < 1200; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     rank1 = find_trainer(partial, 1);
+    if (rank1 != 0 && slurp(tmp.path() / "err").find(" parameters for ") != std::string::npos)
+      break;
     if (::waitpid(gqa, &status, WNOHANG) == gqa) break;  // ended early: reported below
   }
   ASSERT_NE(rank1, 0) << slurp(tmp.path() / "err");
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // both in the loop
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // both in the loop
   const auto hurt = Clock::now();
   ::kill(rank1, sig);
   ::waitpid(gqa, &status, 0);

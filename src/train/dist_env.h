@@ -6,8 +6,8 @@
 namespace gqa::train {
 
 // The torchrun environment: RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT, and
-// GQA_DIST_TIMEOUT (seconds a collective may wait for a peer; default 120). WORLD_SIZE unset
-// or 1: a single process.
+// GQA_DIST_TIMEOUT (seconds a collective may wait for a peer; default 120; joining the group
+// waits at least 300). WORLD_SIZE unset or 1: a single process.
 struct DistEnv {
   int rank = 0, world = 1, local_rank = 0;
   std::string master_addr = "127.0.0.1";

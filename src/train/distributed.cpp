@@ -4,6 +4,7 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -14,6 +15,8 @@ namespace gqa::train {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr double kRendezvousSeconds = 300;  // the least time the group waits for every rank
 
 std::string who(const DistEnv& env) {
   return "rank " + std::to_string(env.rank) + " of " + std::to_string(env.world);
@@ -68,7 +71,9 @@ DataParallel::DataParallel(const DistEnv& env) : impl_(std::make_unique<Impl>())
     so.isServer = env.rank == 0;
     so.numWorkers = static_cast<size_t>(env.world);
     so.waitWorkers = true;
-    so.timeout = impl_->timeout;
+    // Joining waits longer than a collective: a rank may still be loading libtorch or its data.
+    so.timeout = std::chrono::milliseconds(
+        static_cast<int64_t>(std::max(env.timeout_s, kRendezvousSeconds) * 1000));
     impl_->store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     auto opts = c10d::ProcessGroupGloo::Options::create(impl_->timeout);
     const bool loopback = env.master_addr == "localhost" || env.master_addr.rfind("127.", 0) == 0;
@@ -86,9 +91,11 @@ DataParallel::DataParallel(const DistEnv& env) : impl_(std::make_unique<Impl>())
   } catch (const std::exception& e) {
     std::string what = e.what();
     if (const size_t nl = what.find('\n'); nl != std::string::npos) what.resize(nl);
-    fail(ErrorKind::kIo, who(env) + ": cannot join the group at " + env.master_addr + ":" +
-                             std::to_string(env.master_port) + " within " +
-                             std::to_string(static_cast<int>(env.timeout_s)) + " s: " + what);
+    fail(ErrorKind::kIo,
+         who(env) + ": cannot join the group at " + env.master_addr + ":" +
+             std::to_string(env.master_port) + " within " +
+             std::to_string(static_cast<int>(std::max(env.timeout_s, kRendezvousSeconds))) +
+             " s: " + what);
   }
 }
 

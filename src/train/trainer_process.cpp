@@ -94,6 +94,9 @@ std::string describe(int status) {
 // Waits for every process; SIGINT/SIGTERM here go to all of them. The first that fails stops
 // the rest. Returns the first failure's exit code (1 for a signal), or 0.
 int wait_all(const std::vector<pid_t>& pids, const fs::path& partial) {
+  // An interrupt that came before the processes started is the caller's to handle (gqa
+  // reproduce lets the run finish and then stops); only a new one is passed on.
+  const bool interrupted_before = interrupted();
   interrupt_on_signals();
   std::vector<bool> done(pids.size(), false);
   size_t left = pids.size();
@@ -105,7 +108,7 @@ int wait_all(const std::vector<pid_t>& pids, const fs::path& partial) {
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno != EINTR) break;
     if (pid <= 0) {
-      if (interrupted() && !forwarded) {
+      if (interrupted() && !interrupted_before && !forwarded) {
         for (size_t r = 0; r < pids.size(); ++r)
           if (!done[r]) ::kill(pids[r], SIGTERM);
         forwarded = true;
