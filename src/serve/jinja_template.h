@@ -9,7 +9,7 @@
 //   generation blocks (their content is rendered);
 //   literals, lists, dicts, attribute/index/slice access, calls with keyword arguments,
 //   + - * / // % ~, comparisons, in, not in, and, or, not, a if b else c;
-//   the filters and tests and the string/dict methods the templates use (jinja_render.cpp).
+//   the filters and tests and the string/dict methods the templates use (jinja_builtins.h).
 // Errors name the template's line. A template runs with bounded work: loop steps, string and
 // list sizes and nesting are capped, so a hostile template cannot hang or exhaust the server.
 #include <memory>
