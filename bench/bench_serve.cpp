@@ -111,30 +111,6 @@ double median(std::vector<double> v) {
   return quantile(std::move(v), 0.5);
 }
 
-// One streaming request; returns the completion tokens reported in the usage chunk.
-int64_t stream(int port, const json& body) {
-  httplib::Client cli("127.0.0.1", port);
-  cli.set_read_timeout(600, 0);
-  std::string all;
-  httplib::Request req;
-  req.method = "POST";
-  req.path = "/v1/completions";
-  req.body = body.dump();
-  req.set_header("Content-Type", "application/json");
-  req.content_receiver = [&](const char* d, size_t n, uint64_t, uint64_t) {
-    all.append(d, n);
-    return true;
-  };
-  const auto res = cli.send(req);
-  if (!res || res->status != 200) return -1;
-  const size_t at = all.rfind("\"usage\"");
-  if (at == std::string::npos) return -1;
-  const size_t start = all.rfind("data: ", at) + 6;
-  return json::parse(
-             all.substr(start, all.find("\n\n", start) - start))["usage"]["completion_tokens"]
-      .get<int64_t>();
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -285,14 +261,12 @@ int main(int argc, char** argv) {
     while (static_cast<int64_t>(prompt.size()) < ctx - 15)
       prompt.push_back(prompt[1 + prompt.size() % 8]);
     prompt.resize(static_cast<size_t>(ctx - 15));
-    std::vector<std::future<int64_t>> clients;
+    std::vector<std::future<Timed>> clients;
     for (int64_t i = 0; i < 2 * cap.sessions; ++i)
       clients.push_back(std::async(std::launch::async, [&] {
-        return stream(server.http.port(), {{"prompt", prompt},
-                                           {"max_tokens", 15},
-                                           {"temperature", 0},
-                                           {"stream", true},
-                                           {"stream_options", {{"include_usage", true}}}});
+        return stream_timed(
+            server.http.port(),
+            {{"prompt", prompt}, {"max_tokens", 15}, {"temperature", 0}, {"stream", true}});
       }));
     for (auto& f : clients) f.get();
     const auto g = server.scheduler.gauges();

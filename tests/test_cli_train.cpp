@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "counting_corpus.h"
 #include "run_command.h"
 #include "temp_dir.h"
 
@@ -20,17 +21,6 @@ namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
-
-// A small corpus with structure to learn: counting sentences in words.
-fs::path write_corpus(const fs::path& dir) {
-  const char* words[] = {"one", "two", "three", "four", "five", "six", "seven", "eight"};
-  std::ofstream out(dir / "corpus.txt");
-  for (int i = 0; i < 1500; ++i) {
-    out << "the " << words[i % 8] << " and the " << words[(i + 1) % 8] << " came after the "
-        << words[(i + 7) % 8] << ".\n";
-  }
-  return dir / "corpus.txt";
-}
 
 const std::string kShape =
     " --layers 2 --heads 4 --head-dim 16 --hidden 64 --intermediate 96 --vocab 300"

@@ -18,6 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "counting_corpus.h"
 #include "io/checkpoint.h"
 #include "run_command.h"
 #include "temp_dir.h"
@@ -28,15 +29,6 @@ namespace {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
-
-fs::path write_corpus(const fs::path& dir) {
-  const char* words[] = {"one", "two", "three", "four", "five", "six", "seven", "eight"};
-  std::ofstream out(dir / "corpus.txt");
-  for (int i = 0; i < 1500; ++i)
-    out << "the " << words[i % 8] << " and the " << words[(i + 1) % 8] << " came after the "
-        << words[(i + 7) % 8] << ".\n";
-  return dir / "corpus.txt";
-}
 
 // 16 steps of 8 sequences of 32 tokens, f32 (bf16 autocast would round the two runs apart).
 const std::string kModel =
