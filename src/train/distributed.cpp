@@ -49,6 +49,7 @@ struct DataParallel::Impl {
   std::vector<torch::Tensor> params;
   std::vector<Bucket> buckets;
   std::vector<size_t> bucket_of;  // parameter -> bucket
+  std::vector<size_t> slot_of;    // parameter -> its position in that bucket
   std::vector<bool> arrived;      // this step
   size_t next_launch = 0;         // buckets launch in order on every rank
   std::chrono::milliseconds timeout{0};
@@ -138,6 +139,7 @@ void DataParallel::attach(const std::vector<torch::Tensor>& params, int64_t buck
   Impl& m = *impl_;
   m.params = params;
   m.bucket_of.assign(params.size(), 0);
+  m.slot_of.assign(params.size(), 0);
   m.arrived.assign(params.size(), false);
   // Gradients arrive roughly from the last parameter to the first: buckets follow that order.
   int64_t bytes = 0;
@@ -148,6 +150,7 @@ void DataParallel::attach(const std::vector<torch::Tensor>& params, int64_t buck
     }
     Bucket& b = m.buckets.back();
     b.offsets.push_back(b.params.empty() ? 0 : b.offsets.back() + params[b.params.back()].numel());
+    m.slot_of[k] = b.params.size();
     b.params.push_back(k);
     m.bucket_of[k] = m.buckets.size() - 1;
     bytes += params[k].numel() * static_cast<int64_t>(sizeof(float));
@@ -160,9 +163,7 @@ void DataParallel::attach(const std::vector<torch::Tensor>& params, int64_t buck
     m.params[k].register_hook([this, k](torch::Tensor grad) {
       Impl& im = *impl_;
       Bucket& b = im.buckets[im.bucket_of[k]];
-      const size_t j =
-          static_cast<size_t>(std::find(b.params.begin(), b.params.end(), k) - b.params.begin());
-      auto slot = b.flat.narrow(0, b.offsets[j], grad.numel());
+      auto slot = b.flat.narrow(0, b.offsets[im.slot_of[k]], grad.numel());
       if (im.arrived[k]) {  // a second contribution (a parameter used twice): add it
         slot.add_(grad.detach().reshape(-1).to(torch::kFloat32));
         return;
@@ -192,9 +193,7 @@ void DataParallel::finish() {
     for (size_t k = 0; k < m.params.size(); ++k)
       if (!m.arrived[k]) {
         Bucket& b = m.buckets[m.bucket_of[k]];
-        const size_t j =
-            static_cast<size_t>(std::find(b.params.begin(), b.params.end(), k) - b.params.begin());
-        b.flat.narrow(0, b.offsets[j], m.params[k].numel()).zero_();
+        b.flat.narrow(0, b.offsets[m.slot_of[k]], m.params[k].numel()).zero_();
         m.arrived[k] = true;
         ++b.ready;
       }
