@@ -11,6 +11,7 @@ packages=(
   libcpp-httplib-dev libpcre2-dev libicu-dev
   chromium
   libtorch-dev libgloo-dev
+  libdnnl-dev
   bible-kjv
   clang-format
   clang libclang-rt-14-dev

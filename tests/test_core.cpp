@@ -116,9 +116,15 @@ TEST(CpuFeatures, GqaIsaLowersTheLevelAndDropsTheExtensionsAboveIt) {
     EXPECT_FALSE(avx2.avx512vnni || avx2.avx512vbmi || avx2.avx512bf16);
   }
   if (hw.at_least(Isa::kAvx512)) {
-    EXPECT_EQ(detect_cpu_features("avx512").isa, Isa::kAvx512);
+    const CpuFeatures full = detect_cpu_features("avx512");
+    EXPECT_EQ(full.isa, Isa::kAvx512);
+    EXPECT_EQ(full.avx512bf16, hw.avx512bf16);
+    const CpuFeatures foundation = detect_cpu_features("avx512f");  // the level, no extensions
+    EXPECT_EQ(foundation.isa, Isa::kAvx512);
+    EXPECT_FALSE(foundation.avx512vnni || foundation.avx512vbmi || foundation.avx512bf16);
   } else {
     EXPECT_THROW(detect_cpu_features("avx512"), Error);  // more than the CPU has
+    EXPECT_THROW(detect_cpu_features("avx512f"), Error);
   }
   EXPECT_FALSE(!hw.at_least(Isa::kAvx512) && (hw.avx512vnni || hw.avx512vbmi));
 }
@@ -128,7 +134,7 @@ TEST(CpuFeatures, AnUnknownLevelIsAnErrorThatNamesTheLevels) {
     detect_cpu_features("avx1024");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("avx512, avx2 or scalar"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("avx512, avx512f, avx2 or scalar"), std::string::npos) << e.what();
   }
   EXPECT_EQ(isa_name(Isa::kAvx512), "avx512");
   EXPECT_EQ(isa_name(Isa::kAvx2), "avx2");

@@ -14,6 +14,7 @@
 #include "kv/kv_layout.h"
 #include "model/model.h"
 #include "model/session.h"
+#include "ops/matvec_avx512bf16.h"
 #include "plan/capacity.h"
 #include "temp_dir.h"
 
@@ -24,23 +25,36 @@ namespace fs = std::filesystem;
 const fs::path kGolden = fs::path(GQA_TEST_DATA) / "golden";
 
 // Relative error bound: max |ours - reference| / max |reference| per row of logits. The
-// reference computes in float64 on the stored weights (bf16 cases included), ours in f32, so
-// one bound serves both.
+// reference computes in float64 on the stored weights (bf16 cases included); ours in f32 where
+// the products are exact: f32 weights, and bf16 weights widened to f32.
 constexpr double kTolerance = 1e-4;
+// bf16 weights on a CPU with AVX512-BF16 multiply activations rounded to bf16 (2^-9 relative per
+// input of every projection, as llama.cpp and PyTorch's bf16 matmuls do): measured at most
+// 1.2e-2 over the five bf16 cases (2026-12-02), so 3e-2. The exact path keeps 1e-4 for them: the
+// ctest golden_bf16_exact_avx512f runs these cases with GQA_ISA=avx512f (no BF16 products), and
+// `make portable` with avx2 and scalar.
+constexpr double kBf16ProductsTolerance = 3e-2;
+
+double tolerance_for(const Model& m) {
+  return m.layers().front().wq.dtype == DType::kBF16 && ops::have_matvec_avx512bf16()
+             ? kBf16ProductsTolerance
+             : kTolerance;
+}
 
 void expect_matches_golden(const fs::path& dir, const test::Golden& g,
                            const CacheOptions& cache = {}) {
   const Model m(dir);
   Session s(m, 64, cache);
+  const double tolerance = tolerance_for(m);
   const size_t n = g.tokens.size(), prefill = n / 2;
   std::vector<float> logits;
   s.forward(std::span(g.tokens.data(), prefill), logits, true);
   for (size_t t = 0; t < prefill; ++t)
-    EXPECT_LE(test::relative_error(logits.data() + t * g.vocab, g.row(t), g.vocab), kTolerance)
+    EXPECT_LE(test::relative_error(logits.data() + t * g.vocab, g.row(t), g.vocab), tolerance)
         << dir.filename() << " prefill position " << t;
   for (size_t t = prefill; t < n; ++t) {
     s.forward(std::span(g.tokens.data() + t, 1), logits);
-    EXPECT_LE(test::relative_error(logits.data(), g.row(t), g.vocab), kTolerance)
+    EXPECT_LE(test::relative_error(logits.data(), g.row(t), g.vocab), tolerance)
         << dir.filename() << " decode step at position " << t;
   }
 }

@@ -77,18 +77,19 @@ CpuFeatures detect_cpu_features(const char* requested) {
   if (requested == nullptr || *requested == '\0') return f;
   const std::string want = requested;
   Isa cap = Isa::kScalar;
-  if (want == "avx512")
+  const bool foundation_only = want == "avx512f";
+  if (want == "avx512" || foundation_only)
     cap = Isa::kAvx512;
   else if (want == "avx2")
     cap = Isa::kAvx2;
   else if (want != "scalar")
     fail(ErrorKind::kInvalidArgument,
-         "GQA_ISA='" + want + "' names no kernel level (avx512, avx2 or scalar)");
+         "GQA_ISA='" + want + "' names no kernel level (avx512, avx512f, avx2 or scalar)");
   if (!f.at_least(cap))
     fail(ErrorKind::kInvalidArgument, "GQA_ISA=" + want + ", but this CPU runs at most " +
                                           std::string(isa_name(f.isa)) + " kernels");
   f.isa = cap;
-  if (cap != Isa::kAvx512) f.avx512vnni = f.avx512vbmi = f.avx512bf16 = false;
+  if (cap != Isa::kAvx512 || foundation_only) f.avx512vnni = f.avx512vbmi = f.avx512bf16 = false;
   return f;
 }
 

@@ -9,6 +9,7 @@
 #include "config/tensor_check.h"
 #include "core/error.h"
 #include "core/float_codec.h"
+#include "model/resident_weights.h"
 
 namespace gqa::model {
 namespace {
@@ -134,6 +135,12 @@ Model::Model(const std::filesystem::path& dir)
       w.window = *c.sliding_window;
     layers_.push_back(std::move(w));
   }
+  std::vector<ops::Matrix*> matrices{&embed_, &lm_head_};
+  for (LayerWeights& w : layers_)
+    for (ops::Matrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.gate, &w.up, &w.down})
+      matrices.push_back(m);
+  weights_ = make_resident(matrices);
+  for (const io::Checkpoint::Entry& e : checkpoint_.tensors()) checkpoint_.release(e);
 }
 
 int64_t Model::weight_bytes_per_token() const {

@@ -1,13 +1,14 @@
 #pragma once
 // A decoder of one of the families gqa runs (Llama, Mistral, Qwen2, Qwen3, Phi-3, SmolLM3,
-// Gemma 3) loaded from a checkpoint folder: the config and views of the weights in the mapped
-// safetensors files. Read-only after loading; shared by threads and sessions.
+// Gemma 3) loaded from a checkpoint folder: the config, and the weight matrices copied once onto
+// huge pages (model/resident_weights.h). Read-only after loading; shared by threads and sessions.
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "config/model_config.h"
+#include "core/huge_buffer.h"
 #include "io/checkpoint.h"
 #include "ops/matrix.h"
 #include "ops/rope.h"
@@ -64,7 +65,8 @@ class Model {
   io::Checkpoint checkpoint_;
   ModelConfig config_;
   std::vector<LayerWeights> layers_;
-  ops::Matrix embed_, lm_head_;
+  ops::Matrix embed_, lm_head_;  // like every layer's matrices, pointing into weights_
+  HugeBuffer weights_;
   std::vector<float> final_norm_;
   std::vector<std::unique_ptr<LayerRope>> ropes_;  // the distinct tables the layers point to
   float embed_scale_ = 1.0f;

@@ -9,7 +9,9 @@
 
 #include "core/float_codec.h"
 #include "core/half.h"
+#include "ops/matmul_onednn.h"
 #include "ops/matvec_avx512.h"
+#include "ops/matvec_avx512bf16.h"
 
 namespace gqa::ops {
 namespace {
@@ -41,6 +43,22 @@ void matvec(const Matrix& w, const float* x, float* y) {
 
 void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y) {
   const int64_t rows = w.rows, cols = w.cols;
+  if (w.dtype == DType::kBF16 && have_matvec_avx512bf16()) {
+    // The inputs rounded to bf16 once (grown, never shrunk: decode steps allocate nothing), then
+    // blocks of 64 rows (256 KB of a 2048-wide matrix: long sequential runs) handed to the
+    // threads as they finish, so neither waits for the other at the end.
+    thread_local std::vector<uint16_t> xb;
+    const auto need = static_cast<size_t>(n * bf16_input_stride(cols));
+    if (xb.size() < need) xb.resize(need);
+    const uint16_t* rounded = xb.data();  // this thread's buffer, read by every worker
+    round_inputs_to_bf16(x, n, cols, xb.data());
+    const auto* m = reinterpret_cast<const uint16_t*>(w.data);
+    const int64_t blocks = (rows + 63) / 64;
+#pragma omp parallel for schedule(dynamic)
+    for (int64_t b = 0; b < blocks; ++b)
+      matvec_rows_avx512bf16(m, rows, cols, rounded, n, b * 64, std::min(rows, b * 64 + 64), y);
+    return;
+  }
   const bool known = w.dtype == DType::kF32 || w.dtype == DType::kBF16 || w.dtype == DType::kF16;
   if (known && have_matvec_avx512()) {
     // Blocks of 16 rows split across threads; each block sees every input row.
@@ -102,6 +120,9 @@ void matmul(const Matrix& w, const float* x, int64_t n, float* y) {
                 cols, reinterpret_cast<const float*>(w.data), cols, 0.0f, y, rows);
     return;
   }
+  if (w.dtype == DType::kBF16 && have_matmul_onednn_bf16() &&
+      matmul_onednn_bf16(reinterpret_cast<const uint16_t*>(w.data), w.rows, w.cols, x, n, y))
+    return;
   std::vector<float> tile(static_cast<size_t>(kTileRows * w.cols));
   for (int64_t r0 = 0; r0 < w.rows; r0 += kTileRows) {
     const int64_t tr = std::min(kTileRows, w.rows - r0);
