@@ -31,7 +31,7 @@ constexpr double kTolerance = 1e-4;
 // bf16 weights on a CPU with AVX512-BF16 multiply activations rounded to bf16 (2^-9 relative per
 // input of every projection, as llama.cpp and PyTorch's bf16 matmuls do): measured at most
 // 1.2e-2 over the five bf16 cases (2026-12-02), so 3e-2. The exact path keeps 1e-4 for them: the
-// ctest golden_bf16_exact_avx512f runs these cases with GQA_ISA=avx512f (no BF16 products), and
+// ctest golden_exact_avx512f runs every case with GQA_ISA=avx512f (no BF16 products), and
 // `make portable` with avx2 and scalar.
 constexpr double kBf16ProductsTolerance = 3e-2;
 
