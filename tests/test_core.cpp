@@ -134,7 +134,8 @@ TEST(CpuFeatures, AnUnknownLevelIsAnErrorThatNamesTheLevels) {
     detect_cpu_features("avx1024");
     FAIL() << "no error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("avx512, avx512f, avx2 or scalar"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("avx512, avx512f, avx2 or scalar"), std::string::npos)
+        << e.what();
   }
   EXPECT_EQ(isa_name(Isa::kAvx512), "avx512");
   EXPECT_EQ(isa_name(Isa::kAvx2), "avx2");

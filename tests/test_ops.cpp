@@ -125,6 +125,26 @@ TEST(Matmul, RowwiseMatchesTheReferenceAndEachRowEqualsMatvecBitForBit) {
   }
 }
 
+// The widened paths (what CPUs without AVX512-BF16 run) multiply exact f32 products on every
+// dtype, whatever this CPU has.
+TEST(Matmul, TheWidenedPathsAreExactOnEveryDtype) {
+  std::mt19937_64 rng(3);
+  for (DType t : {DType::kF32, DType::kBF16, DType::kF16}) {
+    for (auto [rows, cols, n] :
+         {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {65, 129, 5}, {200, 300, 17}}) {
+      const auto w = stored(rng, t, rows, cols);
+      const auto x = randn(rng, static_cast<size_t>(n * cols));
+      const std::string what = std::string(dtype_name(t)) + " " + std::to_string(rows) + "x" +
+                               std::to_string(cols) + " n=" + std::to_string(n);
+      std::vector<float> y(static_cast<size_t>(n * rows));
+      matmul_widened(w.m, x.data(), n, y.data());
+      expect_product(w, x, n, y, false, "widened " + what);
+      matmul_rowwise_widened(w.m, x.data(), n, y.data());
+      expect_product(w, x, n, y, false, "rowwise widened " + what);
+    }
+  }
+}
+
 TEST(Elementwise, RmsnormAndSwiglu) {
   const std::vector<float> x{1, -2, 3, -4, 5}, w{1, 1, 2, 1, 0.5f};
   std::vector<float> out(5);

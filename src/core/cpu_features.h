@@ -2,8 +2,8 @@
 // The one place that asks the CPU what it can do. Detected once per process; the environment
 // variable GQA_ISA (avx512, avx512f, avx2 or scalar) lowers the level the kernels may use, so
 // tests and benchmarks can run the AVX2 and scalar paths on an AVX-512 machine; avx512f keeps
-// the AVX-512 level without the extensions below (the paths of AVX-512 CPUs that lack them). Kernels choose their path
-// from cpu_features() alone, never from __builtin_cpu_supports.
+// the AVX-512 level without the extensions below (the paths of AVX-512 CPUs that lack them).
+// Kernels choose their path from cpu_features() alone, never from __builtin_cpu_supports.
 #include <string_view>
 
 // x86 intrinsics are compiled (behind target attributes and run-time checks) only where the

@@ -44,8 +44,9 @@ HugeBuffer make_resident(std::span<ops::Matrix* const> matrices) {
   for (ops::Matrix* m : matrices) {
     if (m->data == nullptr) continue;
     // The merged range holding m: the last one that begins at or before it.
-    const auto it = std::upper_bound(merged.begin(), merged.end(), m->data,
-                                     [](const std::byte* p, const Range& r) { return p < r.begin; });
+    const auto it =
+        std::upper_bound(merged.begin(), merged.end(), m->data,
+                         [](const std::byte* p, const Range& r) { return p < r.begin; });
     const Range& r = *std::prev(it);
     m->data = buffer.get() + r.offset + (m->data - r.begin);
   }

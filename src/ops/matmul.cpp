@@ -59,6 +59,11 @@ void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y) {
       matvec_rows_avx512bf16(m, rows, cols, rounded, n, b * 64, std::min(rows, b * 64 + 64), y);
     return;
   }
+  matmul_rowwise_widened(w, x, n, y);
+}
+
+void matmul_rowwise_widened(const Matrix& w, const float* x, int64_t n, float* y) {
+  const int64_t rows = w.rows, cols = w.cols;
   const bool known = w.dtype == DType::kF32 || w.dtype == DType::kBF16 || w.dtype == DType::kF16;
   if (known && have_matvec_avx512()) {
     // Blocks of 16 rows split across threads; each block sees every input row.
@@ -114,15 +119,19 @@ void matvec_reference(const Matrix& w, const float* x, float* y) {
 
 void matmul(const Matrix& w, const float* x, int64_t n, float* y) {
   if (n == 1) return matvec(w, x, y);
+  if (w.dtype == DType::kBF16 && have_matmul_onednn_bf16() &&
+      matmul_onednn_bf16(reinterpret_cast<const uint16_t*>(w.data), w.rows, w.cols, x, n, y))
+    return;
+  matmul_widened(w, x, n, y);
+}
+
+void matmul_widened(const Matrix& w, const float* x, int64_t n, float* y) {
   const auto rows = static_cast<int>(w.rows), cols = static_cast<int>(w.cols);
   if (w.dtype == DType::kF32) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(n), rows, cols, 1.0f, x,
                 cols, reinterpret_cast<const float*>(w.data), cols, 0.0f, y, rows);
     return;
   }
-  if (w.dtype == DType::kBF16 && have_matmul_onednn_bf16() &&
-      matmul_onednn_bf16(reinterpret_cast<const uint16_t*>(w.data), w.rows, w.cols, x, n, y))
-    return;
   std::vector<float> tile(static_cast<size_t>(kTileRows * w.cols));
   for (int64_t r0 = 0; r0 < w.rows; r0 += kTileRows) {
     const int64_t tr = std::min(kTileRows, w.rows - r0);

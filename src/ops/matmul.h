@@ -9,17 +9,24 @@
 
 namespace gqa::ops {
 
-// OpenMP over rows; bf16/f16 widened to f32 inside the dot product.
+// On bf16 weights with AVX512-BF16 (cpu_features().avx512bf16) the inputs are rounded to bf16
+// and multiplied with bf16 dot products (products exact, f32 sums): matvec and matmul_rowwise
+// by ops/matvec_avx512bf16.h, matmul by oneDNN (ops/matmul_onednn.h). Everywhere else, and for
+// f32 and f16 weights, the weights are widened to f32 and the inputs stay f32 (the *_widened
+// functions, callable directly for tests and benchmarks).
 void matvec(const Matrix& w, const float* x, float* y);
 void matvec_reference(const Matrix& w, const float* x, float* y);
 
-// f32: one OpenBLAS sgemm. bf16/f16: W is widened tile by tile (a block of rows at a time) into
-// a small f32 buffer and multiplied with sgemm, so the whole matrix is never copied to f32.
+// Prefill: n rows at once. Widened: f32 weights go to one OpenBLAS sgemm; bf16/f16 ones are
+// widened tile by tile (a block of rows at a time) into a small f32 buffer multiplied with
+// sgemm, so the whole matrix is never copied to f32.
 void matmul(const Matrix& w, const float* x, int64_t n, float* y);
+void matmul_widened(const Matrix& w, const float* x, int64_t n, float* y);
 // Decode batches: n rows, each computed exactly as matvec would compute it alone (so a batched
 // decode step gives every sequence the logits it would get by itself), with W read once for
 // all n. Slower than matmul for long prompts; meant for n up to a few dozen.
 void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y);
+void matmul_rowwise_widened(const Matrix& w, const float* x, int64_t n, float* y);
 void matmul_reference(const Matrix& w, const float* x, int64_t n, float* y);
 
 // Threads for OpenMP kernels and OpenBLAS.

@@ -3,8 +3,8 @@
 #include <dnnl.hpp>
 
 #include <map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>

@@ -2,7 +2,7 @@
 // The AVX512-BF16 kernel behind matvec and matmul_rowwise on bf16 weights: the input rows are
 // rounded to bf16 once, then `vdpbf16ps` multiplies 32 weights by 32 inputs per instruction
 // (each product exact in f32, pairs summed into 16 f32 lanes). A weight row is read once for up
-// to 4 input rows; each (row, input) sum goes through the same instructions whatever the batch,
+// to 6 input rows; each (row, input) sum goes through the same instructions whatever the batch,
 // so a row of a batched product equals matvec bit for bit.
 #include <cstdint>
 
