@@ -1,6 +1,10 @@
 #include "model/resident_weights.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -39,8 +43,16 @@ HugeBuffer make_resident(std::span<ops::Matrix* const> matrices) {
     total += (static_cast<size_t>(r.end - r.begin) + 63) / 64 * 64;
   }
   HugeBuffer buffer = allocate_huge_buffer(std::max<size_t>(total, 64), "model weights");
-  for (const Range& r : merged)
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (const Range& r : merged) {
     std::memcpy(buffer.get() + r.offset, r.begin, static_cast<size_t>(r.end - r.begin));
+    // The source pages are no longer needed: dropping them as we go keeps the peak resident
+    // memory near one copy. The read-only private file mapping stays valid (a later read faults
+    // the page back in from the file).
+    const uintptr_t b = (reinterpret_cast<uintptr_t>(r.begin) + page - 1) / page * page;
+    const uintptr_t e = reinterpret_cast<uintptr_t>(r.end) / page * page;
+    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+  }
   for (ops::Matrix* m : matrices) {
     if (m->data == nullptr) continue;
     // The merged range holding m: the last one that begins at or before it.

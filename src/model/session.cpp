@@ -177,9 +177,14 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
     const LayerWeights& w = model.layers()[static_cast<size_t>(l)];
     for (int64_t r = 0; r < n; ++r) ops::rmsnorm(x + r * H, w.attn_norm.data(), H, eps, xn + r * H);
     if (act.attention_input_observer) act.attention_input_observer(l, xn, n);
-    project(w.wq, xn, n, q);  // one matmul per projection for the batch
-    project(w.wk, xn, n, k);
-    project(w.wv, xn, n, v);
+    if (decode_step) {  // one parallel loop over the rows of all three
+      const ops::Projection qkv[] = {{&w.wq, q}, {&w.wk, k}, {&w.wv, v}};
+      ops::matmul_rowwise_shared_input(qkv, xn, n);
+    } else {
+      project(w.wq, xn, n, q);  // one matmul per projection for the batch
+      project(w.wk, xn, n, k);
+      project(w.wv, xn, n, v);
+    }
     add_bias(q, w.bq, n);
     add_bias(k, w.bk, n);
     add_bias(v, w.bv, n);
@@ -215,8 +220,13 @@ void Session::forward_batch(std::span<const Segment> segments, std::vector<float
     for (int64_t i = 0; i < n * H; ++i) x[i] += o[i];
 
     for (int64_t r = 0; r < n; ++r) ops::rmsnorm(x + r * H, w.mlp_norm.data(), H, eps, xn + r * H);
-    project(w.gate, xn, n, g);
-    project(w.up, xn, n, u);
+    if (decode_step) {
+      const ops::Projection gate_up[] = {{&w.gate, g}, {&w.up, u}};
+      ops::matmul_rowwise_shared_input(gate_up, xn, n);
+    } else {
+      project(w.gate, xn, n, g);
+      project(w.up, xn, n, u);
+    }
     gated(g, u, n * ff);
     project(w.down, g, n, o);
     post_norm(o, w.post_mlp_norm, n, H, eps);

@@ -42,24 +42,47 @@ void matvec(const Matrix& w, const float* x, float* y) {
 }
 
 void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y) {
-  const int64_t rows = w.rows, cols = w.cols;
-  if (w.dtype == DType::kBF16 && have_matvec_avx512bf16()) {
-    // The inputs rounded to bf16 once (grown, never shrunk: decode steps allocate nothing), then
-    // blocks of 64 rows (256 KB of a 2048-wide matrix: long sequential runs) handed to the
-    // threads as they finish, so neither waits for the other at the end.
-    thread_local std::vector<uint16_t> xb;
-    const auto need = static_cast<size_t>(n * bf16_input_stride(cols));
-    if (xb.size() < need) xb.resize(need);
-    const uint16_t* rounded = xb.data();  // this thread's buffer, read by every worker
-    round_inputs_to_bf16(x, n, cols, xb.data());
-    const auto* m = reinterpret_cast<const uint16_t*>(w.data);
-    const int64_t blocks = (rows + 63) / 64;
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t b = 0; b < blocks; ++b)
-      matvec_rows_avx512bf16(m, rows, cols, rounded, n, b * 64, std::min(rows, b * 64 + 64), y);
+  const Projection p{&w, y};
+  matmul_rowwise_shared_input(std::span(&p, 1), x, n);
+}
+
+void matmul_rowwise_shared_input(std::span<const Projection> ps, const float* x, int64_t n) {
+  const int64_t cols = ps.front().w->cols;
+  const bool bf16 = std::all_of(ps.begin(), ps.end(), [cols](const Projection& p) {
+    return p.w->dtype == DType::kBF16 && p.w->cols == cols;
+  });
+  if (!bf16 || !have_matvec_avx512bf16()) {
+    for (const Projection& p : ps) matmul_rowwise_widened(*p.w, x, n, p.y);
     return;
   }
-  matmul_rowwise_widened(w, x, n, y);
+  // The inputs rounded to bf16 once (grown, never shrunk: decode steps allocate nothing), then
+  // blocks of 64 rows (256 KB of a 2048-wide matrix: long sequential runs) of every matrix
+  // handed to the threads as they finish, so neither waits for the other at the end.
+  constexpr int64_t kBlock = 64;
+  constexpr size_t kMaxProjections = 4;
+  if (ps.size() > kMaxProjections) {
+    for (size_t i = 0; i < ps.size(); i += kMaxProjections)
+      matmul_rowwise_shared_input(ps.subspan(i, std::min(kMaxProjections, ps.size() - i)), x, n);
+    return;
+  }
+  thread_local std::vector<uint16_t> xb;
+  const auto need = static_cast<size_t>(n * bf16_input_stride(cols));
+  if (xb.size() < need) xb.resize(need);
+  round_inputs_to_bf16(x, n, cols, xb.data());
+  const uint16_t* rounded = xb.data();  // this thread's buffer, read by every worker
+  int64_t first_block[kMaxProjections + 1] = {0};
+  for (size_t i = 0; i < ps.size(); ++i)
+    first_block[i + 1] = first_block[i] + (ps[i].w->rows + kBlock - 1) / kBlock;
+  const int64_t blocks = first_block[ps.size()];
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t b = 0; b < blocks; ++b) {
+    size_t i = 0;
+    while (b >= first_block[i + 1]) ++i;
+    const Matrix& w = *ps[i].w;
+    const int64_t r0 = (b - first_block[i]) * kBlock;
+    matvec_rows_avx512bf16(reinterpret_cast<const uint16_t*>(w.data), w.rows, cols, rounded, n, r0,
+                           std::min(w.rows, r0 + kBlock), ps[i].y);
+  }
 }
 
 void matmul_rowwise_widened(const Matrix& w, const float* x, int64_t n, float* y) {

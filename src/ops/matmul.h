@@ -4,6 +4,7 @@
 //   matmul: Y[t, r] = sum_c X[t, c] W[r, c], t < n     (prefill: n tokens; Y = X W^T)
 // Each fast kernel has a scalar reference next to it; tests compare them on odd sizes.
 #include <cstdint>
+#include <span>
 
 #include "ops/matrix.h"
 
@@ -27,6 +28,14 @@ void matmul_widened(const Matrix& w, const float* x, int64_t n, float* y);
 // all n. Slower than matmul for long prompts; meant for n up to a few dozen.
 void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y);
 void matmul_rowwise_widened(const Matrix& w, const float* x, int64_t n, float* y);
+// Several products of the same input (q/k/v, gate/up): y_i = matmul_rowwise(*w_i, x, n), bit for
+// bit, with the bf16 path's rows of all of them in one parallel loop (one hand-off between the
+// threads instead of one per matrix, and the short k/v matrices inside one long stream).
+struct Projection {
+  const Matrix* w;
+  float* y;
+};
+void matmul_rowwise_shared_input(std::span<const Projection> ps, const float* x, int64_t n);
 void matmul_reference(const Matrix& w, const float* x, int64_t n, float* y);
 
 // Threads for OpenMP kernels and OpenBLAS.
