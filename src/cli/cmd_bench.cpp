@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "eval/speed.h"
 #include "model/model.h"
+#include "ops/matmul.h"
 
 namespace gqa::cli {
 namespace {
@@ -74,6 +75,7 @@ int run_bench(const BenchCli& o) {
     nlohmann::json j{{"checkpoint", o.ckpt},
                      {"kv_dtype", o.rt.kv_dtype},
                      {"threads", omp_get_max_threads()},
+                     {"matmul", ops::product_path(m.lm_head().dtype)},
                      {"rows", nlohmann::json::array()}};
     for (const auto& r : rows)
       j["rows"].push_back({{"test", r.test},
@@ -86,9 +88,9 @@ int run_bench(const BenchCli& o) {
     return 0;
   }
   const ModelConfig& c = m.config();
-  fmt::print("{}: {} layers, {} heads, {} KV heads, head_dim {}; KV {}; {} threads\n", o.ckpt,
+  fmt::print("{}: {} layers, {} heads, {} KV heads, head_dim {}; KV {}; {} threads; {}\n", o.ckpt,
              c.layers, c.heads, c.kv_heads, c.head_dim, kv_dtype_name(cache.kv_dtype),
-             omp_get_max_threads());
+             omp_get_max_threads(), ops::product_path(m.lm_head().dtype));
   TextTable t({TextTable::Align::kLeft, TextTable::Align::kRight, TextTable::Align::kRight,
                TextTable::Align::kRight});
   t.add_row({"test", "depth", "tokens/s", "read/token"});

@@ -12,7 +12,8 @@ namespace gqa::model {
 
 // Copies the bytes under `matrices` into a new buffer and points each matrix there. Matrices
 // that share bytes (tied embeddings, row ranges of Phi-3's fused projections) still share them
-// afterwards. The pages of the sources (read-only file mappings) are released as they are copied.
+// afterwards. The sources must lie in read-only file mappings (a checkpoint's MappedFile): their
+// pages are released as they are copied.
 // Throws Error when the memory cannot be allocated.
 HugeBuffer make_resident(std::span<ops::Matrix* const> matrices);
 

@@ -37,6 +37,12 @@ void set_threads(int n) {
   openblas_set_num_threads(n);
 }
 
+std::string product_path(DType weights) {
+  if (weights != DType::kBF16 || !have_matvec_avx512bf16()) return "f32 products (weights widened)";
+  return have_matmul_onednn_bf16() ? "bf16 products (AVX512-BF16; prefill oneDNN)"
+                                   : "bf16 products (AVX512-BF16; prefill widened)";
+}
+
 void matvec(const Matrix& w, const float* x, float* y) {
   matmul_rowwise(w, x, 1, y);
 }
@@ -47,6 +53,7 @@ void matmul_rowwise(const Matrix& w, const float* x, int64_t n, float* y) {
 }
 
 void matmul_rowwise_shared_input(std::span<const Projection> ps, const float* x, int64_t n) {
+  if (ps.empty()) return;
   const int64_t cols = ps.front().w->cols;
   const bool bf16 = std::all_of(ps.begin(), ps.end(), [cols](const Projection& p) {
     return p.w->dtype == DType::kBF16 && p.w->cols == cols;

@@ -5,6 +5,7 @@
 // Each fast kernel has a scalar reference next to it; tests compare them on odd sizes.
 #include <cstdint>
 #include <span>
+#include <string>
 
 #include "ops/matrix.h"
 
@@ -37,6 +38,10 @@ struct Projection {
 };
 void matmul_rowwise_shared_input(std::span<const Projection> ps, const float* x, int64_t n);
 void matmul_reference(const Matrix& w, const float* x, int64_t n, float* y);
+
+// How products on weights of this dtype are computed on this CPU, for reports: "bf16 products
+// (AVX512-BF16; prefill oneDNN)" or "f32 products (weights widened)".
+std::string product_path(DType weights);
 
 // Threads for OpenMP kernels and OpenBLAS.
 void set_threads(int n);

@@ -37,11 +37,12 @@ class OneDnn {
 
   const dnnl::engine& engine() const { return engine_; }
 
-  // The primitive for this shape, or null when oneDNN offers only a reference kernel for it.
-  const dnnl::matmul* primitive(int64_t n, int64_t rows, int64_t cols) {
+  // The primitive for this shape (a handle sharing ownership, so it outlives the cache's copy),
+  // or none when oneDNN offers only a reference kernel for it.
+  std::optional<dnnl::matmul> primitive(int64_t n, int64_t rows, int64_t cols) {
     const std::lock_guard lock(mutex_);
     const Shape key{n, rows, cols};
-    if (auto it = cache_.find(key); it != cache_.end()) return it->second ? &*it->second : nullptr;
+    if (auto it = cache_.find(key); it != cache_.end()) return it->second;
     if (cache_.size() >= kMaxCachedShapes) cache_.clear();
     std::optional<dnnl::matmul> made;
     try {
@@ -52,9 +53,8 @@ class OneDnn {
     } catch (const dnnl::error&) {
       // no kernel for this shape: the caller takes the f32 path
     }
-    auto& slot = cache_[key];
-    slot = std::move(made);
-    return slot ? &*slot : nullptr;
+    cache_[key] = made;
+    return made;
   }
 
  private:
@@ -74,7 +74,7 @@ bool have_matmul_onednn_bf16() {
   static const bool available = [] {
     if (!cpu_features().avx512bf16) return false;
     try {
-      return onednn().primitive(16, 64, 64) != nullptr;
+      return onednn().primitive(16, 64, 64).has_value();
     } catch (const dnnl::error&) {
       return false;
     }
@@ -84,8 +84,8 @@ bool have_matmul_onednn_bf16() {
 
 bool matmul_onednn_bf16(const uint16_t* w, int64_t rows, int64_t cols, const float* x, int64_t n,
                         float* y) {
-  const dnnl::matmul* mm = onednn().primitive(n, rows, cols);
-  if (mm == nullptr) return false;
+  const std::optional<dnnl::matmul> mm = onednn().primitive(n, rows, cols);
+  if (!mm) return false;
   thread_local std::vector<uint16_t> xb;
   xb.resize(static_cast<size_t>(n * bf16_input_stride(cols)));
   round_inputs_to_bf16(x, n, cols, xb.data());
