@@ -69,7 +69,7 @@ GQA_BF16_INLINE void against_inputs(const uint16_t* const* row, int64_t cols, co
 }
 
 // A decode step (n < 3) goes row by row, so each thread reads its share of W as one sequential
-// stream (the hardware prefetcher's best case: 46-50 GB/s on the development VM, against 35-39
+// stream (the hardware prefetcher's best case: 44-50 GB/s on the development VM, against 35-39
 // GB/s for blocks of 8 rows read side by side). Batches take two rows at a time (three inputs
 // per pass: 24 dot products per 20 loads, against 16 with one row).
 GQA_BF16_TARGET void rows_kernel(const uint16_t* w, int64_t rows, int64_t cols, const uint16_t* xb,
