@@ -139,8 +139,7 @@ Model::Model(const std::filesystem::path& dir)
   for (LayerWeights& w : layers_)
     for (ops::Matrix* m : {&w.wq, &w.wk, &w.wv, &w.wo, &w.gate, &w.up, &w.down})
       matrices.push_back(m);
-  weights_ = make_resident(matrices);
-  for (const io::Checkpoint::Entry& e : checkpoint_.tensors()) checkpoint_.release(e);
+  weights_ = make_resident(matrices);  // releases the mapped pages it copied
 }
 
 int64_t Model::weight_bytes_per_token() const {

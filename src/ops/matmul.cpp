@@ -62,9 +62,9 @@ void matmul_rowwise_shared_input(std::span<const Projection> ps, const float* x,
     for (const Projection& p : ps) matmul_rowwise_widened(*p.w, x, n, p.y);
     return;
   }
-  // The inputs rounded to bf16 once (grown, never shrunk: decode steps allocate nothing), then
-  // blocks of 64 rows (256 KB of a 2048-wide matrix: long sequential runs) of every matrix
-  // handed to the threads as they finish, so neither waits for the other at the end.
+  // The inputs rounded to bf16 once, then blocks of 64 rows (256 KB of a 2048-wide matrix: long
+  // sequential runs) of every matrix handed to the threads as they finish, so neither waits for the
+  // other at the end.
   constexpr int64_t kBlock = 64;
   constexpr size_t kMaxProjections = 4;
   if (ps.size() > kMaxProjections) {
@@ -72,11 +72,7 @@ void matmul_rowwise_shared_input(std::span<const Projection> ps, const float* x,
       matmul_rowwise_shared_input(ps.subspan(i, std::min(kMaxProjections, ps.size() - i)), x, n);
     return;
   }
-  thread_local std::vector<uint16_t> xb;
-  const auto need = static_cast<size_t>(n * bf16_input_stride(cols));
-  if (xb.size() < need) xb.resize(need);
-  round_inputs_to_bf16(x, n, cols, xb.data());
-  const uint16_t* rounded = xb.data();  // this thread's buffer, read by every worker
+  const uint16_t* rounded = round_inputs_to_bf16(x, n, cols);  // read by every worker
   int64_t first_block[kMaxProjections + 1] = {0};
   for (size_t i = 0; i < ps.size(); ++i)
     first_block[i + 1] = first_block[i] + (ps[i].w->rows + kBlock - 1) / kBlock;

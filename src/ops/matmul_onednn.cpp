@@ -86,11 +86,9 @@ bool matmul_onednn_bf16(const uint16_t* w, int64_t rows, int64_t cols, const flo
                         float* y) {
   const std::optional<dnnl::matmul> mm = onednn().primitive(n, rows, cols);
   if (!mm) return false;
-  thread_local std::vector<uint16_t> xb;
-  xb.resize(static_cast<size_t>(n * bf16_input_stride(cols)));
-  round_inputs_to_bf16(x, n, cols, xb.data());
+  const uint16_t* xb = round_inputs_to_bf16(x, n, cols);
   const dnnl::engine& eng = onednn().engine();
-  memory src(input_desc(n, cols), eng, xb.data());
+  memory src(input_desc(n, cols), eng, const_cast<uint16_t*>(xb));     // only read
   memory wei(weight_desc(rows, cols), eng, const_cast<uint16_t*>(w));  // only read
   memory dst(output_desc(n, rows), eng, y);
   dnnl::stream s(eng);

@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace gqa::ops {
 namespace {
@@ -108,8 +109,12 @@ int64_t bf16_input_stride(int64_t cols) {
   return (cols + 31) / 32 * 32;
 }
 
-void round_inputs_to_bf16(const float* x, int64_t n, int64_t cols, uint16_t* xb) {
-  round_rows(x, n, cols, xb);
+const uint16_t* round_inputs_to_bf16(const float* x, int64_t n, int64_t cols) {
+  thread_local std::vector<uint16_t> xb;
+  const auto need = static_cast<size_t>(n * bf16_input_stride(cols));
+  if (xb.size() < need) xb.resize(need);
+  round_rows(x, n, cols, xb.data());
+  return xb.data();
 }
 
 void matvec_rows_avx512bf16(const uint16_t* w, int64_t rows, int64_t cols, const uint16_t* xb,
@@ -128,7 +133,9 @@ bool have_matvec_avx512bf16() {
 int64_t bf16_input_stride(int64_t cols) {
   return (cols + 31) / 32 * 32;
 }
-void round_inputs_to_bf16(const float*, int64_t, int64_t, uint16_t*) {}
+const uint16_t* round_inputs_to_bf16(const float*, int64_t, int64_t) {
+  return nullptr;
+}
 void matvec_rows_avx512bf16(const uint16_t*, int64_t, int64_t, const uint16_t*, int64_t, int64_t,
                             int64_t, float*) {}
 }  // namespace gqa::ops

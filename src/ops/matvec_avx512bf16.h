@@ -13,9 +13,11 @@ bool have_matvec_avx512bf16();
 
 // Columns of one input row in the rounded buffer: cols rounded up to 32, zero padded.
 int64_t bf16_input_stride(int64_t cols);
-// xb[t * stride + c] = bf16(x[t * cols + c]) (round to nearest even), zeros up to the stride.
-// xb holds n * bf16_input_stride(cols) values.
-void round_inputs_to_bf16(const float* x, int64_t n, int64_t cols, uint16_t* xb);
+// x [n, cols] rounded to bf16 (nearest even) in the calling thread's buffer: row t at
+// t * bf16_input_stride(cols), zeros up to the stride. The buffer grows and never shrinks (decode
+// steps allocate nothing); it stays valid until this thread's next call, and other threads (the
+// OpenMP workers) may read it meanwhile.
+const uint16_t* round_inputs_to_bf16(const float* x, int64_t n, int64_t cols);
 
 // y[t * rows + r] = sum_c W[r, c] xb[t * stride + c] for r in [r0, r1), t < n, with W bf16
 // [rows, cols] row-major and xb from round_inputs_to_bf16.
