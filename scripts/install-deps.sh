@@ -11,7 +11,7 @@ packages=(
   libcpp-httplib-dev libpcre2-dev libicu-dev
   chromium
   libtorch-dev libgloo-dev
-  libdnnl-dev
+  libdnnl-dev ocl-icd-opencl-dev  # Debian's dnnl-config.cmake asks for OpenCL (a Recommends)
   bible-kjv
   clang-format
   clang libclang-rt-14-dev
