@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <omp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 
 #include "config/presets.h"
 #include "core/error.h"
+#include "ops/matmul.h"
 #include "serve/chat_format.h"
 #include "serve/openai_api.h"
 #include "serve/plan_api.h"
@@ -815,6 +817,23 @@ TEST(Serve, AFullCachePausesTheNewestAndEverySequenceStillFinishes) {
   EXPECT_GT(metrics.preemptions(), 0);
   const auto g = scheduler.gauges();
   EXPECT_EQ(g.kv_blocks_free, 12);
+}
+
+// A std::thread starts from OpenMP's defaults (every core), not from the thread that applied
+// --threads: the scheduler's loop takes the count of the thread that built it. The count asked
+// for here is one above the default, so a loop left at the default fails.
+TEST(Serve, TheSchedulerLoopRunsOnTheThreadCountOfItsBuilder) {
+  const int before = omp_get_max_threads(), want = omp_get_num_procs() + 1;
+  ops::set_threads(want);
+  Metrics metrics;
+  {
+    Scheduler scheduler(kjv().model, kjv().tok, small_server(64, 2, 4), metrics);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (scheduler.compute_threads() == 0 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_EQ(scheduler.compute_threads(), want);
+  }
+  ops::set_threads(before);
 }
 
 // Chunked prefill: while a 600-token prompt is prefilled in chunks of 32, a running stream

@@ -1,5 +1,6 @@
 // gqa serve: the OpenAI-compatible server with continuous batching over the paged KV cache.
 #include <malloc.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include "core/byte_size.h"
 #include "core/error.h"
 #include "model/model.h"
+#include "ops/matmul.h"
 #include "plan/capacity.h"
 #include "serve/chat_format.h"
 #include "serve/http_server.h"
@@ -133,10 +135,16 @@ int run_serve(const ServeCli& o) {
   http.bind();
 
   const int64_t kv_bytes = blocks * static_cast<int64_t>(scheduler.kv_layout().block_bytes());
-  const plan::Capacity cap = plan::capacity(m.config(), cache.kv_dtype, ctx, cache.block_size,
-                                            {.memory_bytes = kv_bytes, .weights_bytes = 0});
-  fmt::print(stderr, "gqa serve: model '{}' ({} layers, {} query / {} KV heads, {} context)\n",
-             ho.model_name, m.config().layers, m.config().heads, m.config().kv_heads, ctx);
+  plan::CapacityRequest pool_only;  // the pool's bytes, no weights
+  pool_only.memory_bytes = kv_bytes;
+  pool_only.weights_bytes = 0;
+  const plan::Capacity cap =
+      plan::capacity(m.config(), cache.kv_dtype, ctx, cache.block_size, pool_only);
+  fmt::print(
+      stderr,
+      "gqa serve: model '{}' ({} layers, {} query / {} KV heads, {} context; {} threads, {})\n",
+      ho.model_name, m.config().layers, m.config().heads, m.config().kv_heads, ctx,
+      omp_get_max_threads(), ops::product_path(m.lm_head().dtype));
   // The same figure from the planner, as a command that runs as printed.
   std::string dir = m.dir().string();
   if (dir.find_first_of(" '\"$\\") != std::string::npos) dir = "'" + dir + "'";

@@ -1,5 +1,6 @@
 #include "serve/scheduler.h"
 
+#include <omp.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "core/error.h"
 #include "model/session.h"
+#include "ops/matmul.h"
 #include "tokenizer/text_stream.h"
 
 namespace gqa::serve {
@@ -89,7 +91,11 @@ Scheduler::Scheduler(const model::Model& model, const tok::Tokenizer& tok,
              " tokens, fewer than one " + std::to_string(o_.ctx) +
              "-token context; give more --kv-memory/--kv-tokens or a smaller --ctx");
   act_.reserve(model.config(), o_.max_seqs, o_.max_seqs, o_.block_size, o_.ctx);
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this, threads = omp_get_max_threads()] {
+    ops::set_threads(threads);
+    compute_threads_ = omp_get_max_threads();
+    loop();
+  });
 }
 
 Scheduler::~Scheduler() {

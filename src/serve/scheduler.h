@@ -16,6 +16,7 @@
 //      waits at most one chunk per token.
 // A decode step computes each sequence's logits exactly as decoding it alone would, so greedy
 // outputs equal `gqa generate`'s whatever the batch.
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -95,6 +96,10 @@ class Scheduler {
   // The options as used: kv_blocks is the pool's size.
   const SchedulerOptions& options() const { return o_; }
   const kv::KvLayout& kv_layout() const { return layout_; }
+  // OpenMP threads of the forward passes on the scheduler's own thread: those of the thread
+  // that built it (--threads). A new std::thread starts from OpenMP's defaults (every core), so
+  // the loop sets them; 0 until the loop has started.
+  int compute_threads() const { return compute_threads_.load(); }
   // Graceful shutdown, first step: refuse new sequences (submit() returns false and
   // draining() is true), let running and waiting ones go on until `deadline`, then end what is
   // left with a final "error" event. Returns at once; in_flight() says when all are done.
@@ -147,6 +152,7 @@ class Scheduler {
   int64_t admitted_ = 0;                           // admission counter (newest is preempted)
   std::vector<float> logits_;
   model::Activations act_;  // of every prefill and decode step (scheduler thread only)
+  std::atomic<int> compute_threads_{0};
   std::thread thread_;
 };
 
