@@ -199,7 +199,10 @@ TEST(ConvertMerge, SvdReproducesTheLogitsOfHeadsThatAreExactMultiplesMeanDoesNot
     convert_checkpoint(dir / "src", dir / "svd", to(2, PoolMethod::kSvd));
     convert_checkpoint(dir / "src", dir / "mean", to(2, PoolMethod::kMean));
     const double scale = max_abs(base);
-    EXPECT_LT(max_abs_diff(logits_of(dir / "svd"), base), 1e-5 * scale) << int(f.arch);
+    // f32 rounding of the refactored weights and of the forward pass: measured up to 5.5e-6 of
+    // the largest logit (release build) and 1.05e-5 (sanitizer build, no FMA) on a Zen 5 VM;
+    // mean pooling is off by more than 1e-2.
+    EXPECT_LT(max_abs_diff(logits_of(dir / "svd"), base), 1e-4 * scale) << int(f.arch);
     // A sharded source gives the same: a layer's tensors are found in whichever file holds them.
     t.write(dir / "src-shards", 6000);
     ASSERT_TRUE(fs::exists(dir / "src-shards" / "model.safetensors.index.json"));
