@@ -253,10 +253,8 @@ int main(int argc, char** argv) {
     hs.ctx = ctx;
     hs.kv_blocks = gqa::kv::BlockPool::blocks_for_memory(layout, memory);
     hs.max_seqs = 256;
-    gqa::plan::CapacityRequest pool_only;  // the pool's bytes, no weights
-    pool_only.memory_bytes = memory;
-    pool_only.weights_bytes = 0;
-    const gqa::plan::Capacity cap = gqa::plan::capacity(c, kv, ctx, 16, pool_only);
+    const gqa::plan::Capacity cap =
+        gqa::plan::capacity(c, kv, ctx, 16, gqa::plan::CapacityRequest::pool_only(memory));
     Server server(m, tok, hs);
     std::vector<int32_t> prompt = tok.encode(
         "And the earth was without form, and void; and darkness was upon the face of the deep.");

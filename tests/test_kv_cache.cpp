@@ -42,7 +42,7 @@ TEST(KvCache, ARealPoolFromAMemoryBudgetHoldsThePlannedSessions) {
   const KvLayout layout = KvLayout::for_model(m, KvDtype::kInt8, 16);
   BlockPool pool(layout, BlockPool::blocks_for_memory(layout, budget));
   const plan::Capacity c =
-      plan::capacity(m, KvDtype::kInt8, ctx, 16, {.memory_bytes = budget, .weights_bytes = 0});
+      plan::capacity(m, KvDtype::kInt8, ctx, 16, plan::CapacityRequest::pool_only(budget));
   std::vector<std::unique_ptr<SequenceKv>> sessions;
   for (;;) {
     auto s = std::make_unique<SequenceKv>(pool);

@@ -134,10 +134,8 @@ TEST(ModelGolden, SlidingLayersGivingBackBlocksChangeNoLogits) {
 TEST(ModelGolden, APoolHoldsThePlannersSessionsOfAModelWithSlidingLayers) {
   const Model m(kGolden / "gemma3_local_global_gqa_f32");
   const int64_t ctx = 40, bs = 2, memory = 64 << 10;
-  plan::CapacityRequest pool_only;  // the pool's bytes, no weights
-  pool_only.memory_bytes = memory;
-  pool_only.weights_bytes = 0;
-  const plan::Capacity cap = plan::capacity(m.config(), KvDtype::kF16, ctx, bs, pool_only);
+  const plan::Capacity cap =
+      plan::capacity(m.config(), KvDtype::kF16, ctx, bs, plan::CapacityRequest::pool_only(memory));
   const kv::KvLayout layout = kv::KvLayout::for_model(m.config(), KvDtype::kF16, bs);
   kv::BlockPool pool(layout, kv::BlockPool::blocks_for_memory(layout, memory));
   ASSERT_GT(cap.sessions, 1);

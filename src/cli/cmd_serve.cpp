@@ -135,11 +135,8 @@ int run_serve(const ServeCli& o) {
   http.bind();
 
   const int64_t kv_bytes = blocks * static_cast<int64_t>(scheduler.kv_layout().block_bytes());
-  plan::CapacityRequest pool_only;  // the pool's bytes, no weights
-  pool_only.memory_bytes = kv_bytes;
-  pool_only.weights_bytes = 0;
-  const plan::Capacity cap =
-      plan::capacity(m.config(), cache.kv_dtype, ctx, cache.block_size, pool_only);
+  const plan::Capacity cap = plan::capacity(m.config(), cache.kv_dtype, ctx, cache.block_size,
+                                            plan::CapacityRequest::pool_only(kv_bytes));
   fmt::print(
       stderr,
       "gqa serve: model '{}' ({} layers, {} query / {} KV heads, {} context; {} threads, {})\n",

@@ -25,6 +25,15 @@ struct CapacityRequest {
   int64_t overhead_bytes = 0;
   double overhead_fraction = 0;
   std::optional<int64_t> users;  // asked for: the verdict and the largest context
+
+  // `bytes` of KV pool alone, no weights: what a pool of that size holds (the server's and
+  // the runtime's question, where the weights live elsewhere).
+  static CapacityRequest pool_only(int64_t bytes) {
+    CapacityRequest r;
+    r.memory_bytes = bytes;
+    r.weights_bytes = 0;
+    return r;
+  }
 };
 
 struct Capacity {
